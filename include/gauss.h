@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gauss.h: the whole public API of libgauss, which compresses safetensors
+ * checkpoints without loss (and, on request, with a bounded error) into the
+ * .gauss container described in gauss(5), and restores them byte for byte.
+ *
+ * Conventions:
+ * - Every call that can fail returns enum gauss_status; GAUSS_OK is 0.
+ *   Sizes and handles come back through *_ret pointers.
+ * - A struct gauss_ctx holds options and, after a failure, a message that
+ *   names the file, the tensor and what is wrong (gauss_ctx_error()). The
+ *   library never prints, exits or aborts because of its input.
+ * - A context is used by one thread at a time; distinct contexts are
+ *   independent. The library may start worker threads of its own.
+ * - Free functions accept NULL.
+ */
+#ifndef GAUSS_H
+#define GAUSS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GAUSS_BUILDING_LIB) && defined(__GNUC__)
+#define GAUSS_API __attribute__((visibility("default")))
+#else
+#define GAUSS_API
+#endif
+
+#define GAUSS_VERSION_MAJOR 0
+#define GAUSS_VERSION_MINOR 1
+#define GAUSS_VERSION_PATCH 0
+
+/* Status codes. Values are pinned; new ones are appended. */
+enum gauss_status {
+	GAUSS_OK = 0,
+	GAUSS_E_NOMEM = 1,		/* an allocation failed */
+	GAUSS_E_INVALID_ARG = 2,	/* a caller's argument is wrong */
+	GAUSS_E_IO = 3,			/* a read, write, open or sync failed */
+	GAUSS_E_CORRUPT = 4,		/* a .gauss file is damaged */
+	GAUSS_E_CHECKSUM = 5,		/* decoded data fails its checksum */
+	GAUSS_E_UNSUPPORTED_VERSION = 6, /* a .gauss file of another version */
+	GAUSS_E_TOO_LARGE = 7,		/* a size beyond what gauss handles */
+	GAUSS_E_BAD_INPUT = 8,		/* the input is not valid safetensors */
+	GAUSS_E_EXISTS = 9,		/* the output exists; overwrite not set */
+	GAUSS_E_NOT_FOUND = 10,		/* no tensor of that name */
+	GAUSS_E_INTERRUPTED = 11,	/* stopped by a signal or a callback */
+};
+
+/* Returns a constant, lowercase description of a status; never NULL. */
+GAUSS_API const char *gauss_strerror(enum gauss_status status);
+
+/* Returns the library version as "MAJOR.MINOR.PATCH". */
+GAUSS_API const char *gauss_version_string(void);
+
+/* Compression modes. */
+enum gauss_mode {
+	GAUSS_MODE_LOSSLESS = 0,	/* bit-exact (the default) */
+	GAUSS_MODE_GMM = 1,		/* lossy Gaussian mixture (not yet) */
+};
+
+/*
+ * Progress callback: called from the thread that made the call, with the
+ * original bytes processed so far and the total (0 if unknown, as from a
+ * pipe). Return non-zero to stop the operation with GAUSS_E_INTERRUPTED.
+ */
+typedef int (*gauss_progress_fn)(void *user, uint64_t done_nbytes,
+				 uint64_t total_nbytes, uint64_t out_nbytes);
+
+struct gauss_ctx;
+
+/*
+ * Allocates a context with default options: lossless mode, overwrite off,
+ * all cores. Returns NULL when memory is short.
+ */
+GAUSS_API struct gauss_ctx *gauss_ctx_new(void);
+
+/* Frees a context. */
+GAUSS_API void gauss_ctx_free(struct gauss_ctx *ctx);
+
+/* Chooses the compression mode; GAUSS_E_INVALID_ARG for an unknown mode. */
+GAUSS_API enum gauss_status gauss_ctx_set_mode(struct gauss_ctx *ctx,
+					       enum gauss_mode mode);
+
+/* Number of worker threads; 0 means one per online CPU (the default). */
+GAUSS_API enum gauss_status gauss_ctx_set_threads(struct gauss_ctx *ctx,
+						  unsigned threads);
+
+/* Whether an existing output file may be replaced (default: no). */
+GAUSS_API enum gauss_status gauss_ctx_set_overwrite(struct gauss_ctx *ctx,
+						    int overwrite);
+
+/* Installs (or, with fn NULL, removes) a progress callback. */
+GAUSS_API enum gauss_status gauss_ctx_set_progress(struct gauss_ctx *ctx,
+						   gauss_progress_fn fn,
+						   void *user);
+
+/*
+ * Returns the message of the last failure of a call made with ctx, for
+ * example "tensor 'fc.weight': chunk 2: checksum mismatch", or "" when
+ * the last call succeeded. The string lives until the next call on ctx.
+ */
+GAUSS_API const char *gauss_ctx_error(const struct gauss_ctx *ctx);
+
+/*
+ * Compresses the safetensors file at in_path into out_path. The output is
+ * written to a temporary file beside out_path and renamed into place only
+ * once complete; on failure nothing is left at out_path and the input is
+ * untouched. Returns GAUSS_OK, GAUSS_E_BAD_INPUT for an input that is not
+ * valid safetensors, GAUSS_E_EXISTS when out_path exists and overwrite is
+ * off, GAUSS_E_IO, GAUSS_E_NOMEM or GAUSS_E_INVALID_ARG.
+ */
+GAUSS_API enum gauss_status gauss_compress_file(struct gauss_ctx *ctx,
+						const char *in_path,
+						const char *out_path);
+
+/*
+ * Restores the original file from the .gauss file at in_path into out_path,
+ * byte for byte, checking every chunk checksum and the checksum of the whole
+ * original before the output is renamed into place. Returns GAUSS_OK,
+ * GAUSS_E_CORRUPT, GAUSS_E_CHECKSUM, GAUSS_E_UNSUPPORTED_VERSION,
+ * GAUSS_E_EXISTS, GAUSS_E_IO, GAUSS_E_NOMEM or GAUSS_E_INVALID_ARG.
+ */
+GAUSS_API enum gauss_status gauss_decompress_file(struct gauss_ctx *ctx,
+						  const char *in_path,
+						  const char *out_path);
+
+/*
+ * Decodes the whole .gauss file at path and checks every checksum, writing
+ * nothing. Returns GAUSS_OK only if the file is intact; otherwise the
+ * status gauss_decompress_file() would give.
+ */
+GAUSS_API enum gauss_status gauss_verify_file(struct gauss_ctx *ctx,
+					      const char *path);
+
+/* Element types of safetensors, in the order of gauss(5). */
+enum gauss_dtype {
+	GAUSS_DTYPE_BOOL = 0,
+	GAUSS_DTYPE_U8, GAUSS_DTYPE_I8,
+	GAUSS_DTYPE_F8_E4M3, GAUSS_DTYPE_F8_E5M2,
+	GAUSS_DTYPE_I16, GAUSS_DTYPE_U16, GAUSS_DTYPE_F16, GAUSS_DTYPE_BF16,
+	GAUSS_DTYPE_I32, GAUSS_DTYPE_U32, GAUSS_DTYPE_F32,
+	GAUSS_DTYPE_I64, GAUSS_DTYPE_U64, GAUSS_DTYPE_F64,
+};
+
+/* How a tensor's bytes are kept in a .gauss file. */
+enum gauss_codec {
+	GAUSS_CODEC_STORED = 0,		/* the bytes as they are */
+	GAUSS_CODEC_BYTES = 1,		/* whole bytes under one rANS table */
+	GAUSS_CODEC_EXP_BF16 = 2,	/* exponent rANS + raw sign/mantissa */
+	GAUSS_CODEC_EXP_F16 = 3,
+	GAUSS_CODEC_EXP_F32 = 4,
+};
+
+/* Returns the name of a codec ("stored", "exp-bf16", ...); never NULL. */
+GAUSS_API const char *gauss_codec_name(enum gauss_codec codec);
+
+/* Returns the safetensors name of a dtype ("BF16", ...); never NULL. */
+GAUSS_API const char *gauss_dtype_name(enum gauss_dtype dtype);
+
+/* What a reader knows of one tensor; strings and arrays live with the reader. */
+struct gauss_tensor_info {
+	const char *name;
+	enum gauss_dtype dtype;
+	unsigned ndim;
+	const uint64_t *shape;		/* ndim entries */
+	uint64_t element_count;
+	uint64_t offset;		/* in the original file */
+	uint64_t nbytes;		/* original bytes */
+	uint64_t stored_nbytes;		/* bytes in the .gauss file */
+	enum gauss_codec codec;
+	double exponent_entropy;	/* bits per element of the stored
+					   tables; negative when not coded */
+};
+
+/* Totals of a .gauss file. */
+struct gauss_file_info {
+	unsigned format_version;
+	uint64_t original_nbytes;	/* size of the original file */
+	uint64_t compressed_nbytes;	/* size of the .gauss file */
+	uint64_t header_nbytes;		/* safetensors header incl. its length */
+	uint64_t tensor_count;
+	uint64_t chunk_count;
+};
+
+struct gauss_reader;
+
+/*
+ * Opens a .gauss file for random access: reads the footer, the index and the
+ * safetensors header, nothing else. Returns GAUSS_OK and a reader in
+ * *reader_ret, or GAUSS_E_IO, GAUSS_E_CORRUPT, GAUSS_E_CHECKSUM,
+ * GAUSS_E_UNSUPPORTED_VERSION, GAUSS_E_NOMEM.
+ */
+GAUSS_API enum gauss_status gauss_reader_open(struct gauss_ctx *ctx,
+					      const char *path,
+					      struct gauss_reader **reader_ret);
+
+/* Closes a reader. */
+GAUSS_API void gauss_reader_close(struct gauss_reader *reader);
+
+/* Fills *info_ret with the file's totals. */
+GAUSS_API enum gauss_status gauss_reader_file_info(
+	struct gauss_reader *reader, struct gauss_file_info *info_ret);
+
+/* Number of tensors, in the order of the original header. */
+GAUSS_API size_t gauss_reader_tensor_count(const struct gauss_reader *reader);
+
+/* Fills *info_ret for tensor index; GAUSS_E_INVALID_ARG if out of range. */
+GAUSS_API enum gauss_status gauss_reader_tensor_info(
+	struct gauss_reader *reader, size_t index,
+	struct gauss_tensor_info *info_ret);
+
+/* Finds a tensor by name; GAUSS_E_NOT_FOUND if there is none. */
+GAUSS_API enum gauss_status gauss_reader_find(struct gauss_reader *reader,
+					      const char *name,
+					      size_t *index_ret);
+
+/*
+ * Decodes elements [first, first + count) of tensor index into buf, which
+ * must hold count elements of the tensor's dtype (buf_nbytes is checked).
+ * Only the chunks holding those elements are read, and each is verified
+ * against its checksum. Returns GAUSS_OK, GAUSS_E_INVALID_ARG for a range
+ * or buffer that does not fit, GAUSS_E_CORRUPT, GAUSS_E_CHECKSUM, GAUSS_E_IO.
+ */
+GAUSS_API enum gauss_status gauss_reader_read(struct gauss_reader *reader,
+					      size_t index, uint64_t first,
+					      uint64_t count, void *buf,
+					      size_t buf_nbytes);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* GAUSS_H */

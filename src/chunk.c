@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: MIT */
+/* chunk.c: encode, parse and decode one chunk record. */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "chunk.h"
+#include "endian.h"
+#include "split.h"
+#include "banned.h"
+
+enum gauss_status
+chunk_scratch_init(struct chunk_scratch *s, size_t chunk_nbytes)
+{
+	/* raw planes never exceed the original bytes; +8 for f16 packing */
+	s->syms = malloc(chunk_nbytes + 8);
+	s->raw = malloc(chunk_nbytes + 8);
+	s->cap_nbytes = chunk_nbytes;
+	if (s->syms == NULL || s->raw == NULL) {
+		chunk_scratch_free(s);
+		return GAUSS_E_NOMEM;
+	}
+	return GAUSS_OK;
+}
+
+void
+chunk_scratch_free(struct chunk_scratch *s)
+{
+	free(s->syms);
+	free(s->raw);
+	memset(s, 0, sizeof(*s));
+}
+
+static size_t
+put_record(uint8_t *out, const uint8_t *payload, size_t payload_nbytes,
+	   bool stored, uint64_t checksum)
+{
+	size_t n = varint_put(out, ((uint64_t)payload_nbytes << 1) | stored);
+
+	if (payload != out + n)
+		memmove(out + n, payload, payload_nbytes);
+	n += payload_nbytes;
+	put_le64(out + n, checksum);
+	return n + FMT_CHECKSUM_NBYTES;
+}
+
+size_t
+chunk_encode(enum fmt_kind kind, const struct rans_table *t,
+	     const uint8_t *src, size_t nbytes, uint8_t *out,
+	     struct chunk_scratch *s)
+{
+	const uint64_t checksum = XXH3_64bits(src, nbytes);
+	const size_t n = nbytes / split_elem_nbytes(kind);
+	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	size_t stream_nbytes = 0;
+	uint8_t *const body = out + varint_len((uint64_t)nbytes << 1);
+
+	if (kind == FMT_KIND_STORED || n == 0 || raw_nbytes >= nbytes)
+		goto stored;
+	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+	split_planes(kind, src, n, s->syms, s->raw);
+	if (t->nsym > 1) {
+		/*
+		 * The stream goes where the payload will sit, after a header
+		 * no longer than the stored one's; it must leave the payload
+		 * strictly smaller than the original.
+		 */
+		stream_nbytes = rans_encode_scalar(t, s->syms, n, body,
+						   nbytes - raw_nbytes - 1);
+		if (stream_nbytes == 0)
+			goto stored;
+	}
+	memcpy(body + stream_nbytes, s->raw, raw_nbytes);
+	return put_record(out, body, stream_nbytes + raw_nbytes, false,
+			  checksum);
+stored:
+	return put_record(out, src, nbytes, true, checksum);
+}
+
+enum gauss_status
+chunk_parse(struct cursor *c, size_t nbytes, const uint8_t **payload_ret,
+	    size_t *payload_nbytes_ret, bool *stored_ret,
+	    uint64_t *checksum_ret, struct errbuf *eb)
+{
+	uint64_t head;
+	const uint8_t *sum;
+
+	if (!cursor_varint(c, &head))
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk header is "
+				"truncated or invalid");
+	*stored_ret = head & 1;
+	head >>= 1;
+	if (head > nbytes || (*stored_ret && head != nbytes))
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk declares %llu "
+				"bytes for %zu original bytes",
+				(unsigned long long)head, nbytes);
+	*payload_nbytes_ret = (size_t)head;
+	*payload_ret = cursor_take(c, head);
+	sum = cursor_take(c, FMT_CHECKSUM_NBYTES);
+	if (*payload_ret == NULL || sum == NULL)
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk is truncated");
+	*checksum_ret = get_le64(sum);
+	return GAUSS_OK;
+}
+
+enum gauss_status
+chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
+	     const uint8_t *payload, size_t payload_nbytes, bool stored,
+	     uint64_t checksum, uint8_t *dst, size_t nbytes,
+	     struct chunk_scratch *s, struct errbuf *eb)
+{
+	if (stored || kind == FMT_KIND_STORED) {
+		if (!stored || payload_nbytes != nbytes)
+			return err_setf(eb, GAUSS_E_CORRUPT, "stored chunk "
+					"has the wrong size");
+		memcpy(dst, payload, nbytes);
+	} else {
+		const size_t n = nbytes / split_elem_nbytes(kind);
+		const size_t raw_nbytes = split_raw_nbytes(kind, n);
+		size_t stream_nbytes;
+
+		if (n * split_elem_nbytes(kind) != nbytes ||
+		    payload_nbytes < raw_nbytes)
+			return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
+					"shorter than its raw plane");
+		stream_nbytes = payload_nbytes - raw_nbytes;
+		if (d->nsym == 1) {
+			if (stream_nbytes != 0)
+				return err_setf(eb, GAUSS_E_CORRUPT, "chunk of "
+						"a one-symbol table has a "
+						"stream");
+			split_merge_const(kind, d->only_symbol,
+					  payload, n, dst);
+		} else {
+			GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+			if (rans_decode_scalar(d, payload, stream_nbytes,
+					       s->syms, n) != GAUSS_OK)
+				return err_setf(eb, GAUSS_E_CORRUPT, "rANS "
+						"stream is damaged");
+			split_merge(kind, s->syms, payload + stream_nbytes, n,
+				    dst);
+		}
+	}
+	if (XXH3_64bits(dst, nbytes) != checksum)
+		return err_setf(eb, GAUSS_E_CHECKSUM, "checksum mismatch");
+	return GAUSS_OK;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * chunk.h: one chunk record of a frame (gauss(5), "Chunk record"): the
+ * unit of work of the pipelines. Encoding and decoding a chunk touch only
+ * the chunk's bytes, its block's table and a per-worker scratch, so chunks
+ * run in parallel and one tensor decodes without the others.
+ */
+#ifndef GAUSS_CHUNK_H
+#define GAUSS_CHUNK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "format.h"
+#include "rans.h"
+
+/* Per-worker buffers for the symbol and raw planes of one chunk. */
+struct chunk_scratch {
+	uint8_t *syms;
+	uint8_t *raw;
+	size_t cap_nbytes;	/* original bytes of the largest chunk */
+};
+
+enum gauss_status chunk_scratch_init(struct chunk_scratch *s,
+				     size_t chunk_nbytes);
+void chunk_scratch_free(struct chunk_scratch *s);
+
+/* Most bytes a record of a chunk of nbytes original bytes can take. */
+static inline size_t
+chunk_record_bound(size_t nbytes)
+{
+	return VARINT_MAX_LEN + nbytes + FMT_CHECKSUM_NBYTES;
+}
+
+/*
+ * Encodes nbytes original bytes at src (a whole number of elements of kind)
+ * as one chunk record into out, which has room for chunk_record_bound();
+ * t is the block's table (unused for STORED). Returns the record size. The
+ * chunk is stored when coding would not make it smaller.
+ */
+size_t chunk_encode(enum fmt_kind kind, const struct rans_table *t,
+		    const uint8_t *src, size_t nbytes, uint8_t *out,
+		    struct chunk_scratch *s);
+
+/*
+ * Parses one chunk record at the cursor for a chunk of nbytes original
+ * bytes: on success *payload_ret, *payload_nbytes_ret, *stored_ret and
+ * *checksum_ret describe it and the cursor is past it.
+ */
+enum gauss_status chunk_parse(struct cursor *c, size_t nbytes,
+			      const uint8_t **payload_ret,
+			      size_t *payload_nbytes_ret, bool *stored_ret,
+			      uint64_t *checksum_ret, struct errbuf *eb);
+
+/*
+ * Decodes a parsed chunk into dst (nbytes) and checks its XXH3-64.
+ * Returns GAUSS_OK, GAUSS_E_CORRUPT or GAUSS_E_CHECKSUM with a message.
+ */
+enum gauss_status chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
+			       const uint8_t *payload, size_t payload_nbytes,
+			       bool stored, uint64_t checksum, uint8_t *dst,
+			       size_t nbytes, struct chunk_scratch *s,
+			       struct errbuf *eb);
+
+#endif /* GAUSS_CHUNK_H */

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * format.h: the .gauss container (gauss(5)): file header, frames, index,
+ * footer. All fields little-endian; varints are LEB128.
+ *
+ *   file header (24 bytes)
+ *   frame*          one per segment of the original, in the original's order
+ *   END frame       one byte, FMT_KIND_END
+ *   index           varint segment count, then per segment: kind, original
+ *                   bytes, frame bytes
+ *   footer (64 bytes)
+ *
+ * A segment is a byte range of the original file: the safetensors header
+ * (its 8-byte length and the JSON), one tensor, or the gap between two
+ * tensors. Segments cover the original without holes, so decoding is the
+ * concatenation of the decoded segments.
+ *
+ * Frame: kind (1 byte), varint original bytes, then for each block of
+ * 2^block_log2 original bytes: for coded kinds, a frequency table; then for
+ * each chunk of 2^chunk_log2 original bytes in that block a chunk record:
+ *   varint (payload bytes << 1 | stored), payload, XXH3-64 of the decoded
+ *   chunk (8 bytes, little-endian).
+ * A coded payload is the rANS stream of the chunk's symbols followed by its
+ * raw plane (split.h); a stored payload is the original bytes.
+ */
+#ifndef GAUSS_FORMAT_H
+#define GAUSS_FORMAT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gauss.h"
+#include "error.h"
+#include "varint.h"
+
+/* ---- stored on disk ---- */
+#define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
+#define FMT_END_MAGIC		"GSZ-END\n"
+#define FMT_VERSION		1
+#define FMT_HEADER_NBYTES	24
+#define FMT_FOOTER_NBYTES	64
+#define FMT_CHUNK_LOG2_MIN	12
+#define FMT_CHUNK_LOG2_MAX	26
+#define FMT_BLOCK_LOG2_MAX	34
+#define FMT_CHECKSUM_NBYTES	8
+
+enum fmt_kind {
+	FMT_KIND_STORED = 0,
+	FMT_KIND_BYTES = 1,
+	FMT_KIND_EXP_BF16 = 2,
+	FMT_KIND_EXP_F16 = 3,
+	FMT_KIND_EXP_F32 = 4,
+	FMT_KIND_END = 0xff,
+};
+/* ---- end of on-disk constants ---- */
+
+/* Encoder defaults: 512 KiB chunks (256 Ki bf16 values), 16 MiB blocks. */
+#define FMT_DEFAULT_CHUNK_LOG2	19
+#define FMT_DEFAULT_BLOCK_LOG2	24
+
+/* The original gauss (Python) wrote files starting with these. */
+#define FMT_LEGACY_MAGIC_PREFIX	"GAUSS00"
+
+struct fmt_header {
+	unsigned version;
+	unsigned chunk_log2;
+	unsigned block_log2;
+};
+
+struct fmt_footer {
+	uint64_t index_offset;
+	uint64_t index_nbytes;
+	uint64_t original_nbytes;
+	uint8_t original_hash[16];	/* XXH3-128, canonical (big-endian) */
+	uint64_t index_hash;		/* XXH3-64 of the index bytes */
+};
+
+struct fmt_segment {
+	enum fmt_kind kind;
+	uint64_t original_offset;	/* derived: sum of earlier segments */
+	uint64_t original_nbytes;
+	uint64_t frame_offset;		/* derived: from the file header on */
+	uint64_t frame_nbytes;
+};
+
+struct fmt_index {
+	size_t count;
+	struct fmt_segment *segments;
+};
+
+/* Is kind one gauss knows how to decode (END excluded)? */
+int fmt_kind_known(unsigned kind);
+
+/* Is kind coded with a frequency table per block? */
+int fmt_kind_has_table(enum fmt_kind kind);
+
+/* Name of a kind for messages and `info`. */
+const char *fmt_kind_name(enum fmt_kind kind);
+
+void fmt_header_write(const struct fmt_header *h,
+		      uint8_t out[FMT_HEADER_NBYTES]);
+
+/*
+ * Checks a file header: the magic (with a clear message for files of the
+ * original Python gauss), the version, the sizes, the check field.
+ */
+enum gauss_status fmt_header_read(const uint8_t *in, size_t in_nbytes,
+				  struct fmt_header *h, struct errbuf *eb);
+
+void fmt_footer_write(const struct fmt_footer *f,
+		      uint8_t out[FMT_FOOTER_NBYTES]);
+
+/* Checks a footer against the size of the file holding it. */
+enum gauss_status fmt_footer_read(const uint8_t in[FMT_FOOTER_NBYTES],
+				  uint64_t file_nbytes, struct fmt_footer *f,
+				  struct errbuf *eb);
+
+/*
+ * Parses index bytes (already checked against the footer's hash), derives
+ * the offsets, and checks the segments against the footer: they must cover
+ * exactly original_nbytes and their frames must end at index_offset - 1
+ * (where the END frame sits).
+ */
+enum gauss_status fmt_index_parse(const uint8_t *in, size_t in_nbytes,
+				  const struct fmt_footer *f,
+				  struct fmt_index *idx, struct errbuf *eb);
+
+void fmt_index_free(struct fmt_index *idx);
+
+/* Number of chunks of a segment of nbytes original bytes. */
+static inline uint64_t
+fmt_chunk_count(uint64_t nbytes, unsigned chunk_log2)
+{
+	return (nbytes + ((uint64_t)1 << chunk_log2) - 1) >> chunk_log2;
+}
+
+#endif /* GAUSS_FORMAT_H */

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gauss.c: the public entry points: the context, argument checks, and the
+ * safe-output protocol (temporary file beside the output, fsync, rename
+ * only once complete, removal on any failure).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctx.h"
+#include "pipeline.h"
+#include "banned.h"
+
+const char *
+gauss_version_string(void)
+{
+	return GAUSS_VERSION_STRING;
+}
+
+struct gauss_ctx *
+gauss_ctx_new(void)
+{
+	struct gauss_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx == NULL)
+		return NULL;
+	ctx->mode = GAUSS_MODE_LOSSLESS;
+	return ctx;
+}
+
+void
+gauss_ctx_free(struct gauss_ctx *ctx)
+{
+	free(ctx);
+}
+
+enum gauss_status
+gauss_ctx_set_mode(struct gauss_ctx *ctx, enum gauss_mode mode)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	if (mode != GAUSS_MODE_LOSSLESS)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "only the lossless "
+				"mode is available in this version");
+	ctx->mode = mode;
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_ctx_set_threads(struct gauss_ctx *ctx, unsigned threads)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx->threads = threads;
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_ctx_set_overwrite(struct gauss_ctx *ctx, int overwrite)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx->overwrite = overwrite != 0;
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_ctx_set_progress(struct gauss_ctx *ctx, gauss_progress_fn fn,
+		       void *user)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx->progress = fn;
+	ctx->progress_user = user;
+	return GAUSS_OK;
+}
+
+const char *
+gauss_ctx_error(const struct gauss_ctx *ctx)
+{
+	return ctx ? ctx->err.text : "";
+}
+
+enum gauss_status
+ctx_fail(struct gauss_ctx *ctx, enum gauss_status st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->err.text, sizeof(ctx->err.text), fmt, ap);
+	va_end(ap);
+	return st;
+}
+
+void
+ctx_begin(struct gauss_ctx *ctx)
+{
+	ctx->err.text[0] = '\0';
+}
+
+/* Finishes a failed call: makes sure a message exists. */
+static enum gauss_status
+ctx_end(struct gauss_ctx *ctx, enum gauss_status st)
+{
+	if (st != GAUSS_OK && ctx->err.text[0] == '\0')
+		ctx_fail(ctx, st, "%s", gauss_strerror(st));
+	return st;
+}
+
+static void
+pipeline_opts_from_ctx(const struct gauss_ctx *ctx, struct pipeline_opts *o)
+{
+	pipeline_opts_default(o);
+	o->threads = ctx->threads;
+	o->progress = ctx->progress;
+	o->progress_user = ctx->progress_user;
+}
+
+/* ---- input and output files ---- */
+
+static enum gauss_status
+open_input(struct gauss_ctx *ctx, const char *path, int *fd_ret,
+	   struct stat *sb_ret)
+{
+	const int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ctx_fail(ctx, GAUSS_E_IO, "cannot open '%s': %s", path,
+				strerror(errno));
+	if (fstat(fd, sb_ret) != 0 || !S_ISREG(sb_ret->st_mode)) {
+		const int e = errno;
+
+		close(fd);
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "'%s' is not a "
+				"regular file%s%s", path, e ? ": " : "",
+				e ? strerror(e) : "");
+	}
+	*fd_ret = fd;
+	return GAUSS_OK;
+}
+
+struct outfile {
+	char *path;		/* final name */
+	char *tmp_path;		/* temporary name beside it */
+	int fd;
+};
+
+/*
+ * Creates a temporary file beside path. Refuses an existing output unless
+ * overwrite is set, and an output that is the input itself (in_sb).
+ */
+static enum gauss_status
+outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
+	     struct outfile *of)
+{
+	struct stat sb;
+	char *dir_copy, *base_copy;
+	size_t n;
+
+	memset(of, 0, sizeof(*of));
+	of->fd = -1;
+	if (stat(path, &sb) == 0) {
+		if (in_sb && sb.st_dev == in_sb->st_dev &&
+		    sb.st_ino == in_sb->st_ino)
+			return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "output "
+					"'%s' is the input file", path);
+		if (!ctx->overwrite)
+			return ctx_fail(ctx, GAUSS_E_EXISTS, "output '%s' "
+					"already exists (use -f to "
+					"overwrite)", path);
+		if (!S_ISREG(sb.st_mode))
+			return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "output "
+					"'%s' exists and is not a regular "
+					"file", path);
+	}
+	dir_copy = strdup(path);
+	base_copy = strdup(path);
+	of->path = strdup(path);
+	if (dir_copy == NULL || base_copy == NULL || of->path == NULL) {
+		free(dir_copy);
+		free(base_copy);
+		free(of->path);
+		of->path = NULL;
+		return GAUSS_E_NOMEM;
+	}
+	n = strlen(path) + 32;
+	of->tmp_path = malloc(n);
+	if (of->tmp_path != NULL)
+		snprintf(of->tmp_path, n, "%s/.%s.gauss-tmp-XXXXXX",
+			 dirname(dir_copy), basename(base_copy));
+	free(dir_copy);
+	free(base_copy);
+	if (of->tmp_path == NULL) {
+		free(of->path);
+		of->path = NULL;
+		return GAUSS_E_NOMEM;
+	}
+	of->fd = mkostemp(of->tmp_path, O_CLOEXEC);
+	if (of->fd < 0) {
+		const int e = errno;
+
+		free(of->tmp_path);
+		free(of->path);
+		memset(of, 0, sizeof(*of));
+		of->fd = -1;
+		return ctx_fail(ctx, GAUSS_E_IO, "cannot create output '%s': "
+				"%s", path, strerror(e));
+	}
+	fchmod(of->fd, 0644 & ~ctx_umask());
+	return GAUSS_OK;
+}
+
+/* Syncs and renames into place (commit), or removes the temporary file. */
+static enum gauss_status
+outfile_close(struct gauss_ctx *ctx, struct outfile *of, bool commit)
+{
+	enum gauss_status st = GAUSS_OK;
+
+	if (of->fd < 0)
+		return GAUSS_OK;
+	if (commit && fsync(of->fd) != 0)
+		st = ctx_fail(ctx, GAUSS_E_IO, "cannot sync '%s': %s",
+			      of->path, strerror(errno));
+	if (close(of->fd) != 0 && commit && st == GAUSS_OK)
+		st = ctx_fail(ctx, GAUSS_E_IO, "cannot write '%s': %s",
+			      of->path, strerror(errno));
+	of->fd = -1;
+	if (commit && st == GAUSS_OK && !ctx->overwrite &&
+	    access(of->path, F_OK) == 0)
+		st = ctx_fail(ctx, GAUSS_E_EXISTS, "output '%s' appeared "
+			      "while working (use -f to overwrite)", of->path);
+	if (commit && st == GAUSS_OK && rename(of->tmp_path, of->path) != 0)
+		st = ctx_fail(ctx, GAUSS_E_IO, "cannot rename to '%s': %s",
+			      of->path, strerror(errno));
+	if (!commit || st != GAUSS_OK)
+		unlink(of->tmp_path);
+	free(of->tmp_path);
+	free(of->path);
+	of->tmp_path = NULL;
+	of->path = NULL;
+	return st;
+}
+
+mode_t
+ctx_umask(void)
+{
+	const mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
+enum gauss_status
+gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
+		    const char *out_path)
+{
+	struct pipeline_opts o;
+	struct outfile of;
+	struct stat sb;
+	enum gauss_status st;
+	int in_fd;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	if (in_path == NULL || out_path == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
+	TRY(open_input(ctx, in_path, &in_fd, &sb));
+	st = outfile_open(ctx, out_path, &sb, &of);
+	if (st != GAUSS_OK) {
+		close(in_fd);
+		return st;
+	}
+	pipeline_opts_from_ctx(ctx, &o);
+	st = pipeline_compress(&o, in_fd, (uint64_t)sb.st_size, of.fd,
+			       &ctx->err);
+	close(in_fd);
+	if (st != GAUSS_OK)
+		err_prefix(&ctx->err, st, "'%s'", in_path);
+	st = ctx_end(ctx, st);
+	{
+		const enum gauss_status cst = outfile_close(ctx, &of,
+							    st == GAUSS_OK);
+
+		return st != GAUSS_OK ? st : cst;
+	}
+}
+
+static enum gauss_status
+decompress_to(struct gauss_ctx *ctx, const char *in_path, int out_fd,
+	      const struct stat *in_sb, int in_fd)
+{
+	struct pipeline_opts o;
+	enum gauss_status st;
+
+	pipeline_opts_from_ctx(ctx, &o);
+	st = pipeline_decompress(&o, in_fd, (uint64_t)in_sb->st_size, out_fd,
+				 NULL, &ctx->err);
+	if (st != GAUSS_OK)
+		err_prefix(&ctx->err, st, "'%s'", in_path);
+	return ctx_end(ctx, st);
+}
+
+enum gauss_status
+gauss_decompress_file(struct gauss_ctx *ctx, const char *in_path,
+		      const char *out_path)
+{
+	struct outfile of;
+	struct stat sb;
+	enum gauss_status st, cst;
+	int in_fd;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	if (in_path == NULL || out_path == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
+	TRY(open_input(ctx, in_path, &in_fd, &sb));
+	st = outfile_open(ctx, out_path, &sb, &of);
+	if (st != GAUSS_OK) {
+		close(in_fd);
+		return st;
+	}
+	st = decompress_to(ctx, in_path, of.fd, &sb, in_fd);
+	close(in_fd);
+	cst = outfile_close(ctx, &of, st == GAUSS_OK);
+	return st != GAUSS_OK ? st : cst;
+}
+
+enum gauss_status
+gauss_verify_file(struct gauss_ctx *ctx, const char *path)
+{
+	struct stat sb;
+	enum gauss_status st;
+	int in_fd;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	if (path == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
+	TRY(open_input(ctx, path, &in_fd, &sb));
+	st = decompress_to(ctx, path, -1, &sb, in_fd);
+	close(in_fd);
+	return st;
+}
+
+const char *
+gauss_codec_name(enum gauss_codec codec)
+{
+	switch (codec) {
+	case GAUSS_CODEC_STORED:
+		return "stored";
+	case GAUSS_CODEC_BYTES:
+		return "bytes";
+	case GAUSS_CODEC_EXP_BF16:
+		return "exp-bf16";
+	case GAUSS_CODEC_EXP_F16:
+		return "exp-f16";
+	case GAUSS_CODEC_EXP_F32:
+		return "exp-f32";
+	}
+	return "unknown";
+}
+
+const char *
+gauss_dtype_name(enum gauss_dtype dtype)
+{
+	static const char *const names[] = {
+		[GAUSS_DTYPE_BOOL] = "BOOL", [GAUSS_DTYPE_U8] = "U8",
+		[GAUSS_DTYPE_I8] = "I8", [GAUSS_DTYPE_F8_E4M3] = "F8_E4M3",
+		[GAUSS_DTYPE_F8_E5M2] = "F8_E5M2", [GAUSS_DTYPE_I16] = "I16",
+		[GAUSS_DTYPE_U16] = "U16", [GAUSS_DTYPE_F16] = "F16",
+		[GAUSS_DTYPE_BF16] = "BF16", [GAUSS_DTYPE_I32] = "I32",
+		[GAUSS_DTYPE_U32] = "U32", [GAUSS_DTYPE_F32] = "F32",
+		[GAUSS_DTYPE_I64] = "I64", [GAUSS_DTYPE_U64] = "U64",
+		[GAUSS_DTYPE_F64] = "F64",
+	};
+
+	if ((unsigned)dtype < sizeof(names) / sizeof(names[0]))
+		return names[dtype];
+	return "unknown";
+}

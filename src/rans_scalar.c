@@ -1,0 +1,93 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rans_scalar.c: the reference N-lane interleaved rANS coder, the oracle
+ * every vector kernel must match byte for byte (see rans.h for the layout).
+ *
+ * Stream layout: lanes x u32 final encoder states (lane 0 first), then the
+ * 16-bit renormalisation words in the order the decoder consumes them.
+ */
+#include <string.h>
+
+#include "endian.h"
+#include "rans.h"
+#include "banned.h"
+
+size_t
+rans_encode_scalar(const struct rans_table *t, const uint8_t *syms, size_t n,
+		   uint8_t *out, size_t cap)
+{
+	const unsigned lanes = rans_lanes(n);
+	const size_t head = (size_t)lanes * 4;
+	uint32_t x[RANS_MAX_LANES];
+	uint8_t *p = out + cap;	/* words grow down from the end of out */
+	size_t nbytes;
+
+	GAUSS_ASSERT(t->nsym >= 2);
+	if (cap < head)
+		return 0;
+	for (unsigned k = 0; k < lanes; k++)
+		x[k] = RANS_L;
+	for (size_t i = n; i-- > 0;) {
+		const unsigned k = (unsigned)(i % lanes);
+		const unsigned s = syms[i];
+		const uint32_t f = t->freq[s];
+		uint32_t xs = x[k];
+
+		GAUSS_ASSERT(f != 0);
+		if (xs >= (f << (32 - RANS_SCALE_BITS))) {
+			if (p - out < (ptrdiff_t)(head + 2))
+				return 0;
+			p -= 2;
+			put_le16(p, (uint16_t)xs);
+			xs >>= 16;
+		}
+		x[k] = ((xs / f) << RANS_SCALE_BITS) + (xs % f) + t->cum[s];
+	}
+	nbytes = (size_t)(out + cap - p);
+	memmove(out + head, p, nbytes);
+	for (unsigned k = 0; k < lanes; k++)
+		put_le32(out + 4 * k, x[k]);
+	return head + nbytes;
+}
+
+enum gauss_status
+rans_decode_scalar(const struct rans_dtable *d, const uint8_t *in,
+		   size_t in_nbytes, uint8_t *syms, size_t n)
+{
+	const unsigned lanes = rans_lanes(n);
+	const uint8_t *p = in + (size_t)lanes * 4;
+	const uint8_t *const end = in + in_nbytes;
+	uint32_t x[RANS_MAX_LANES];
+
+	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < lanes; k++) {
+		x[k] = get_le32(in + 4 * k);
+		if (x[k] < RANS_L)
+			return GAUSS_E_CORRUPT;
+	}
+	for (size_t i = 0; i < n;) {
+		for (unsigned k = 0; k < lanes && i < n; k++, i++) {
+			const uint32_t e =
+				d->slot[x[k] & (RANS_M - 1)];
+			uint32_t xs;
+
+			syms[i] = (uint8_t)e;
+			xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) +
+			     (e >> 20);
+			if (xs < RANS_L) {
+				if (unlikely(end - p < 2))
+					return GAUSS_E_CORRUPT;
+				xs = (xs << 16) | get_le16(p);
+				p += 2;
+			}
+			x[k] = xs;
+		}
+	}
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < lanes; k++)
+		if (x[k] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}

@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rans_table.c: normalising symbol counts to RANS_M, and the compact bit
+ * serialisation of tables (gauss(5), "Frequency table").
+ *
+ * Tables are paid for once per tensor (per block of a large tensor), and
+ * checkpoints hold hundreds of tiny tensors, so the serialisation is
+ * bit-packed: symbols as gaps (Elias gamma; a run of consecutive exponents
+ * costs one bit each), the largest frequency implied by the sum, the others
+ * as a 4-bit length and their bits below the leading one.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "rans.h"
+#include "banned.h"
+
+unsigned
+rans_lanes(uint64_t n)
+{
+	unsigned lanes = 1;
+
+	while (lanes < RANS_MAX_LANES &&
+	       n >= (uint64_t)2 * lanes * RANS_LANE_UNIT)
+		lanes *= 2;
+	return lanes;
+}
+
+void
+rans_table_finish(struct rans_table *t)
+{
+	unsigned c = 0;
+
+	for (unsigned s = 0; s < 256; s++) {
+		t->cum[s] = (uint16_t)c;
+		c += t->freq[s];
+	}
+}
+
+/*
+ * Counts come from one block (at most 2^FMT_BLOCK_LOG2_MAX = 2^34 bytes),
+ * so count * (2 * freq + 1) < 2^34 * 2^14 fits in 64 bits.
+ *
+ * Is raising symbol a's frequency a better buy than raising b's? The gain
+ * of f -> f + 1 for a symbol seen c times is c * log2(1 + 1/f), which
+ * c / (f + 1/2) approximates closely; compare by cross-multiplying.
+ */
+static int
+better_raise(uint64_t ca, unsigned fa, uint64_t cb, unsigned fb)
+{
+	return (uint64_t)ca * (2 * fb + 1) >
+	       (uint64_t)cb * (2 * fa + 1);
+}
+
+/* Is lowering a cheaper than lowering b? Loss ~ c / (f - 1/2). */
+static int
+cheaper_lower(uint64_t ca, unsigned fa, uint64_t cb, unsigned fb)
+{
+	return (uint64_t)ca * (2 * fb - 1) <
+	       (uint64_t)cb * (2 * fa - 1);
+}
+
+void
+rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
+{
+	uint64_t total = 0;
+	unsigned sum = 0;
+
+	memset(t, 0, sizeof(*t));
+	for (unsigned s = 0; s < 256; s++) {
+		total += counts[s];
+		t->nsym += counts[s] != 0;
+	}
+	GAUSS_ASSERT(total > 0);
+	if (t->nsym == 1) {
+		for (unsigned s = 0; s < 256; s++)
+			if (counts[s])
+				t->freq[s] = RANS_M;
+		rans_table_finish(t);
+		return;
+	}
+	for (unsigned s = 0; s < 256; s++) {
+		uint64_t f;
+
+		if (!counts[s])
+			continue;
+		f = (uint64_t)((uint64_t)counts[s] * RANS_M / total);
+		if (f == 0)
+			f = 1;
+		t->freq[s] = (uint16_t)f;
+		sum += (unsigned)f;
+	}
+	while (sum < RANS_M) {
+		int best = -1;
+
+		for (unsigned s = 0; s < 256; s++) {
+			if (!counts[s])
+				continue;
+			if (best < 0 || better_raise(counts[s], t->freq[s],
+						     counts[best],
+						     t->freq[best]))
+				best = (int)s;
+		}
+		t->freq[best]++;
+		sum++;
+	}
+	while (sum > RANS_M) {
+		int best = -1;
+
+		for (unsigned s = 0; s < 256; s++) {
+			if (t->freq[s] <= 1)
+				continue;
+			if (best < 0 || cheaper_lower(counts[s], t->freq[s],
+						      counts[best],
+						      t->freq[best]))
+				best = (int)s;
+		}
+		t->freq[best]--;
+		sum--;
+	}
+	rans_table_finish(t);
+}
+
+struct bitwriter {
+	uint8_t *out;
+	size_t pos;
+	uint64_t acc;
+	unsigned nbits;
+};
+
+static void
+bw_put(struct bitwriter *w, uint32_t v, unsigned nbits)
+{
+	w->acc |= (uint64_t)v << w->nbits;
+	w->nbits += nbits;
+	while (w->nbits >= 8) {
+		w->out[w->pos++] = (uint8_t)w->acc;
+		w->acc >>= 8;
+		w->nbits -= 8;
+	}
+}
+
+static unsigned
+bit_length(uint32_t v)
+{
+	return v ? 32u - (unsigned)__builtin_clz(v) : 0;
+}
+
+/* Elias gamma of v >= 1: bit_length(v) - 1 zeros, then v from its top bit. */
+static void
+bw_gamma(struct bitwriter *w, uint32_t v)
+{
+	const unsigned len = bit_length(v);
+
+	bw_put(w, 0, len - 1);
+	for (unsigned i = len; i-- > 0;)
+		bw_put(w, (v >> i) & 1, 1);
+}
+
+static unsigned
+index_bits(unsigned nsym)
+{
+	return bit_length(nsym - 1);
+}
+
+static unsigned
+implied_symbol(const struct rans_table *t)
+{
+	unsigned best = 0;
+
+	for (unsigned s = 1; s < 256; s++)
+		if (t->freq[s] > t->freq[best])
+			best = s;
+	return best;
+}
+
+size_t
+rans_table_write(const struct rans_table *t, uint8_t *out)
+{
+	struct bitwriter w = { .out = out };
+	unsigned prev = 0, k = 0, implied, implied_k = 0;
+
+	GAUSS_ASSERT(t->nsym >= 1 && t->nsym <= 256);
+	bw_put(&w, t->nsym - 1, 8);
+	implied = implied_symbol(t);
+	for (unsigned s = 0; s < 256; s++) {
+		if (!t->freq[s])
+			continue;
+		if (k == 0)
+			bw_put(&w, s, 8);
+		else
+			bw_gamma(&w, s - prev);
+		if (s == implied)
+			implied_k = k;
+		prev = s;
+		k++;
+	}
+	if (t->nsym > 1) {
+		bw_put(&w, implied_k, index_bits(t->nsym));
+		for (unsigned s = 0; s < 256; s++) {
+			const uint32_t f = t->freq[s];
+			unsigned len;
+
+			if (!f || s == implied)
+				continue;
+			len = bit_length(f);
+			bw_put(&w, len - 1, 4);
+			bw_put(&w, f & ((1u << (len - 1)) - 1), len - 1);
+		}
+	}
+	if (w.nbits)
+		bw_put(&w, 0, 8 - w.nbits);
+	return w.pos;
+}
+
+struct bitreader {
+	struct cursor *c;
+	uint64_t acc;
+	unsigned nbits;
+};
+
+static int
+br_get(struct bitreader *r, unsigned nbits, uint32_t *v_ret)
+{
+	while (r->nbits < nbits) {
+		uint8_t b;
+
+		if (!cursor_u8(r->c, &b))
+			return -1;
+		r->acc |= (uint64_t)b << r->nbits;
+		r->nbits += 8;
+	}
+	*v_ret = (uint32_t)(r->acc & ((1ull << nbits) - 1));
+	r->acc >>= nbits;
+	r->nbits -= nbits;
+	return 0;
+}
+
+static int
+br_gamma(struct bitreader *r, uint32_t *v_ret)
+{
+	unsigned zeros = 0;
+	uint32_t bit, v = 1;
+
+	for (;;) {
+		if (br_get(r, 1, &bit))
+			return -1;
+		if (bit)
+			break;
+		if (++zeros > 8)
+			return -1;
+	}
+	for (unsigned i = 0; i < zeros; i++) {
+		if (br_get(r, 1, &bit))
+			return -1;
+		v = (v << 1) | bit;
+	}
+	*v_ret = v;
+	return 0;
+}
+
+enum gauss_status
+rans_table_read(struct cursor *c, struct rans_table *t, struct errbuf *eb)
+{
+	struct bitreader r = { .c = c };
+	uint8_t syms[256];
+	uint32_t v, implied_k = 0, sum = 0;
+	unsigned sym;
+
+	memset(t, 0, sizeof(*t));
+	if (br_get(&r, 8, &v))
+		goto short_table;
+	t->nsym = v + 1;
+	if (br_get(&r, 8, &v))
+		goto short_table;
+	sym = v;
+	syms[0] = (uint8_t)sym;
+	for (unsigned k = 1; k < t->nsym; k++) {
+		if (br_gamma(&r, &v))
+			goto bad;
+		sym += v;
+		if (sym > 255)
+			goto bad;
+		syms[k] = (uint8_t)sym;
+	}
+	if (t->nsym == 1) {
+		t->freq[syms[0]] = RANS_M;
+	} else {
+		if (br_get(&r, index_bits(t->nsym), &implied_k))
+			goto short_table;
+		if (implied_k >= t->nsym)
+			goto bad;
+		for (unsigned k = 0; k < t->nsym; k++) {
+			uint32_t len1, low;
+
+			if (k == implied_k)
+				continue;
+			if (br_get(&r, 4, &len1) || len1 > 11)
+				goto bad;
+			if (br_get(&r, len1, &low))
+				goto bad;
+			t->freq[syms[k]] = (uint16_t)((1u << len1) | low);
+			sum += t->freq[syms[k]];
+		}
+		if (sum >= RANS_M)
+			goto bad;
+		t->freq[syms[implied_k]] = (uint16_t)(RANS_M - sum);
+	}
+	/* Padding bits up to the byte boundary must be zero. */
+	if (r.acc != 0)
+		goto bad;
+	rans_table_finish(t);
+	return GAUSS_OK;
+short_table:
+	return err_setf(eb, GAUSS_E_CORRUPT, "frequency table is truncated");
+bad:
+	if (c->bad)
+		goto short_table;
+	return err_setf(eb, GAUSS_E_CORRUPT, "frequency table is invalid");
+}
+
+void
+rans_dtable_build(const struct rans_table *t, struct rans_dtable *d)
+{
+	d->nsym = t->nsym;
+	d->only_symbol = 0;
+	for (unsigned s = 0; s < 256; s++) {
+		const unsigned f = t->freq[s];
+
+		if (f == RANS_M) {
+			d->only_symbol = (uint8_t)s;
+			continue;
+		}
+		for (unsigned j = 0; j < f; j++)
+			d->slot[t->cum[s] + j] =
+				s | ((uint32_t)f << 8) | ((uint32_t)j << 20);
+	}
+}
+
+double
+rans_table_entropy(const struct rans_table *t)
+{
+	double h = 0;
+
+	for (unsigned s = 0; s < 256; s++) {
+		if (t->freq[s]) {
+			const double p = (double)t->freq[s] / RANS_M;
+
+			h -= p * log2(p);
+		}
+	}
+	return h;
+}
+
+double
+rans_table_cost(const struct rans_table *t, const uint64_t counts[256])
+{
+	double bits = 0;
+
+	for (unsigned s = 0; s < 256; s++)
+		if (counts[s])
+			bits += (double)counts[s] *
+				(RANS_SCALE_BITS - log2((double)t->freq[s]));
+	return bits;
+}

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * reader.c: random access to a .gauss file. Opening reads the file header,
+ * the footer, the index and the first segment (the safetensors header);
+ * reading a tensor then reads only the frames that hold it, and of those
+ * only the tables, the chunk headers and the chunks that overlap the range.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "chunk.h"
+#include "common.h"
+#include "ctx.h"
+#include "format.h"
+#include "io.h"
+#include "safetensors.h"
+#include "split.h"
+#include "banned.h"
+
+struct gauss_reader {
+	struct gauss_ctx *ctx;
+	char *path;
+	int fd;
+	uint64_t file_nbytes;
+	struct fmt_header fh;
+	struct fmt_footer foot;
+	struct fmt_index idx;
+	struct st_header st;
+	uint8_t *chunk_buf;
+	uint8_t *io_buf;		/* one chunk record */
+	struct chunk_scratch scratch;
+	struct rans_dtable dtable;
+	double *entropy;		/* per tensor; NAN until computed */
+};
+
+static enum gauss_status
+rd_pread(struct gauss_reader *r, void *buf, size_t nbytes, uint64_t offset,
+	 size_t *got_ret)
+{
+	const ssize_t n = io_pread_full(r->fd, buf, nbytes, offset);
+
+	if (n < 0)
+		return err_setf(&r->ctx->err, GAUSS_E_IO, "read failed: %s",
+				strerror((int)-n));
+	*got_ret = (size_t)n;
+	return GAUSS_OK;
+}
+
+/* Index of the segment holding original byte offset (segments are sorted). */
+static size_t
+segment_at(const struct gauss_reader *r, uint64_t offset)
+{
+	size_t lo = 0, hi = r->idx.count;
+
+	while (hi - lo > 1) {
+		const size_t mid = lo + (hi - lo) / 2;
+
+		if (r->idx.segments[mid].original_offset <= offset)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Walks the frame of segment si and decodes the part of it that overlaps
+ * original bytes [want, want + want_nbytes) into dst (dst[0] being byte
+ * want). With dst NULL it only reads the tables, for their entropy (the
+ * sum of entropy times elements goes to *entropy_sum_ret).
+ */
+static enum gauss_status
+walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
+	     uint64_t want_nbytes, uint8_t *dst, double *entropy_sum_ret)
+{
+	struct errbuf *eb = &r->ctx->err;
+	const struct fmt_segment *s = &r->idx.segments[si];
+	const uint64_t frame_end = s->frame_offset + s->frame_nbytes;
+	const uint64_t block_nbytes = (uint64_t)1 << r->fh.block_log2;
+	const size_t chunk_nbytes = (size_t)1 << r->fh.chunk_log2;
+	const size_t bound = chunk_record_bound(chunk_nbytes);
+	uint64_t pos = s->frame_offset, nbytes, chunk_index = 0;
+	struct cursor c;
+	uint8_t kind;
+	size_t got = 0;
+
+	TRY(rd_pread(r, r->io_buf, (size_t)MIN(1 + VARINT_MAX_LEN,
+					      s->frame_nbytes), pos, &got));
+	cursor_init(&c, r->io_buf, got);
+	if (!cursor_u8(&c, &kind) || !cursor_varint(&c, &nbytes) ||
+	    kind != s->kind || nbytes != s->original_nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame does not match "
+				"the index");
+	if (kind != FMT_KIND_STORED && nbytes % split_elem_nbytes(kind))
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame size is not a "
+				"whole number of elements");
+	pos += (uint64_t)(c.p - r->io_buf);
+	for (uint64_t boff = 0; boff < nbytes; boff += block_nbytes) {
+		const uint64_t bn = MIN(block_nbytes, nbytes - boff);
+
+		if (fmt_kind_has_table(kind)) {
+			struct rans_table t;
+
+			TRY(rd_pread(r, r->io_buf, (size_t)MIN(
+					     RANS_TABLE_MAX_NBYTES,
+					     frame_end - pos), pos, &got));
+			cursor_init(&c, r->io_buf, got);
+			TRY(rans_table_read(&c, &t, eb));
+			pos += (uint64_t)(c.p - r->io_buf);
+			rans_dtable_build(&t, &r->dtable);
+			if (entropy_sum_ret)
+				*entropy_sum_ret += rans_table_entropy(&t) *
+					(double)(bn / split_elem_nbytes(kind));
+		}
+		for (uint64_t coff = 0; coff < bn; coff += chunk_nbytes) {
+			const size_t cn = (size_t)MIN(chunk_nbytes, bn - coff);
+			const uint64_t at = s->original_offset + boff + coff;
+			const bool needed = dst != NULL && at < want + want_nbytes &&
+					    at + cn > want;
+			const uint8_t *payload;
+			size_t payload_nbytes;
+			uint64_t checksum;
+			bool stored;
+			enum gauss_status st;
+
+			TRY(rd_pread(r, r->io_buf, (size_t)MIN(
+					     needed ? bound : 1 + VARINT_MAX_LEN,
+					     frame_end - pos), pos, &got));
+			cursor_init(&c, r->io_buf, got);
+			if (!needed) {
+				uint64_t head;
+
+				if (!cursor_varint(&c, &head) ||
+				    (head >> 1) > cn)
+					return err_setf(eb, GAUSS_E_CORRUPT,
+							"chunk %llu header is "
+							"invalid",
+							(unsigned long long)
+								chunk_index);
+				pos += (uint64_t)(c.p - r->io_buf) +
+				       (head >> 1) + FMT_CHECKSUM_NBYTES;
+				if (pos > frame_end)
+					return err_setf(eb, GAUSS_E_CORRUPT,
+							"chunk %llu runs past "
+							"its frame",
+							(unsigned long long)
+								chunk_index);
+				chunk_index++;
+				continue;
+			}
+			st = chunk_parse(&c, cn, &payload, &payload_nbytes,
+					 &stored, &checksum, eb);
+			if (st == GAUSS_OK)
+				st = chunk_decode(kind, &r->dtable, payload,
+						  payload_nbytes, stored,
+						  checksum, r->chunk_buf, cn,
+						  &r->scratch, eb);
+			if (st != GAUSS_OK)
+				return err_prefix(eb, st, "chunk %llu",
+						  (unsigned long long)
+							  chunk_index);
+			pos += (uint64_t)(c.p - r->io_buf);
+			{
+				const uint64_t lo = MAX(at, want);
+				const uint64_t hi = MIN(at + cn,
+							want + want_nbytes);
+
+				memcpy(dst + (lo - want),
+				       r->chunk_buf + (lo - at),
+				       (size_t)(hi - lo));
+			}
+			chunk_index++;
+		}
+	}
+	if (dst == NULL && pos != frame_end)
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame size does not "
+				"match the index");
+	return GAUSS_OK;
+}
+
+/* Decodes original bytes [offset, offset + nbytes) into dst. */
+static enum gauss_status
+read_original(struct gauss_reader *r, uint64_t offset, uint64_t nbytes,
+	      uint8_t *dst)
+{
+	if (nbytes == 0)
+		return GAUSS_OK;
+	for (size_t si = segment_at(r, offset); si < r->idx.count; si++) {
+		const struct fmt_segment *s = &r->idx.segments[si];
+
+		if (s->original_offset >= offset + nbytes)
+			break;
+		TRY(walk_segment(r, si, offset, nbytes, dst, NULL));
+	}
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+reader_load(struct gauss_reader *r)
+{
+	struct errbuf *eb = &r->ctx->err;
+	uint8_t head[FMT_HEADER_NBYTES], foot[FMT_FOOTER_NBYTES];
+	uint8_t *index = NULL, *hdr = NULL;
+	uint64_t json_nbytes;
+	size_t got = 0;
+	enum gauss_status st;
+
+	TRY(rd_pread(r, head, sizeof(head), 0, &got));
+	TRY(fmt_header_read(head, got, &r->fh, eb));
+	if (r->file_nbytes < FMT_HEADER_NBYTES + 1 + FMT_FOOTER_NBYTES)
+		return err_setf(eb, GAUSS_E_CORRUPT, "file is truncated");
+	TRY(rd_pread(r, foot, sizeof(foot),
+		     r->file_nbytes - FMT_FOOTER_NBYTES, &got));
+	TRY(fmt_footer_read(foot, r->file_nbytes, &r->foot, eb));
+	index = malloc((size_t)r->foot.index_nbytes + 1);
+	if (index == NULL)
+		return GAUSS_E_NOMEM;
+	st = rd_pread(r, index, (size_t)r->foot.index_nbytes,
+		      r->foot.index_offset, &got);
+	if (st == GAUSS_OK && (got != r->foot.index_nbytes ||
+			       XXH3_64bits(index, got) != r->foot.index_hash))
+		st = err_setf(eb, GAUSS_E_CORRUPT, "index fails its check");
+	if (st == GAUSS_OK)
+		st = fmt_index_parse(index, got, &r->foot, &r->idx, eb);
+	free(index);
+	TRY(st);
+
+	r->chunk_buf = malloc((size_t)1 << r->fh.chunk_log2);
+	r->io_buf = malloc(chunk_record_bound((size_t)1 << r->fh.chunk_log2));
+	if (r->chunk_buf == NULL || r->io_buf == NULL)
+		return GAUSS_E_NOMEM;
+	TRY(chunk_scratch_init(&r->scratch, (size_t)1 << r->fh.chunk_log2));
+
+	/* The safetensors header: the first original bytes. */
+	if (r->foot.original_nbytes < 8)
+		return err_setf(eb, GAUSS_E_CORRUPT, "original is too short");
+	TRY(read_original(r, 0, 8, head));
+	st = st_check_prefix(head, r->foot.original_nbytes, &json_nbytes, eb);
+	if (st != GAUSS_OK)
+		return err_prefix(eb, GAUSS_E_CORRUPT, "stored header");
+	hdr = malloc((size_t)json_nbytes + 8);
+	if (hdr == NULL)
+		return GAUSS_E_NOMEM;
+	st = read_original(r, 0, json_nbytes + 8, hdr);
+	if (st == GAUSS_OK) {
+		st = st_parse(hdr + 8, (size_t)json_nbytes,
+			      r->foot.original_nbytes, &r->st, eb);
+		if (st != GAUSS_OK)
+			st = err_prefix(eb, GAUSS_E_CORRUPT, "stored header");
+	}
+	free(hdr);
+	TRY(st);
+	r->entropy = malloc((r->st.tensor_count + 1) * sizeof(double));
+	if (r->entropy == NULL)
+		return GAUSS_E_NOMEM;
+	for (size_t i = 0; i < r->st.tensor_count; i++)
+		r->entropy[i] = -2;	/* not computed yet */
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_reader_open(struct gauss_ctx *ctx, const char *path,
+		  struct gauss_reader **reader_ret)
+{
+	struct gauss_reader *r;
+	struct stat sb;
+	enum gauss_status st;
+
+	if (ctx == NULL || path == NULL || reader_ret == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	*reader_ret = NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->path = strdup(path)) == NULL) {
+		free(r);
+		return ctx_fail(ctx, GAUSS_E_NOMEM, "out of memory");
+	}
+	r->ctx = ctx;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r->fd < 0) {
+		st = ctx_fail(ctx, GAUSS_E_IO, "cannot open '%s': %s", path,
+			      strerror(errno));
+		gauss_reader_close(r);
+		return st;
+	}
+	if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		gauss_reader_close(r);
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "'%s' is not a "
+				"regular file", path);
+	}
+	r->file_nbytes = (uint64_t)sb.st_size;
+	st = reader_load(r);
+	if (st != GAUSS_OK) {
+		if (ctx->err.text[0] == '\0')
+			ctx_fail(ctx, st, "%s", gauss_strerror(st));
+		err_prefix(&ctx->err, st, "'%s'", path);
+		gauss_reader_close(r);
+		return st;
+	}
+	*reader_ret = r;
+	return GAUSS_OK;
+}
+
+void
+gauss_reader_close(struct gauss_reader *r)
+{
+	if (r == NULL)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	fmt_index_free(&r->idx);
+	st_header_free(&r->st);
+	chunk_scratch_free(&r->scratch);
+	free(r->chunk_buf);
+	free(r->io_buf);
+	free(r->entropy);
+	free(r->path);
+	free(r);
+}
+
+enum gauss_status
+gauss_reader_file_info(struct gauss_reader *r, struct gauss_file_info *info)
+{
+	if (r == NULL || info == NULL)
+		return GAUSS_E_INVALID_ARG;
+	memset(info, 0, sizeof(*info));
+	info->format_version = r->fh.version;
+	info->original_nbytes = r->foot.original_nbytes;
+	info->compressed_nbytes = r->file_nbytes;
+	info->header_nbytes = r->st.data_offset;
+	info->tensor_count = r->st.tensor_count;
+	for (size_t i = 0; i < r->idx.count; i++)
+		info->chunk_count += fmt_chunk_count(
+			r->idx.segments[i].original_nbytes, r->fh.chunk_log2);
+	return GAUSS_OK;
+}
+
+size_t
+gauss_reader_tensor_count(const struct gauss_reader *r)
+{
+	return r ? r->st.tensor_count : 0;
+}
+
+static enum gauss_codec
+codec_of_kind(enum fmt_kind kind)
+{
+	switch (kind) {
+	case FMT_KIND_BYTES:
+		return GAUSS_CODEC_BYTES;
+	case FMT_KIND_EXP_BF16:
+		return GAUSS_CODEC_EXP_BF16;
+	case FMT_KIND_EXP_F16:
+		return GAUSS_CODEC_EXP_F16;
+	case FMT_KIND_EXP_F32:
+		return GAUSS_CODEC_EXP_F32;
+	default:
+		return GAUSS_CODEC_STORED;
+	}
+}
+
+enum gauss_status
+gauss_reader_tensor_info(struct gauss_reader *r, size_t index,
+			 struct gauss_tensor_info *info)
+{
+	const struct st_tensor *t;
+	uint64_t offset;
+
+	if (r == NULL || info == NULL || index >= r->st.tensor_count)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(r->ctx);
+	t = &r->st.tensors[index];
+	offset = r->st.data_offset + t->begin;
+	memset(info, 0, sizeof(*info));
+	info->name = t->name;
+	info->dtype = t->dtype;
+	info->ndim = t->ndim;
+	info->shape = t->shape;
+	info->element_count = t->element_count;
+	info->offset = offset;
+	info->nbytes = t->end - t->begin;
+	info->codec = GAUSS_CODEC_STORED;
+	info->exponent_entropy = -1;
+	if (info->nbytes == 0)
+		return GAUSS_OK;
+	{
+		const size_t si = segment_at(r, offset);
+		const struct fmt_segment *s = &r->idx.segments[si];
+
+		if (s->original_offset != offset ||
+		    s->original_nbytes != info->nbytes) {
+			/* not a segment of its own: count its share */
+			info->stored_nbytes = info->nbytes;
+			return GAUSS_OK;
+		}
+		info->codec = codec_of_kind(s->kind);
+		info->stored_nbytes = s->frame_nbytes;
+		if (s->kind >= FMT_KIND_EXP_BF16) {
+			if (r->entropy[index] < -1) {
+				double sum = 0;
+				enum gauss_status st;
+
+				st = walk_segment(r, si, 0, 0, NULL, &sum);
+				if (st != GAUSS_OK)
+					return err_prefix(&r->ctx->err, st,
+							  "'%s': tensor '%s'",
+							  r->path, t->name);
+				r->entropy[index] =
+					sum / (double)t->element_count;
+			}
+			info->exponent_entropy = r->entropy[index];
+		}
+	}
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_reader_find(struct gauss_reader *r, const char *name, size_t *index_ret)
+{
+	if (r == NULL || name == NULL || index_ret == NULL)
+		return GAUSS_E_INVALID_ARG;
+	for (size_t i = 0; i < r->st.tensor_count; i++) {
+		if (strcmp(r->st.tensors[i].name, name) == 0) {
+			*index_ret = i;
+			return GAUSS_OK;
+		}
+	}
+	return ctx_fail(r->ctx, GAUSS_E_NOT_FOUND, "'%s': no tensor named "
+			"'%s'", r->path, name);
+}
+
+enum gauss_status
+gauss_reader_read(struct gauss_reader *r, size_t index, uint64_t first,
+		  uint64_t count, void *buf, size_t buf_nbytes)
+{
+	const struct st_tensor *t;
+	unsigned es;
+	enum gauss_status st;
+
+	if (r == NULL || index >= r->st.tensor_count ||
+	    (buf == NULL && count))
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(r->ctx);
+	t = &r->st.tensors[index];
+	es = st_dtype_size(t->dtype);
+	if (first > t->element_count || count > t->element_count - first ||
+	    count > buf_nbytes / es)
+		return ctx_fail(r->ctx, GAUSS_E_INVALID_ARG, "tensor '%s': "
+				"range or buffer does not fit", t->name);
+	st = read_original(r, r->st.data_offset + t->begin + first * es,
+			   count * es, buf);
+	if (st != GAUSS_OK)
+		err_prefix(&r->ctx->err, st, "'%s': tensor '%s'", r->path,
+			   t->name);
+	return st;
+}

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * split.h: float planes. A codec kind says how the original bytes of a
+ * chunk become one symbol per element (coded with rANS) plus a raw plane
+ * (stored as it is), and back:
+ *   BYTES:    the symbol is the byte itself; no raw plane.
+ *   EXP_BF16: symbol = bits 14..7; raw byte = sign << 7 | mantissa (7 bits).
+ *   EXP_F16:  symbol = bits 14..10; raw = low byte (mantissa bits 7..0),
+ *             then a plane of 3-bit groups (sign << 2 | mantissa bits 9..8)
+ *             packed LSB first, 8 elements in 3 bytes.
+ *   EXP_F32:  symbol = bits 30..23; raw = 3 bytes per element, the
+ *             little-endian 24-bit value sign << 23 | mantissa.
+ * Values are little-endian in the original, as safetensors stores them.
+ */
+#ifndef GAUSS_SPLIT_H
+#define GAUSS_SPLIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "format.h"
+
+/* Bytes of one element of a coded kind (1 for BYTES). */
+unsigned split_elem_nbytes(enum fmt_kind kind);
+
+/* Bytes of the raw plane of n elements. */
+size_t split_raw_nbytes(enum fmt_kind kind, size_t n);
+
+/* Adds the symbol counts of n elements at src to counts[]. */
+void split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
+		 uint64_t counts[256]);
+
+/* Splits n elements at src into syms[n] and raw[split_raw_nbytes()]. */
+void split_planes(enum fmt_kind kind, const uint8_t *src, size_t n,
+		  uint8_t *syms, uint8_t *raw);
+
+/* Rebuilds n elements at dst from syms[] and raw[]. */
+void split_merge(enum fmt_kind kind, const uint8_t *syms, const uint8_t *raw,
+		 size_t n, uint8_t *dst);
+
+/* Rebuilds n elements whose symbols all equal sym. */
+void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,
+		       size_t n, uint8_t *dst);
+
+#endif /* GAUSS_SPLIT_H */
