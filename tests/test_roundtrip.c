@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_roundtrip.c: whole files through compress and decompress, byte for
+ * byte: the sample, the corpus (when present), and the edge cases of
+ * safetensors files; determinism; random access through the reader.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test_util.h"
+#include "gauss.h"
+#include "pipeline.h"
+#include "safetensors.h"
+
+static char *tmpdir;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	tmpdir = make_temp_dir();
+	return tmpdir ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	remove_tree(tmpdir);
+	free(tmpdir);
+	return 0;
+}
+
+/* Compresses and decompresses bytes through the public API; returns the
+ * compressed size and checks identity. */
+static size_t
+roundtrip_api(const uint8_t *orig, size_t n, const char *tag)
+{
+	char *in = path_join(tmpdir, tag);
+	char gz[512], out[512];
+	struct gauss_ctx *ctx = gauss_ctx_new();
+	uint8_t *back, *comp, *comp2;
+	size_t back_n, comp_n, comp2_n;
+	enum gauss_status st;
+
+	snprintf(gz, sizeof(gz), "%s.gauss", in);
+	snprintf(out, sizeof(out), "%s.out", in);
+	assert_int_equal(write_file(in, orig, n), 0);
+	st = gauss_compress_file(ctx, in, gz);
+	if (st != GAUSS_OK)
+		fail_msg("%s: compress: %s", tag, gauss_ctx_error(ctx));
+	st = gauss_decompress_file(ctx, gz, out);
+	if (st != GAUSS_OK)
+		fail_msg("%s: decompress: %s", tag, gauss_ctx_error(ctx));
+	assert_int_equal(gauss_verify_file(ctx, gz), GAUSS_OK);
+	back = read_file(out, &back_n);
+	assert_non_null(back);
+	assert_int_equal(back_n, n);
+	assert_memory_equal(back, orig, n);
+	comp = read_file(gz, &comp_n);
+	assert_non_null(comp);
+
+	/* the same input gives the same bytes */
+	assert_int_equal(gauss_ctx_set_overwrite(ctx, 1), GAUSS_OK);
+	assert_int_equal(gauss_compress_file(ctx, in, gz), GAUSS_OK);
+	comp2 = read_file(gz, &comp2_n);
+	assert_int_equal(comp_n, comp2_n);
+	assert_memory_equal(comp, comp2, comp_n);
+
+	free(comp2);
+	free(comp);
+	free(back);
+	unlink(in);
+	unlink(gz);
+	unlink(out);
+	free(in);
+	gauss_ctx_free(ctx);
+	return comp_n;
+}
+
+/* Same through the pipeline with small chunks and blocks, to exercise
+ * several chunks, partial chunks and several tables per tensor. */
+static void
+roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
+		       unsigned block_log2)
+{
+	char *in = path_join(tmpdir, "small-in");
+	char *gz = path_join(tmpdir, "small.gauss");
+	struct pipeline_opts o;
+	struct errbuf eb = { { 0 } };
+	uint8_t *back;
+	size_t back_n;
+	int in_fd, out_fd;
+	enum gauss_status st;
+
+	pipeline_opts_default(&o);
+	o.chunk_log2 = chunk_log2;
+	o.block_log2 = block_log2;
+	assert_int_equal(write_file(in, orig, n), 0);
+	in_fd = open(in, O_RDONLY);
+	out_fd = open(gz, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(in_fd >= 0 && out_fd >= 0);
+	st = pipeline_compress(&o, in_fd, n, out_fd, &eb);
+	if (st != GAUSS_OK)
+		fail_msg("compress: %s", eb.text);
+	close(in_fd);
+	close(out_fd);
+
+	in_fd = open(gz, O_RDONLY);
+	out_fd = open(in, O_WRONLY | O_TRUNC);
+	assert_true(in_fd >= 0 && out_fd >= 0);
+	st = pipeline_decompress(&o, in_fd, UINT64_MAX, out_fd, NULL, &eb);
+	if (st != GAUSS_OK)
+		fail_msg("decompress: %s", eb.text);
+	close(in_fd);
+	close(out_fd);
+	back = read_file(in, &back_n);
+	assert_int_equal(back_n, n);
+	assert_memory_equal(back, orig, n);
+	free(back);
+	unlink(in);
+	unlink(gz);
+	free(in);
+	free(gz);
+}
+
+static uint16_t
+f32_to_bf16(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return (uint16_t)(u >> 16);
+}
+
+/* Gaussian-ish bf16 weights with a given scale. */
+static void
+fill_bf16(uint16_t *v, size_t n, float scale, uint64_t seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		float s = 0;
+
+		for (int k = 0; k < 4; k++)
+			s += (float)(test_rand(&seed) >> 40) / (float)(1 << 24) -
+			     0.5f;
+		v[i] = f32_to_bf16(s * scale);
+	}
+}
+
+static void
+test_roundtrip_sample(void **state)
+{
+	const char *dir = getenv("GAUSS_SAMPLE");
+	char *path;
+	uint8_t *orig;
+	size_t n, comp;
+
+	(void)state;
+	if (dir == NULL)
+		skip();
+	path = path_join(dir, "silero-vad-v5.bf16.safetensors");
+	orig = read_file(path, &n);
+	assert_non_null(orig);
+	comp = roundtrip_api(orig, n, "sample");
+	/* the exponent-only bound of this file is 68.04% (bench/RESULTS.md) */
+	assert_true(comp < n * 0.69);
+	roundtrip_small_chunks(orig, n, 12, 14);
+	free(orig);
+	free(path);
+}
+
+static void
+test_roundtrip_corpus(void **state)
+{
+	const char *dir = getenv("GAUSS_CORPUS");
+	struct dirent *de;
+	DIR *d;
+	int files = 0;
+
+	(void)state;
+	if (dir == NULL || (d = opendir(dir)) == NULL)
+		skip();
+	while ((de = readdir(d)) != NULL) {
+		const char *dot = strstr(de->d_name, ".safetensors");
+		char *path;
+		uint8_t *orig;
+		size_t n;
+
+		if (dot == NULL || dot[12] != '\0')
+			continue;
+		path = path_join(dir, de->d_name);
+		orig = read_file(path, &n);
+		assert_non_null(orig);
+		roundtrip_api(orig, n, de->d_name);
+		free(orig);
+		free(path);
+		files++;
+	}
+	closedir(d);
+	assert_true(files > 0);
+}
+
+static void
+check_file(uint8_t *file, size_t n)
+{
+	roundtrip_api(file, n, "edge");
+	roundtrip_small_chunks(file, n, 12, 13);
+	free(file);
+}
+
+static void
+test_roundtrip_empty_and_metadata(void **state)
+{
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	st_build_begin(&b, NULL);
+	file = st_build_end(&b, 0, &n);
+	check_file(file, n);
+	st_build_begin(&b, "{\"format\":\"pt\",\"note\":\"only metadata\"}");
+	file = st_build_end(&b, 8, &n);
+	check_file(file, n);
+}
+
+static void
+test_roundtrip_zero_dim_scalar_one(void **state)
+{
+	const uint16_t one = 0x3f80;
+	const float f = -2.5f;
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "empty", "BF16", "[4,0,3]", NULL, 0, 0);
+	st_build_tensor(&b, "scalar", "F32", "[]", &f, 4, 0);
+	st_build_tensor(&b, "one", "BF16", "[1]", &one, 2, 0);
+	st_build_tensor(&b, "empty2", "F16", "[0]", NULL, 0, 0);
+	file = st_build_end(&b, 8, &n);
+	check_file(file, n);
+}
+
+static void
+test_roundtrip_special_values(void **state)
+{
+	static const uint16_t bf[] = {
+		0x7fc0, 0xffc0, 0x7f81, 0x7f80, 0xff80, 0x0000, 0x8000,
+		0x0001, 0x807f, 0x0040, 0x7f7f, 0xff7f, 0x3f80, 0xbf80,
+	};
+	static const uint16_t h[] = {
+		0x7e00, 0xfc00, 0x7c00, 0x0000, 0x8000, 0x0001, 0x83ff,
+		0x7bff, 0xfbff, 0x3c00, 0x7d01,
+	};
+	static const uint32_t f[] = {
+		0x7fc00000, 0xffc00001, 0x7f800000, 0xff800000, 0, 0x80000000,
+		1, 0x807fffff, 0x7f7fffff, 0x3f800000, 0x7fa00001,
+	};
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "bf16", "BF16", "[14]", bf, sizeof(bf), 0);
+	st_build_tensor(&b, "f16", "F16", "[11]", h, sizeof(h), 0);
+	st_build_tensor(&b, "f32", "F32", "[11]", f, sizeof(f), 0);
+	file = st_build_end(&b, 8, &n);
+	check_file(file, n);
+}
+
+static void
+test_roundtrip_one_and_all_exponents(void **state)
+{
+	uint16_t same[5000], all[256 * 20];
+	uint32_t all32[256 * 9];
+	uint64_t seed = 7;
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	for (size_t i = 0; i < 5000; i++)	/* exponent 127 only */
+		same[i] = (uint16_t)(0x3f80 | (test_rand(&seed) & 0x807f));
+	for (size_t i = 0; i < 256 * 20; i++)
+		all[i] = (uint16_t)(((i % 256) << 7) |
+				    (test_rand(&seed) & 0x807f));
+	for (size_t i = 0; i < 256 * 9; i++)
+		all32[i] = (uint32_t)((i % 256) << 23) |
+			   (uint32_t)(test_rand(&seed) & 0x807fffff);
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "same", "BF16", "[50,100]", same, sizeof(same), 0);
+	st_build_tensor(&b, "all", "BF16", "[256,20]", all, sizeof(all), 0);
+	st_build_tensor(&b, "all32", "F32", "[256,9]", all32, sizeof(all32),
+			0);
+	file = st_build_end(&b, 8, &n);
+	check_file(file, n);
+}
+
+static void
+test_roundtrip_gaps_padding_order(void **state)
+{
+	uint16_t w[300];
+	float f[7] = { 1, 2, 3, 4, 5, 6, 7 };
+	uint8_t u8[5] = { 1, 2, 3, 4, 5 };
+	int64_t i64[3] = { -1, 0, 1 };
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	fill_bf16(w, 300, 0.1f, 3);
+	st_build_begin(&b, "{\"k\":\"v\"}");
+	st_build_tensor(&b, "a", "BF16", "[300]", w, sizeof(w), 0);
+	st_build_tensor(&b, "b", "F32", "[7]", f, sizeof(f), 13);
+	st_build_tensor(&b, "c", "U8", "[5]", u8, sizeof(u8), 3);
+	st_build_tensor(&b, "d", "I64", "[3]", i64, sizeof(i64), 1);
+	st_build_tensor(&b, "e", "BOOL", "[2]", u8, 2, 0);
+	/* header length not a multiple of 8 */
+	file = st_build_end(&b, 0, &n);
+	check_file(file, n);
+}
+
+static void
+test_roundtrip_out_of_order(void **state)
+{
+	/* tensors listed in the JSON in another order than their offsets */
+	const char *json = "{\"z\":{\"dtype\":\"BF16\",\"shape\":[2],"
+			   "\"data_offsets\":[4,8]},"
+			   "\"a\":{\"dtype\":\"BF16\",\"shape\":[2],"
+			   "\"data_offsets\":[0,4]}}";
+	const size_t jn = strlen(json);
+	uint8_t *file = malloc(8 + jn + 8);
+	static const uint8_t data[8] = { 0x80, 0x3f, 0, 0x40, 0x10, 0xbf,
+					 0x11, 0x3e };
+
+	(void)state;
+	for (int i = 0; i < 8; i++)
+		file[i] = (uint8_t)((uint64_t)jn >> (8 * i));
+	memcpy(file + 8, json, jn);
+	memcpy(file + 8 + jn, data, 8);
+	check_file(file, 8 + jn + 8);
+}
+
+static void
+test_roundtrip_many_chunks(void **state)
+{
+	/* 5000 bf16 values: with 4 KiB chunks, 2 full chunks + a partial one;
+	 * with 8 KiB blocks, two tables */
+	const size_t count = 5000;
+	uint16_t *w = malloc(count * 2);
+	uint16_t *h = malloc(count * 2);
+	uint32_t *f = malloc(count * 4);
+	uint8_t *rnd = malloc(9000);
+	uint64_t seed = 11;
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	fill_bf16(w, count, 0.05f, 5);
+	for (size_t i = 0; i < count; i++) {
+		f[i] = (uint32_t)w[i] << 16 | (uint32_t)(test_rand(&seed) &
+							 0xffff);
+		h[i] = (uint16_t)(0x3000 + (test_rand(&seed) % 0x1000));
+	}
+	for (size_t i = 0; i < 9000; i++)	/* incompressible: stored */
+		rnd[i] = (uint8_t)test_rand(&seed);
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "w", "BF16", "[5000]", w, count * 2, 0);
+	st_build_tensor(&b, "h", "F16", "[50,100]", h, count * 2, 0);
+	st_build_tensor(&b, "f", "F32", "[5000]", f, count * 4, 6);
+	st_build_tensor(&b, "r", "BF16", "[4500]", rnd, 9000, 0);
+	file = st_build_end(&b, 8, &n);
+	check_file(file, n);
+	free(w);
+	free(h);
+	free(f);
+	free(rnd);
+}
+
+static void
+test_roundtrip_reader_range(void **state)
+{
+	const size_t count = 300000;	/* two 512 KiB chunks */
+	uint16_t *w = malloc(count * 2), *got = malloc(count * 2);
+	char *in = path_join(tmpdir, "range.safetensors");
+	char *gz = path_join(tmpdir, "range.gauss");
+	struct gauss_ctx *ctx = gauss_ctx_new();
+	struct gauss_reader *r;
+	struct gauss_tensor_info ti;
+	struct st_build b;
+	uint8_t *file;
+	size_t n, idx;
+
+	(void)state;
+	fill_bf16(w, count, 0.02f, 9);
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "bias", "F32", "[3]", w, 12, 0);
+	st_build_tensor(&b, "big", "BF16", "[600,500]", w, count * 2, 0);
+	file = st_build_end(&b, 8, &n);
+	assert_int_equal(write_file(in, file, n), 0);
+	assert_int_equal(gauss_compress_file(ctx, in, gz), GAUSS_OK);
+	assert_int_equal(gauss_reader_open(ctx, gz, &r), GAUSS_OK);
+	assert_int_equal(gauss_reader_tensor_count(r), 2);
+	assert_int_equal(gauss_reader_find(r, "big", &idx), GAUSS_OK);
+	assert_int_equal(gauss_reader_find(r, "nope", &idx),
+			 GAUSS_E_NOT_FOUND);
+	assert_int_equal(gauss_reader_find(r, "big", &idx), GAUSS_OK);
+	assert_int_equal(gauss_reader_tensor_info(r, idx, &ti), GAUSS_OK);
+	assert_string_equal(ti.name, "big");
+	assert_int_equal(ti.dtype, GAUSS_DTYPE_BF16);
+	assert_int_equal(ti.ndim, 2);
+	assert_int_equal(ti.shape[0], 600);
+	assert_int_equal(ti.nbytes, count * 2);
+	assert_int_equal(ti.codec, GAUSS_CODEC_EXP_BF16);
+	assert_true(ti.stored_nbytes < ti.nbytes);
+	assert_true(ti.exponent_entropy > 0 && ti.exponent_entropy < 8);
+	/* whole tensor, then a range across the chunk boundary */
+	assert_int_equal(gauss_reader_read(r, idx, 0, count, got, count * 2),
+			 GAUSS_OK);
+	assert_memory_equal(got, w, count * 2);
+	assert_int_equal(gauss_reader_read(r, idx, 262000, 500, got, 1000),
+			 GAUSS_OK);
+	assert_memory_equal(got, w + 262000, 1000);
+	/* a range past the end or a short buffer is refused */
+	assert_int_equal(gauss_reader_read(r, idx, count - 1, 2, got, 4),
+			 GAUSS_E_INVALID_ARG);
+	assert_int_equal(gauss_reader_read(r, idx, 0, 10, got, 19),
+			 GAUSS_E_INVALID_ARG);
+	gauss_reader_close(r);
+	gauss_ctx_free(ctx);
+	free(file);
+	free(w);
+	free(got);
+	free(in);
+	free(gz);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip_sample),
+		cmocka_unit_test(test_roundtrip_corpus),
+		cmocka_unit_test(test_roundtrip_empty_and_metadata),
+		cmocka_unit_test(test_roundtrip_zero_dim_scalar_one),
+		cmocka_unit_test(test_roundtrip_special_values),
+		cmocka_unit_test(test_roundtrip_one_and_all_exponents),
+		cmocka_unit_test(test_roundtrip_gaps_padding_order),
+		cmocka_unit_test(test_roundtrip_out_of_order),
+		cmocka_unit_test(test_roundtrip_many_chunks),
+		cmocka_unit_test(test_roundtrip_reader_range),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
