@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Set up, build, and run every test: a release build, then a build with
 # AddressSanitizer and UndefinedBehaviorSanitizer (warnings are errors in
-# both). The corpus round trip (suite 'slow') runs when ../shared/corpus
+# both). The round trip of the whole corpus runs when ../shared/corpus
 # is there.
 set -eu
 cd "$(dirname "$0")/.."
