@@ -186,6 +186,24 @@ parse_options(int argc, char **argv, struct common_opts *o)
 	return -1;
 }
 
+/* With -v: what the .gauss file holds. */
+static void
+print_details(struct gauss_ctx *ctx, const char *gauss_path)
+{
+	struct gauss_reader *r;
+	struct gauss_file_info fi;
+
+	if (verbosity < 2 || gauss_reader_open(ctx, gauss_path, &r) != GAUSS_OK)
+		return;
+	gauss_reader_file_info(r, &fi);
+	fprintf(stderr, "%s: format %u, %llu tensors, %llu chunks, "
+		"safetensors header %llu bytes\n", gauss_path,
+		fi.format_version, (unsigned long long)fi.tensor_count,
+		(unsigned long long)fi.chunk_count,
+		(unsigned long long)fi.header_nbytes);
+	gauss_reader_close(r);
+}
+
 static int
 cmd_compress(struct gauss_ctx *ctx, const char *in, const char *out,
 	     const struct common_opts *o)
@@ -204,6 +222,7 @@ cmd_compress(struct gauss_ctx *ctx, const char *in, const char *out,
 
 		print_summary(in, out, in_nbytes, out_nbytes, in_nbytes,
 			      out_nbytes, now_seconds() - t0);
+		print_details(ctx, out);
 	}
 	return 0;
 }
@@ -225,6 +244,7 @@ cmd_decompress(struct gauss_ctx *ctx, const char *in, const char *out,
 
 		print_summary(in, out, in_nbytes, out_nbytes, out_nbytes,
 			      in_nbytes, now_seconds() - t0);
+		print_details(ctx, in);
 	}
 	return 0;
 }
