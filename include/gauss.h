@@ -136,6 +136,13 @@ GAUSS_API enum gauss_status gauss_decompress_file(struct gauss_ctx *ctx,
 GAUSS_API enum gauss_status gauss_verify_file(struct gauss_ctx *ctx,
 					      const char *path);
 
+/*
+ * Removes the temporary files of every output this process is writing.
+ * Async-signal-safe: meant for a SIGINT or SIGTERM handler that exits right
+ * after, so that an interrupted gauss leaves nothing behind.
+ */
+GAUSS_API void gauss_abort_outputs(void);
+
 /* Element types of safetensors, in the order of gauss(5). */
 enum gauss_dtype {
 	GAUSS_DTYPE_BOOL = 0,

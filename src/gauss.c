@@ -146,10 +146,58 @@ open_input(struct gauss_ctx *ctx, const char *path, int *fd_ret,
 	return GAUSS_OK;
 }
 
+/*
+ * Temporary outputs in progress, so that a signal handler can remove them
+ * (gauss_abort_outputs()). A slot is claimed with an atomic exchange and its
+ * path written before it is published, so the handler only reads whole
+ * paths; unlink() is async-signal-safe.
+ */
+#define TEMP_SLOTS 16
+static struct {
+	int state;		/* 0 free, 1 being written, 2 published */
+	char path[4096];
+} temp_slots[TEMP_SLOTS];
+
+static int
+temp_register(const char *path)
+{
+	if (strlen(path) >= sizeof(temp_slots[0].path))
+		return -1;
+	for (int i = 0; i < TEMP_SLOTS; i++) {
+		int expected = 0;
+
+		if (__atomic_compare_exchange_n(&temp_slots[i].state, &expected,
+						1, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_RELAXED)) {
+			memcpy(temp_slots[i].path, path, strlen(path) + 1);
+			__atomic_store_n(&temp_slots[i].state, 2,
+					 __ATOMIC_RELEASE);
+			return i;
+		}
+	}
+	return -1;
+}
+
+static void
+temp_unregister(int slot)
+{
+	if (slot >= 0)
+		__atomic_store_n(&temp_slots[slot].state, 0, __ATOMIC_RELEASE);
+}
+
+void
+gauss_abort_outputs(void)
+{
+	for (int i = 0; i < TEMP_SLOTS; i++)
+		if (__atomic_load_n(&temp_slots[i].state, __ATOMIC_ACQUIRE) == 2)
+			unlink(temp_slots[i].path);
+}
+
 struct outfile {
 	char *path;		/* final name */
 	char *tmp_path;		/* temporary name beside it */
 	int fd;
+	int slot;		/* in temp_slots, or -1 */
 };
 
 /*
@@ -166,6 +214,7 @@ outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 
 	memset(of, 0, sizeof(*of));
 	of->fd = -1;
+	of->slot = -1;
 	if (stat(path, &sb) == 0) {
 		if (in_sb && sb.st_dev == in_sb->st_dev &&
 		    sb.st_ino == in_sb->st_ino)
@@ -210,9 +259,11 @@ outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 		free(of->path);
 		memset(of, 0, sizeof(*of));
 		of->fd = -1;
+		of->slot = -1;
 		return ctx_fail(ctx, GAUSS_E_IO, "cannot create output '%s': "
 				"%s", path, strerror(e));
 	}
+	of->slot = temp_register(of->tmp_path);
 	fchmod(of->fd, 0644 & ~ctx_umask());
 	return GAUSS_OK;
 }
@@ -241,6 +292,7 @@ outfile_close(struct gauss_ctx *ctx, struct outfile *of, bool commit)
 			      of->path, strerror(errno));
 	if (!commit || st != GAUSS_OK)
 		unlink(of->tmp_path);
+	temp_unregister(of->slot);
 	free(of->tmp_path);
 	free(of->path);
 	of->tmp_path = NULL;

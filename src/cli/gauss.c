@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,6 +425,14 @@ cmd_info(struct gauss_ctx *ctx, const char *path, const struct common_opts *o)
 	return 0;
 }
 
+static void
+on_signal(int sig)
+{
+	gauss_abort_outputs();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -463,6 +472,9 @@ main(int argc, char **argv)
 				   want, want > 1 ? "s" : "", nargs);
 	if (o.json && strcmp(cmd, "info") != 0)
 		return usage_error("--json applies to info only");
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	ctx = gauss_ctx_new();
 	if (ctx == NULL) {
 		fputs("gauss: out of memory\n", stderr);
