@@ -371,7 +371,7 @@ pipeline_compress(const struct pipeline_opts *o, int in_fd,
 		.o = o,
 		.in_fd = in_fd,
 		.in_nbytes = in_nbytes,
-		.out = { .fd = out_fd, .cap = (size_t)1 << 20 },
+		.out = { .fd = out_fd, .cap = (size_t)1 << 18 },
 	};
 	enum gauss_status st = GAUSS_E_NOMEM;
 
@@ -724,8 +724,8 @@ pipeline_decompress(const struct pipeline_opts *o, int in_fd,
 {
 	struct dstate ds = {
 		.o = o,
-		.in = { .fd = in_fd, .cap = (size_t)1 << 20 },
-		.out = { .fd = out_fd, .cap = (size_t)1 << 20 },
+		.in = { .fd = in_fd, .cap = (size_t)1 << 16 },
+		.out = { .fd = out_fd, .cap = (size_t)1 << 18 },
 		.expected_nbytes = UINT64_MAX,
 	};
 	enum gauss_status st = GAUSS_E_NOMEM;

@@ -108,7 +108,7 @@ test_corruption_every_byte(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < gz_n; i++) {
-		static const uint8_t deltas[] = { 0x01, 0x80, 0xff };
+		static const uint8_t deltas[] = { 0x01, 0xff };
 
 		for (size_t d = 0; d < sizeof(deltas); d++) {
 			enum gauss_status st;

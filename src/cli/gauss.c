@@ -88,12 +88,15 @@ fail(struct gauss_ctx *ctx, enum gauss_status st, const char *what,
 
 	if (msg == NULL || *msg == '\0')
 		msg = gauss_strerror(st);
-	/* library messages already name the file; say what failed */
-	if (strstr(msg, path) != NULL)
-		fprintf(stderr, "gauss: cannot %s: %s\n", what, msg);
-	else
-		fprintf(stderr, "gauss: cannot %s '%s': %s\n", what, path,
-			msg);
+	/* library messages start with the file name: "'path': reason" */
+	{
+		const size_t n = strlen(path);
+
+		if (msg[0] == '\'' && strncmp(msg + 1, path, n) == 0 &&
+		    strncmp(msg + 1 + n, "': ", 3) == 0)
+			msg += n + 4;
+	}
+	fprintf(stderr, "gauss: cannot %s '%s': %s\n", what, path, msg);
 	return EXIT_DATA;
 }
 
