@@ -72,8 +72,8 @@ fmt_header_read(const uint8_t *in, size_t in_nbytes, struct fmt_header *h,
 	if (in_nbytes >= 7 && memcmp(in, FMT_LEGACY_MAGIC_PREFIX, 7) == 0)
 		return err_setf(eb, GAUSS_E_UNSUPPORTED_VERSION,
 				"file was written by the original Python gauss "
-				"(magic %.8s), which this gauss does not read",
-				(const char *)in);
+				"(magic %.*s), which this gauss does not read",
+				(int)MIN(in_nbytes, 8), (const char *)in);
 	if (in_nbytes < 8 || memcmp(in, FMT_MAGIC, 8) != 0)
 		return err_setf(eb, GAUSS_E_CORRUPT, "not a .gauss file "
 				"(bad magic)");
@@ -136,8 +136,9 @@ fmt_footer_read(const uint8_t in[FMT_FOOTER_NBYTES], uint64_t file_nbytes,
 	memcpy(f->original_hash, in + 24, 16);
 	f->index_hash = get_le64(in + 40);
 	/* header, END frame, index, footer, in this order, nothing after */
-	if (f->index_offset < FMT_HEADER_NBYTES + 1 ||
-	    f->index_offset > file_nbytes ||
+	if (file_nbytes < FMT_HEADER_NBYTES + 1 + FMT_FOOTER_NBYTES ||
+	    f->index_offset < FMT_HEADER_NBYTES + 1 ||
+	    f->index_offset > file_nbytes - FMT_FOOTER_NBYTES ||
 	    f->index_nbytes != file_nbytes - FMT_FOOTER_NBYTES -
 				       f->index_offset)
 		return err_setf(eb, GAUSS_E_CORRUPT, "footer points outside "

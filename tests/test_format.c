@@ -1,0 +1,1151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_format.c: the fixed parts of the container (file header, footer,
+ * index) and chunk records: round trips, the exact header bytes, rejection
+ * of every single-byte change, legacy and future versions, footers and
+ * indexes that do not describe the file, and chunk encode/parse/decode with
+ * stored fallback and checksums. Parser inputs sit against a guard page, so
+ * a read past their end faults.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "test_util.h"
+#include "chunk.h"
+#include "common.h"
+#include "endian.h"
+#include "format.h"
+#include "rans.h"
+#include "split.h"
+#include "banned.h"
+
+/* Copies n bytes into a guarded buffer, whose end touches a guard page. */
+static uint8_t *
+guarded_copy(const void *p, size_t n)
+{
+	uint8_t *g = guarded_alloc(n);
+
+	assert_non_null(g);
+	if (n)
+		memcpy(g, p, n);
+	return g;
+}
+
+/* fmt_header_read() on exactly n guarded bytes; checks the message. */
+static enum gauss_status
+header_read(const uint8_t *p, size_t n, struct fmt_header *h)
+{
+	uint8_t *g = guarded_copy(p, n);
+	struct errbuf eb = { { 0 } };
+	enum gauss_status st = fmt_header_read(g, n, h, &eb);
+
+	if (st != GAUSS_OK)
+		assert_true(eb.text[0] != '\0');
+	guarded_free(g, n);
+	return st;
+}
+
+/* fmt_footer_read() on a guarded copy of a footer. */
+static enum gauss_status
+footer_read(const uint8_t *p, uint64_t file_nbytes, struct fmt_footer *f)
+{
+	uint8_t *g = guarded_copy(p, FMT_FOOTER_NBYTES);
+	struct errbuf eb = { { 0 } };
+	enum gauss_status st = fmt_footer_read(g, file_nbytes, f, &eb);
+
+	if (st != GAUSS_OK)
+		assert_true(eb.text[0] != '\0');
+	guarded_free(g, FMT_FOOTER_NBYTES);
+	return st;
+}
+
+/* fmt_index_parse() on exactly n guarded bytes. */
+static enum gauss_status
+index_parse(const uint8_t *p, size_t n, const struct fmt_footer *f,
+	    struct fmt_index *idx)
+{
+	uint8_t *g = guarded_copy(p, n);
+	struct errbuf eb = { { 0 } };
+	enum gauss_status st = fmt_index_parse(g, n, f, idx, &eb);
+
+	if (st != GAUSS_OK) {
+		assert_true(eb.text[0] != '\0');
+		/* nothing is left allocated after a failure */
+		assert_null(idx->segments);
+		assert_int_equal(idx->count, 0);
+	}
+	guarded_free(g, n);
+	return st;
+}
+
+/* ---- file header ---- */
+
+static void
+test_format_header_round_trip(void **state)
+{
+	(void)state;
+	for (unsigned c = FMT_CHUNK_LOG2_MIN; c <= FMT_CHUNK_LOG2_MAX; c++) {
+		for (unsigned b = c; b <= FMT_BLOCK_LOG2_MAX; b++) {
+			const struct fmt_header h = {
+				.version = FMT_VERSION,
+				.chunk_log2 = c,
+				.block_log2 = b,
+			};
+			struct fmt_header back;
+			uint8_t out[FMT_HEADER_NBYTES + 1];
+
+			memset(&back, 0, sizeof(back));
+			out[FMT_HEADER_NBYTES] = 0xee;
+			fmt_header_write(&h, out);
+			assert_int_equal(out[FMT_HEADER_NBYTES], 0xee);
+			assert_int_equal(header_read(out, FMT_HEADER_NBYTES,
+						     &back), GAUSS_OK);
+			assert_int_equal(back.version, FMT_VERSION);
+			assert_int_equal(back.chunk_log2, c);
+			assert_int_equal(back.block_log2, b);
+			/* bytes after the header are not its business */
+			assert_int_equal(header_read(out, FMT_HEADER_NBYTES + 1,
+						     &back), GAUSS_OK);
+		}
+	}
+}
+
+static void
+test_format_header_exact_bytes(void **state)
+{
+	const struct fmt_header h = {
+		.version = FMT_VERSION, .chunk_log2 = 19, .block_log2 = 24,
+	};
+	uint8_t out[FMT_HEADER_NBYTES];
+
+	(void)state;
+	fmt_header_write(&h, out);
+	/* gauss(5): magic, u16 version, chunk and block log2, 8 reserved */
+	assert_memory_equal(out, "\x89GSZ\r\n\x1a\n", 8);
+	assert_int_equal(out[8], 1);
+	assert_int_equal(out[9], 0);
+	assert_int_equal(out[10], 19);
+	assert_int_equal(out[11], 24);
+	for (unsigned i = 12; i < 20; i++)
+		assert_int_equal(out[i], 0);
+	/* the check field: low 32 bits of XXH3-64 of bytes 0..19 */
+	assert_int_equal(get_le32(out + 20), (uint32_t)XXH3_64bits(out, 20));
+}
+
+static void
+test_format_header_every_byte_change_rejected(void **state)
+{
+	const struct fmt_header h = {
+		.version = FMT_VERSION, .chunk_log2 = 16, .block_log2 = 20,
+	};
+	uint8_t good[FMT_HEADER_NBYTES];
+	uint8_t *g = guarded_alloc(FMT_HEADER_NBYTES);
+
+	(void)state;
+	assert_non_null(g);
+	fmt_header_write(&h, good);
+	for (unsigned i = 0; i < FMT_HEADER_NBYTES; i++) {
+		for (unsigned x = 1; x < 256; x++) {
+			struct fmt_header back;
+			enum gauss_status st;
+
+			memcpy(g, good, FMT_HEADER_NBYTES);
+			g[i] ^= (uint8_t)x;
+			st = fmt_header_read(g, FMT_HEADER_NBYTES, &back, NULL);
+			if (i == 8 || i == 9)
+				assert_int_equal(st,
+						 GAUSS_E_UNSUPPORTED_VERSION);
+			else
+				assert_int_equal(st, GAUSS_E_CORRUPT);
+		}
+	}
+	guarded_free(g, FMT_HEADER_NBYTES);
+}
+
+static void
+test_format_header_truncated(void **state)
+{
+	const struct fmt_header h = {
+		.version = FMT_VERSION, .chunk_log2 = 12, .block_log2 = 12,
+	};
+	uint8_t good[FMT_HEADER_NBYTES];
+
+	(void)state;
+	fmt_header_write(&h, good);
+	for (size_t len = 0; len < FMT_HEADER_NBYTES; len++) {
+		struct fmt_header back;
+
+		assert_int_equal(header_read(good, len, &back),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+static void
+test_format_header_legacy_magic(void **state)
+{
+	static const char *const magic[] = {
+		"GAUSS001", "GAUSS002", "GAUSS003", "GAUSS004",
+	};
+	uint8_t buf[64];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(magic); i++) {
+		static const size_t lens[] = { 8, FMT_HEADER_NBYTES, 64 };
+
+		memset(buf, 0, sizeof(buf));
+		memcpy(buf, magic[i], 8);
+		for (unsigned j = 0; j < ARRAY_SIZE(lens); j++) {
+			uint8_t *g = guarded_copy(buf, lens[j]);
+			struct errbuf eb = { { 0 } };
+			struct fmt_header back;
+
+			assert_int_equal(fmt_header_read(g, lens[j], &back,
+							 &eb),
+					 GAUSS_E_UNSUPPORTED_VERSION);
+			assert_non_null(strstr(eb.text, "Python"));
+			assert_non_null(strstr(eb.text, magic[i]));
+			guarded_free(g, lens[j]);
+		}
+	}
+}
+
+static void
+test_format_header_legacy_prefix_short(void **state)
+{
+	struct fmt_header back;
+	enum gauss_status st;
+
+	(void)state;
+	/*
+	 * Seven bytes of a legacy magic: whatever the verdict, the message
+	 * must not read an eighth byte (the buffer ends at a guard page).
+	 */
+	st = header_read((const uint8_t *)"GAUSS00", 7, &back);
+	assert_true(st == GAUSS_E_UNSUPPORTED_VERSION ||
+		    st == GAUSS_E_CORRUPT);
+}
+
+static void
+test_format_header_other_versions(void **state)
+{
+	static const unsigned versions[] = { 0, 2, 3, 0x100, 0xffff };
+	uint8_t out[FMT_HEADER_NBYTES];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(versions); i++) {
+		const struct fmt_header h = {
+			.version = versions[i], .chunk_log2 = 19,
+			.block_log2 = 24,
+		};
+		struct fmt_header back;
+
+		fmt_header_write(&h, out);	/* a valid check field */
+		assert_int_equal(header_read(out, sizeof(out), &back),
+				 GAUSS_E_UNSUPPORTED_VERSION);
+	}
+}
+
+static void
+test_format_header_invalid_sizes(void **state)
+{
+	static const struct {
+		unsigned chunk_log2, block_log2;
+	} bad[] = {
+		{ 0, 0 }, { 11, 20 }, { 27, 30 }, { 20, 19 }, { 12, 35 },
+		{ 26, 25 }, { 255, 255 },
+	};
+	uint8_t out[FMT_HEADER_NBYTES];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		const struct fmt_header h = {
+			.version = FMT_VERSION,
+			.chunk_log2 = bad[i].chunk_log2,
+			.block_log2 = bad[i].block_log2,
+		};
+		struct fmt_header back;
+
+		fmt_header_write(&h, out);
+		assert_int_equal(header_read(out, sizeof(out), &back),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+static void
+test_format_header_reserved_nonzero(void **state)
+{
+	const struct fmt_header h = {
+		.version = FMT_VERSION, .chunk_log2 = 19, .block_log2 = 24,
+	};
+	uint8_t out[FMT_HEADER_NBYTES];
+
+	(void)state;
+	for (unsigned i = 12; i < 20; i++) {
+		struct fmt_header back;
+
+		fmt_header_write(&h, out);
+		out[i] = 0x01;
+		/* the check field matches: only the reserved byte is wrong */
+		put_le32(out + 20, (uint32_t)XXH3_64bits(out, 20));
+		assert_int_equal(header_read(out, sizeof(out), &back),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+/* ---- footer ---- */
+
+static void
+sample_footer(struct fmt_footer *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->index_offset = 12345;
+	f->index_nbytes = 77;
+	f->original_nbytes = 999999;
+	for (unsigned i = 0; i < 16; i++)
+		f->original_hash[i] = (uint8_t)(0xf0 + i);
+	f->index_hash = 0x0123456789abcdefull;
+}
+
+static void
+test_format_footer_round_trip(void **state)
+{
+	struct fmt_footer f, back;
+	uint8_t out[FMT_FOOTER_NBYTES];
+	const uint64_t file_nbytes = 12345 + 77 + FMT_FOOTER_NBYTES;
+
+	(void)state;
+	sample_footer(&f);
+	fmt_footer_write(&f, out);
+	assert_memory_equal(out + 56, "GSZ-END\n", 8);
+	assert_int_equal(get_le64(out), f.index_offset);
+	assert_int_equal(get_le64(out + 8), f.index_nbytes);
+	assert_int_equal(get_le64(out + 16), f.original_nbytes);
+	assert_int_equal(get_le64(out + 48), XXH3_64bits(out, 48));
+	memset(&back, 0, sizeof(back));
+	assert_int_equal(footer_read(out, file_nbytes, &back), GAUSS_OK);
+	assert_int_equal(back.index_offset, f.index_offset);
+	assert_int_equal(back.index_nbytes, f.index_nbytes);
+	assert_int_equal(back.original_nbytes, f.original_nbytes);
+	assert_memory_equal(back.original_hash, f.original_hash, 16);
+	assert_int_equal(back.index_hash, f.index_hash);
+
+	/* the smallest file: header, END frame, empty index... */
+	f.index_offset = FMT_HEADER_NBYTES + 1;
+	f.index_nbytes = 1;
+	f.original_nbytes = 0;
+	fmt_footer_write(&f, out);
+	assert_int_equal(footer_read(out, FMT_HEADER_NBYTES + 1 + 1 +
+				     FMT_FOOTER_NBYTES, &back), GAUSS_OK);
+}
+
+static void
+test_format_footer_every_byte_change_rejected(void **state)
+{
+	struct fmt_footer f, back;
+	uint8_t good[FMT_FOOTER_NBYTES];
+	uint8_t *g = guarded_alloc(FMT_FOOTER_NBYTES);
+	const uint64_t file_nbytes = 12345 + 77 + FMT_FOOTER_NBYTES;
+
+	(void)state;
+	assert_non_null(g);
+	sample_footer(&f);
+	fmt_footer_write(&f, good);
+	for (unsigned i = 0; i < FMT_FOOTER_NBYTES; i++) {
+		for (unsigned x = 1; x < 256; x++) {
+			memcpy(g, good, FMT_FOOTER_NBYTES);
+			g[i] ^= (uint8_t)x;
+			assert_int_equal(fmt_footer_read(g, file_nbytes, &back,
+							 NULL),
+					 GAUSS_E_CORRUPT);
+		}
+	}
+	guarded_free(g, FMT_FOOTER_NBYTES);
+}
+
+static void
+test_format_footer_outside_file(void **state)
+{
+	static const struct {
+		uint64_t index_offset, index_nbytes, file_nbytes;
+	} bad[] = {
+		{ 0, 36, 100 },			/* inside the header */
+		{ FMT_HEADER_NBYTES, 12, 100 },	/* no room for END */
+		{ 30, 5, 100 },			/* a gap before the footer */
+		{ 30, 7, 100 },			/* overlaps the footer */
+		{ 101, 0, 100 },		/* past the end */
+		{ UINT64_MAX, 0, 100 },
+		{ 30, UINT64_MAX, 100 },
+		{ 25, 0, 60 },			/* shorter than a footer */
+		/* index_offset + index_nbytes + 64 wraps to the file size */
+		{ 100, UINT64_MAX - 63, 100 },
+		{ 37, UINT64_MAX, 100 },
+		{ 90, UINT64_MAX - 53, 100 },
+	};
+	struct fmt_footer f, back;
+	uint8_t out[FMT_FOOTER_NBYTES];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		sample_footer(&f);
+		f.index_offset = bad[i].index_offset;
+		f.index_nbytes = bad[i].index_nbytes;
+		fmt_footer_write(&f, out);	/* checks out: only sizes lie */
+		assert_int_equal(footer_read(out, bad[i].file_nbytes, &back),
+				 GAUSS_E_CORRUPT);
+	}
+	/* the control: the same footer where the sizes agree */
+	sample_footer(&f);
+	f.index_offset = 30;
+	f.index_nbytes = 6;
+	fmt_footer_write(&f, out);
+	assert_int_equal(footer_read(out, 100, &back), GAUSS_OK);
+}
+
+/* ---- index ---- */
+
+struct seg_spec {
+	unsigned kind;
+	uint64_t original_nbytes;
+	uint64_t frame_nbytes;
+};
+
+/*
+ * Serialises an index of n segments into out; fills a footer whose sizes
+ * agree with it (frames from the header on, then the END byte).
+ */
+static size_t
+make_index(const struct seg_spec *segs, size_t n, uint8_t *out,
+	   struct fmt_footer *f)
+{
+	size_t pos = varint_put(out, n);
+	uint64_t orig = 0, frame = FMT_HEADER_NBYTES;
+
+	for (size_t i = 0; i < n; i++) {
+		out[pos++] = (uint8_t)segs[i].kind;
+		pos += varint_put(out + pos, segs[i].original_nbytes);
+		pos += varint_put(out + pos, segs[i].frame_nbytes);
+		orig += segs[i].original_nbytes;
+		frame += segs[i].frame_nbytes;
+	}
+	memset(f, 0, sizeof(*f));
+	f->index_offset = frame + 1;
+	f->index_nbytes = pos;
+	f->original_nbytes = orig;
+	return pos;
+}
+
+static const struct seg_spec three[] = {
+	{ FMT_KIND_STORED, 100, 110 },
+	{ FMT_KIND_EXP_BF16, 1000, 600 },
+	{ FMT_KIND_BYTES, 5, 20 },
+};
+
+static void
+test_format_index_valid(void **state)
+{
+	static const struct seg_spec all_kinds[] = {
+		{ FMT_KIND_STORED, 1, 2 },
+		{ FMT_KIND_BYTES, 300, 200 },
+		{ FMT_KIND_EXP_BF16, (uint64_t)1 << 40, (uint64_t)1 << 39 },
+		{ FMT_KIND_EXP_F16, 2, 12 },
+		{ FMT_KIND_EXP_F32, 4, 14 },
+	};
+	uint8_t buf[256];
+	struct fmt_footer f;
+	struct fmt_index idx;
+	size_t n;
+
+	(void)state;
+	n = make_index(three, ARRAY_SIZE(three), buf, &f);
+	assert_int_equal(index_parse(buf, n, &f, &idx), GAUSS_OK);
+	assert_int_equal(idx.count, 3);
+	assert_int_equal(idx.segments[0].kind, FMT_KIND_STORED);
+	assert_int_equal(idx.segments[1].kind, FMT_KIND_EXP_BF16);
+	assert_int_equal(idx.segments[2].kind, FMT_KIND_BYTES);
+	assert_int_equal(idx.segments[0].original_offset, 0);
+	assert_int_equal(idx.segments[1].original_offset, 100);
+	assert_int_equal(idx.segments[2].original_offset, 1100);
+	assert_int_equal(idx.segments[2].original_nbytes, 5);
+	assert_int_equal(idx.segments[0].frame_offset, FMT_HEADER_NBYTES);
+	assert_int_equal(idx.segments[1].frame_offset, FMT_HEADER_NBYTES + 110);
+	assert_int_equal(idx.segments[2].frame_offset, FMT_HEADER_NBYTES + 710);
+	assert_int_equal(idx.segments[2].frame_nbytes, 20);
+	fmt_index_free(&idx);
+	assert_null(idx.segments);
+	fmt_index_free(&idx);	/* twice is harmless */
+	fmt_index_free(NULL);
+
+	n = make_index(all_kinds, ARRAY_SIZE(all_kinds), buf, &f);
+	assert_int_equal(index_parse(buf, n, &f, &idx), GAUSS_OK);
+	assert_int_equal(idx.count, ARRAY_SIZE(all_kinds));
+	for (unsigned i = 0; i < ARRAY_SIZE(all_kinds); i++)
+		assert_int_equal(idx.segments[i].kind, all_kinds[i].kind);
+	fmt_index_free(&idx);
+
+	/* an empty original: no segments at all */
+	n = make_index(NULL, 0, buf, &f);
+	assert_int_equal(n, 1);
+	assert_int_equal(index_parse(buf, n, &f, &idx), GAUSS_OK);
+	assert_int_equal(idx.count, 0);
+	fmt_index_free(&idx);
+}
+
+static void
+test_format_index_truncated(void **state)
+{
+	uint8_t buf[256];
+	struct fmt_footer f;
+	struct fmt_index idx;
+	const size_t n = make_index(three, ARRAY_SIZE(three), buf, &f);
+
+	(void)state;
+	for (size_t len = 0; len < n; len++)
+		assert_int_equal(index_parse(buf, len, &f, &idx),
+				 GAUSS_E_CORRUPT);
+	/* and one byte too many */
+	buf[n] = 0;
+	assert_int_equal(index_parse(buf, n + 1, &f, &idx), GAUSS_E_CORRUPT);
+}
+
+static void
+test_format_index_count_too_large(void **state)
+{
+	static const uint64_t counts[] = {
+		UINT64_MAX, (uint64_t)1 << 62, (uint64_t)1 << 32, 1u << 20,
+		4,	/* one more than 11 bytes of 3-byte entries */
+	};
+	uint8_t buf[64];
+	struct fmt_footer f;
+	struct fmt_index idx;
+	size_t n = make_index(three, ARRAY_SIZE(three), buf, &f);
+
+	(void)state;
+	/* the three entries take 11 bytes after the count */
+	assert_int_equal(n, 1 + 11);
+	for (unsigned i = 0; i < ARRAY_SIZE(counts); i++) {
+		uint8_t bad[64];
+		const size_t h = varint_put(bad, counts[i]);
+
+		memcpy(bad + h, buf + 1, n - 1);
+		/* rejected as corrupt, not as out of memory */
+		assert_int_equal(index_parse(bad, h + n - 1, &f, &idx),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+static void
+test_format_index_does_not_cover_original(void **state)
+{
+	uint8_t buf[256];
+	struct fmt_footer f, g;
+	struct fmt_index idx;
+	const size_t n = make_index(three, ARRAY_SIZE(three), buf, &f);
+	static const struct seg_spec huge[] = {
+		{ FMT_KIND_STORED, (uint64_t)1 << 63, 10 },
+		{ FMT_KIND_STORED, (uint64_t)1 << 63, 10 },
+	};
+
+	(void)state;
+	/* segments short of the original size */
+	g = f;
+	g.original_nbytes++;
+	assert_int_equal(index_parse(buf, n, &g, &idx), GAUSS_E_CORRUPT);
+	/* segments beyond it */
+	g = f;
+	g.original_nbytes--;
+	assert_int_equal(index_parse(buf, n, &g, &idx), GAUSS_E_CORRUPT);
+	g.original_nbytes = 0;
+	assert_int_equal(index_parse(buf, n, &g, &idx), GAUSS_E_CORRUPT);
+	/* sizes whose sum wraps around 2^64 */
+	make_index(huge, 2, buf, &g);
+	g.original_nbytes = UINT64_MAX;
+	assert_int_equal(index_parse(buf, 1 + 2 * 12, &g, &idx),
+			 GAUSS_E_CORRUPT);
+	g.original_nbytes = 0;
+	assert_int_equal(index_parse(buf, 1 + 2 * 12, &g, &idx),
+			 GAUSS_E_CORRUPT);
+}
+
+static void
+test_format_index_frames_end_before_index(void **state)
+{
+	uint8_t buf[256];
+	struct fmt_footer f, g;
+	struct fmt_index idx;
+	const size_t n = make_index(three, ARRAY_SIZE(three), buf, &f);
+
+	(void)state;
+	assert_int_equal(index_parse(buf, n, &f, &idx), GAUSS_OK);
+	fmt_index_free(&idx);
+	/* frames end at index_offset - 1 (the END byte), not elsewhere */
+	for (int d = -3; d <= 3; d++) {
+		if (d == 0)
+			continue;
+		g = f;
+		g.index_offset = (uint64_t)((int64_t)f.index_offset + d);
+		assert_int_equal(index_parse(buf, n, &g, &idx),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+static void
+test_format_index_invalid_entries(void **state)
+{
+	static const struct seg_spec bad[][2] = {
+		{ { 5, 10, 10 }, { FMT_KIND_STORED, 1, 2 } },	/* kind */
+		{ { FMT_KIND_END, 10, 10 }, { FMT_KIND_STORED, 1, 2 } },
+		{ { FMT_KIND_STORED, 0, 10 }, { FMT_KIND_STORED, 1, 2 } },
+		{ { FMT_KIND_STORED, 10, 1 }, { FMT_KIND_STORED, 1, 2 } },
+		{ { FMT_KIND_STORED, 10, 0 }, { FMT_KIND_STORED, 1, 2 } },
+		{ { FMT_KIND_STORED, 1, 2 }, { 0x80, 1, 2 } },
+	};
+	uint8_t buf[256];
+	struct fmt_footer f;
+	struct fmt_index idx;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(bad); i++) {
+		const size_t n = make_index(bad[i], 2, buf, &f);
+
+		assert_int_equal(index_parse(buf, n, &f, &idx),
+				 GAUSS_E_CORRUPT);
+	}
+}
+
+/* ---- chunk records ---- */
+
+/* A chunk's data of kind: exponents from a bell, random sign/mantissa. */
+static void
+make_data(enum fmt_kind kind, uint8_t *p, size_t nbytes, uint64_t *seed)
+{
+	const unsigned esz = split_elem_nbytes(kind);
+
+	for (size_t i = 0; i + esz <= nbytes; i += esz) {
+		const uint64_t r = test_rand(seed);
+		const unsigned bell = (unsigned)((r & 3) + ((r >> 2) & 3) +
+						 ((r >> 4) & 1));
+
+		switch (kind) {
+		case FMT_KIND_EXP_BF16:
+			put_le16(p + i, (uint16_t)((r >> 32 & 0x807f) |
+						   (118 + bell) << 7));
+			break;
+		case FMT_KIND_EXP_F16:
+			put_le16(p + i, (uint16_t)((r >> 32 & 0x83ff) |
+						   (8 + bell) << 10));
+			break;
+		case FMT_KIND_EXP_F32:
+			put_le32(p + i, (uint32_t)((r >> 32 & 0x807fffff) |
+						   (118u + bell) << 23));
+			break;
+		default:
+			p[i] = (uint8_t)(bell * 3);
+			break;
+		}
+	}
+}
+
+/*
+ * A block table: normalised counts of the symbols of src, plus those of
+ * extra (when not NULL) weighted 16 times; the decoder's view comes
+ * through the serialised form, as a reader gets it.
+ */
+static void
+chunk_table(enum fmt_kind kind, const uint8_t *src, const uint8_t *extra,
+	    size_t nbytes, struct rans_table *t, struct rans_dtable *d)
+{
+	const size_t n_elem = nbytes / split_elem_nbytes(kind);
+	uint64_t counts[256] = { 0 }, more[256] = { 0 };
+	uint8_t ser[RANS_TABLE_MAX_NBYTES];
+	struct cursor c;
+	struct rans_table back;
+	size_t n;
+
+	memset(t, 0, sizeof(*t));
+	split_count(kind, src, n_elem, counts);
+	if (extra != NULL) {
+		split_count(kind, extra, n_elem, more);
+		for (unsigned sym = 0; sym < 256; sym++)
+			counts[sym] += 16 * more[sym];
+	}
+	counts[0] += nbytes == 0;
+	rans_table_normalize(counts, t);
+	n = rans_table_write(t, ser);
+	cursor_init(&c, ser, n);
+	assert_int_equal(rans_table_read(&c, &back, NULL), GAUSS_OK);
+	rans_dtable_build(&back, d);
+}
+
+/*
+ * Encodes nbytes at src as one record of kind (under a table of src and
+ * extra, see chunk_table()), parses it from a guarded buffer of exactly its
+ * size, decodes it into a guarded buffer and compares. Returns the record
+ * size; *stored_ret says how it was kept.
+ */
+static size_t
+chunk_round_trip(enum fmt_kind kind, const uint8_t *src, const uint8_t *extra,
+		 size_t nbytes, struct chunk_scratch *s, bool *stored_ret)
+{
+	struct rans_table t;
+	struct rans_dtable *d = malloc(sizeof(*d));
+	uint8_t *rec = malloc(chunk_record_bound(nbytes) + 1);
+	uint8_t *g, *dst;
+	const uint8_t *payload;
+	size_t rec_nbytes, payload_nbytes;
+	uint64_t checksum;
+	struct cursor c;
+	struct errbuf eb = { { 0 } };
+
+	assert_non_null(d);
+	assert_non_null(rec);
+	chunk_table(kind, src, extra, nbytes, &t, d);
+	rec[chunk_record_bound(nbytes)] = 0xee;
+	rec_nbytes = chunk_encode(kind, &t, src, nbytes, rec, s);
+	assert_true(rec_nbytes <= chunk_record_bound(nbytes));
+	assert_int_equal(rec[chunk_record_bound(nbytes)], 0xee);
+
+	g = guarded_copy(rec, rec_nbytes);
+	cursor_init(&c, g, rec_nbytes);
+	assert_int_equal(chunk_parse(&c, nbytes, &payload, &payload_nbytes,
+				     stored_ret, &checksum, &eb), GAUSS_OK);
+	assert_int_equal(cursor_left(&c), 0);
+	assert_int_equal(checksum, XXH3_64bits(src, nbytes));
+	if (*stored_ret) {
+		assert_int_equal(payload_nbytes, nbytes);
+		assert_memory_equal(payload, src, nbytes);
+	} else {
+		assert_true(payload_nbytes < nbytes);
+	}
+	dst = guarded_alloc(nbytes);
+	assert_non_null(dst);
+	memset(dst, 0x77, nbytes);
+	assert_int_equal(chunk_decode(kind, d, payload, payload_nbytes,
+				      *stored_ret, checksum, dst, nbytes, s,
+				      &eb), GAUSS_OK);
+	assert_memory_equal(dst, src, nbytes);
+	guarded_free(dst, nbytes);
+	guarded_free(g, rec_nbytes);
+	free(rec);
+	free(d);
+	return rec_nbytes;
+}
+
+static const enum fmt_kind coded_kinds[] = {
+	FMT_KIND_BYTES, FMT_KIND_EXP_BF16, FMT_KIND_EXP_F16, FMT_KIND_EXP_F32,
+};
+
+static void
+test_format_chunk_round_trip(void **state)
+{
+	static const size_t sizes[] = {
+		4, 8, 64, 4096, 4100, 65536, (size_t)1 << 19,
+	};
+	struct chunk_scratch s;
+	uint8_t *src = malloc((size_t)1 << 19);
+	uint64_t seed = 5;
+
+	(void)state;
+	assert_non_null(src);
+	assert_int_equal(chunk_scratch_init(&s, (size_t)1 << 19), GAUSS_OK);
+	for (unsigned k = 0; k < ARRAY_SIZE(coded_kinds); k++) {
+		for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+			const size_t nbytes = sizes[i];
+			size_t rec;
+			bool stored;
+
+			make_data(coded_kinds[k], src, nbytes, &seed);
+			rec = chunk_round_trip(coded_kinds[k], src, NULL,
+					       nbytes, &s, &stored);
+			/* skewed exponents: coding pays from a few KiB on */
+			if (nbytes >= 4096) {
+				assert_false(stored);
+				assert_true(rec < nbytes);
+			}
+		}
+	}
+	/* the stored kind keeps the bytes as they are */
+	make_data(FMT_KIND_BYTES, src, 4096, &seed);
+	{
+		bool stored;
+
+		assert_int_equal(chunk_round_trip(FMT_KIND_STORED, src, NULL,
+						  4096, &s, &stored),
+				 varint_len(4096 << 1 | 1) + 4096 + 8);
+		assert_true(stored);
+	}
+	chunk_scratch_free(&s);
+	chunk_scratch_free(&s);	/* twice is harmless */
+	free(src);
+}
+
+static void
+test_format_chunk_one_symbol(void **state)
+{
+	struct chunk_scratch s;
+	uint8_t *src = malloc(8192);
+	uint64_t seed = 6;
+
+	(void)state;
+	assert_non_null(src);
+	assert_int_equal(chunk_scratch_init(&s, 8192), GAUSS_OK);
+	for (unsigned k = 0; k < ARRAY_SIZE(coded_kinds); k++) {
+		const enum fmt_kind kind = coded_kinds[k];
+		const size_t n = 8192 / split_elem_nbytes(kind);
+		const size_t raw = split_raw_nbytes(kind, n);
+		bool stored;
+		size_t rec;
+
+		/* one exponent, random signs and mantissas */
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t r = (uint32_t)test_rand(&seed);
+
+			if (kind == FMT_KIND_EXP_BF16)
+				put_le16(src + 2 * i,
+					 (uint16_t)((r & 0x807f) | 0x3f00));
+			else if (kind == FMT_KIND_EXP_F16)
+				put_le16(src + 2 * i,
+					 (uint16_t)((r & 0x83ff) | 0x3c00));
+			else if (kind == FMT_KIND_EXP_F32)
+				put_le32(src + 4 * i,
+					 (r & 0x807fffff) | 0x3f800000);
+			else
+				src[i] = 0x42;
+		}
+		rec = chunk_round_trip(kind, src, NULL, 8192, &s, &stored);
+		/* no stream: the record is the raw plane and its framing */
+		assert_false(stored);
+		assert_int_equal(rec, varint_len(raw << 1) + raw + 8);
+	}
+	chunk_scratch_free(&s);
+	free(src);
+}
+
+static void
+test_format_chunk_stored_fallback(void **state)
+{
+	static const size_t sizes[] = { 4, 12, 4096, 65536 };
+	struct chunk_scratch s;
+	uint8_t *src = malloc(65536), *skewed = malloc(65536);
+	uint64_t seed = 7;
+
+	(void)state;
+	assert_non_null(src);
+	assert_non_null(skewed);
+	assert_int_equal(chunk_scratch_init(&s, 65536), GAUSS_OK);
+	for (unsigned k = 0; k < ARRAY_SIZE(coded_kinds); k++) {
+		for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+			const size_t nbytes = sizes[i];
+			bool stored;
+			size_t rec;
+
+			/*
+			 * Random bytes in a block of well-behaved values:
+			 * under the block's table they only grow, so the
+			 * chunk is stored.
+			 */
+			for (size_t j = 0; j < nbytes; j++)
+				src[j] = (uint8_t)test_rand(&seed);
+			make_data(coded_kinds[k], skewed, nbytes, &seed);
+			rec = chunk_round_trip(coded_kinds[k], src, skewed,
+					       nbytes, &s, &stored);
+			assert_true(stored);
+			assert_int_equal(rec, varint_len(nbytes << 1 | 1) +
+						      nbytes + 8);
+		}
+	}
+	chunk_scratch_free(&s);
+	free(skewed);
+	free(src);
+}
+
+/* An encoded chunk of kind, for the damage tests. */
+struct enc_chunk {
+	uint8_t src[4096];
+	uint8_t rec[4096 + 32];
+	size_t rec_nbytes;
+	struct rans_dtable d;
+};
+
+/*
+ * Encodes 4096 bytes of well-behaved values of kind, or random bytes
+ * (stored) in a block of such values; returns whether it was stored.
+ */
+static bool
+enc_chunk_make(struct enc_chunk *e, enum fmt_kind kind, bool random,
+	       struct chunk_scratch *s)
+{
+	uint8_t *skewed = malloc(sizeof(e->src));
+	struct rans_table t;
+	struct cursor c;
+	uint64_t seed = 8, head;
+
+	assert_non_null(skewed);
+	make_data(kind, skewed, sizeof(e->src), &seed);
+	if (random) {
+		for (size_t j = 0; j < sizeof(e->src); j++)
+			e->src[j] = (uint8_t)test_rand(&seed);
+		chunk_table(kind, e->src, skewed, sizeof(e->src), &t, &e->d);
+	} else {
+		memcpy(e->src, skewed, sizeof(e->src));
+		chunk_table(kind, e->src, NULL, sizeof(e->src), &t, &e->d);
+	}
+	free(skewed);
+	e->rec_nbytes = chunk_encode(kind, &t, e->src, sizeof(e->src), e->rec,
+				     s);
+	cursor_init(&c, e->rec, e->rec_nbytes);
+	assert_true(cursor_varint(&c, &head));
+	return head & 1;
+}
+
+/* chunk_parse() alone on exactly rec_nbytes guarded bytes. */
+static enum gauss_status
+parse_only(const uint8_t *rec, size_t rec_nbytes, size_t nbytes)
+{
+	uint8_t *g = guarded_copy(rec, rec_nbytes);
+	const uint8_t *payload;
+	size_t payload_nbytes;
+	uint64_t checksum;
+	bool stored;
+	struct cursor c;
+	enum gauss_status st;
+
+	cursor_init(&c, g, rec_nbytes);
+	st = chunk_parse(&c, nbytes, &payload, &payload_nbytes, &stored,
+			 &checksum, NULL);
+	guarded_free(g, rec_nbytes);
+	return st;
+}
+
+/* Parses and decodes a record of exactly rec_nbytes guarded bytes. */
+static enum gauss_status
+parse_decode(const struct enc_chunk *e, enum fmt_kind kind,
+	     const uint8_t *rec, size_t rec_nbytes, size_t nbytes,
+	     struct chunk_scratch *s)
+{
+	uint8_t *g = guarded_copy(rec, rec_nbytes);
+	uint8_t *dst = guarded_alloc(nbytes);
+	struct errbuf eb = { { 0 } };
+	const uint8_t *payload;
+	size_t payload_nbytes;
+	uint64_t checksum;
+	bool stored;
+	struct cursor c;
+	enum gauss_status st;
+
+	assert_non_null(dst);
+	cursor_init(&c, g, rec_nbytes);
+	st = chunk_parse(&c, nbytes, &payload, &payload_nbytes, &stored,
+			 &checksum, &eb);
+	if (st == GAUSS_OK)
+		st = chunk_decode(kind, &e->d, payload, payload_nbytes, stored,
+				  checksum, dst, nbytes, s, &eb);
+	if (st != GAUSS_OK)
+		assert_true(eb.text[0] != '\0');
+	guarded_free(dst, nbytes);
+	guarded_free(g, rec_nbytes);
+	return st;
+}
+
+static void
+test_format_chunk_checksum_mismatch(void **state)
+{
+	struct chunk_scratch s;
+	struct enc_chunk *e = malloc(sizeof(*e));
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	for (unsigned k = 0; k < ARRAY_SIZE(coded_kinds); k++) {
+		for (unsigned random = 0; random < 2; random++) {
+			const enum fmt_kind kind = coded_kinds[k];
+			const size_t raw = split_raw_nbytes(kind,
+				4096 / split_elem_nbytes(kind));
+			const bool stored = enc_chunk_make(e, kind, random, &s);
+
+			assert_true(stored == (random != 0));
+			assert_int_equal(parse_decode(e, kind, e->rec,
+						      e->rec_nbytes, 4096, &s),
+					 GAUSS_OK);
+			/* each byte of the stored checksum */
+			for (size_t i = e->rec_nbytes - 8; i < e->rec_nbytes;
+			     i++) {
+				e->rec[i] ^= 0x01;
+				assert_int_equal(parse_decode(e, kind, e->rec,
+							      e->rec_nbytes,
+							      4096, &s),
+						 GAUSS_E_CHECKSUM);
+				e->rec[i] ^= 0x01;
+			}
+			/*
+			 * A stored byte, or a byte of the raw plane (the end
+			 * of a coded payload): the payload still decodes, to
+			 * other data.
+			 */
+			if (!stored && raw == 0)
+				continue;
+			e->rec[e->rec_nbytes - 9 - (stored ? 2000 : raw / 2)] ^=
+				0x10;
+			assert_int_equal(parse_decode(e, kind, e->rec,
+						      e->rec_nbytes, 4096, &s),
+					 GAUSS_E_CHECKSUM);
+		}
+	}
+	chunk_scratch_free(&s);
+	free(e);
+}
+
+static void
+test_format_chunk_damage_never_passes(void **state)
+{
+	struct chunk_scratch s;
+	struct enc_chunk *e = malloc(sizeof(*e));
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	for (unsigned k = 0; k < ARRAY_SIZE(coded_kinds); k++) {
+		const enum fmt_kind kind = coded_kinds[k];
+
+		assert_false(enc_chunk_make(e, kind, false, &s));
+		/* every byte, two ways: a clean failure each time */
+		for (size_t i = 0; i < e->rec_nbytes; i++) {
+			for (unsigned x = 0x01; x <= 0x80; x <<= 7) {
+				enum gauss_status st;
+
+				e->rec[i] ^= (uint8_t)x;
+				st = parse_decode(e, kind, e->rec,
+						  e->rec_nbytes, 4096, &s);
+				e->rec[i] ^= (uint8_t)x;
+				assert_true(st == GAUSS_E_CORRUPT ||
+					    st == GAUSS_E_CHECKSUM);
+			}
+		}
+		/* every truncation */
+		for (size_t len = 0; len < e->rec_nbytes; len++)
+			assert_int_equal(parse_decode(e, kind, e->rec, len,
+						      4096, &s),
+					 GAUSS_E_CORRUPT);
+	}
+	chunk_scratch_free(&s);
+	free(e);
+}
+
+static void
+test_format_chunk_rejects_bad_lengths(void **state)
+{
+	struct chunk_scratch s;
+	struct enc_chunk *e = malloc(sizeof(*e));
+	uint8_t rec[4096 + 64];
+	size_t n;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	enc_chunk_make(e, FMT_KIND_EXP_BF16, false, &s);
+	memset(rec, 0, sizeof(rec));
+
+	/* the control: a coded payload of the chunk's size parses */
+	n = varint_put(rec, (uint64_t)4096 << 1);
+	assert_int_equal(parse_only(rec, n + 4096 + 8, 4096), GAUSS_OK);
+	/*
+	 * A coded payload longer than the chunk's original bytes: refused
+	 * by the parser already, even with the bytes present.
+	 */
+	for (uint64_t len = 4097; len <= 4100; len++) {
+		n = varint_put(rec, len << 1);
+		assert_int_equal(parse_only(rec, n + len + 8, 4096),
+				 GAUSS_E_CORRUPT);
+		assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec,
+					      n + len + 8, 4096, &s),
+				 GAUSS_E_CORRUPT);
+	}
+	n = varint_put(rec, UINT64_MAX);
+	assert_int_equal(parse_only(rec, n + 64, 4096), GAUSS_E_CORRUPT);
+	/* a stored payload of any other size than the chunk's */
+	n = varint_put(rec, (uint64_t)4095 << 1 | 1);
+	assert_int_equal(parse_only(rec, n + 4095 + 8, 4096), GAUSS_E_CORRUPT);
+	n = varint_put(rec, (uint64_t)4097 << 1 | 1);
+	assert_int_equal(parse_only(rec, n + 4097 + 8, 4096), GAUSS_E_CORRUPT);
+	n = varint_put(rec, (uint64_t)4096 << 1 | 1);
+	assert_int_equal(parse_only(rec, n + 4096 + 8, 4096), GAUSS_OK);
+	/* a coded payload shorter than its raw plane (2048 bytes) */
+	n = varint_put(rec, (uint64_t)2047 << 1);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec,
+				      n + 2047 + 8, 4096, &s),
+			 GAUSS_E_CORRUPT);
+	/* an overlong header varint */
+	memcpy(rec, "\x80\x80\x00", 3);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, 3 + 8, 4096,
+				      &s), GAUSS_E_CORRUPT);
+	/* a coded chunk of a kind whose elements do not divide it */
+	enc_chunk_make(e, FMT_KIND_EXP_F32, false, &s);
+	n = varint_put(rec, (uint64_t)3000 << 1);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_F32, rec, n + 3000 + 8,
+				      4094, &s), GAUSS_E_CORRUPT);
+	/* a STORED-kind chunk must carry the stored flag */
+	n = varint_put(rec, (uint64_t)4096 << 1);
+	assert_int_equal(parse_decode(e, FMT_KIND_STORED, rec, n + 4096 + 8,
+				      4096, &s), GAUSS_E_CORRUPT);
+	chunk_scratch_free(&s);
+	free(e);
+}
+
+static void
+test_format_chunk_one_symbol_stream_rejected(void **state)
+{
+	struct chunk_scratch s;
+	struct enc_chunk *e = malloc(sizeof(*e));
+	uint64_t counts[256] = { [0x7e] = 1 };
+	struct rans_table t;
+	uint8_t rec[4096 + 64];
+	size_t n;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	rans_table_normalize(counts, &t);
+	rans_dtable_build(&t, &e->d);
+	memset(rec, 0, sizeof(rec));
+	/* raw plane (2048 bytes) plus 4 bytes that would be a stream */
+	n = varint_put(rec, (uint64_t)(2048 + 4) << 1);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec,
+				      n + 2048 + 4 + 8, 4096, &s),
+			 GAUSS_E_CORRUPT);
+	chunk_scratch_free(&s);
+	free(e);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_format_header_round_trip),
+		cmocka_unit_test(test_format_header_exact_bytes),
+		cmocka_unit_test(test_format_header_every_byte_change_rejected),
+		cmocka_unit_test(test_format_header_truncated),
+		cmocka_unit_test(test_format_header_legacy_magic),
+		cmocka_unit_test(test_format_header_legacy_prefix_short),
+		cmocka_unit_test(test_format_header_other_versions),
+		cmocka_unit_test(test_format_header_invalid_sizes),
+		cmocka_unit_test(test_format_header_reserved_nonzero),
+		cmocka_unit_test(test_format_footer_round_trip),
+		cmocka_unit_test(test_format_footer_every_byte_change_rejected),
+		cmocka_unit_test(test_format_footer_outside_file),
+		cmocka_unit_test(test_format_index_valid),
+		cmocka_unit_test(test_format_index_truncated),
+		cmocka_unit_test(test_format_index_count_too_large),
+		cmocka_unit_test(test_format_index_does_not_cover_original),
+		cmocka_unit_test(test_format_index_frames_end_before_index),
+		cmocka_unit_test(test_format_index_invalid_entries),
+		cmocka_unit_test(test_format_chunk_round_trip),
+		cmocka_unit_test(test_format_chunk_one_symbol),
+		cmocka_unit_test(test_format_chunk_stored_fallback),
+		cmocka_unit_test(test_format_chunk_checksum_mismatch),
+		cmocka_unit_test(test_format_chunk_damage_never_passes),
+		cmocka_unit_test(test_format_chunk_rejects_bad_lengths),
+		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

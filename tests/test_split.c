@@ -1,0 +1,402 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_split.c: float planes: split then merge gives back the exact bytes
+ * for every kind (random data and special values: NaN payloads, infinities,
+ * signed zeros, subnormals, extremes), the plane layout of split.h, symbol
+ * counts, constant-symbol merges and plane sizes. Planes and outputs sit
+ * against a guard page, so a write or read past their end faults.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "common.h"
+#include "endian.h"
+#include "split.h"
+#include "banned.h"
+
+static const enum fmt_kind kinds[] = {
+	FMT_KIND_BYTES, FMT_KIND_EXP_BF16, FMT_KIND_EXP_F16, FMT_KIND_EXP_F32,
+};
+
+static const size_t counts_n[] = {
+	0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 24, 1000, 4097, 65536 + 3,
+};
+
+/* The symbol of element i, read straight from the definition in split.h. */
+static unsigned
+naive_symbol(enum fmt_kind kind, const uint8_t *src, size_t i)
+{
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+		return (get_le16(src + 2 * i) >> 7) & 0xff;
+	case FMT_KIND_EXP_F16:
+		return (get_le16(src + 2 * i) >> 10) & 0x1f;
+	case FMT_KIND_EXP_F32:
+		return (get_le32(src + 4 * i) >> 23) & 0xff;
+	default:
+		return src[i];
+	}
+}
+
+/* The raw plane of n elements, built bit by bit from split.h's words. */
+static void
+naive_raw(enum fmt_kind kind, const uint8_t *src, size_t n, uint8_t *raw)
+{
+	memset(raw, 0, split_raw_nbytes(kind, n));
+	for (size_t i = 0; i < n; i++) {
+		switch (kind) {
+		case FMT_KIND_EXP_BF16: {
+			const unsigned v = get_le16(src + 2 * i);
+
+			raw[i] = (uint8_t)((v >> 15) << 7 | (v & 0x7f));
+			break;
+		}
+		case FMT_KIND_EXP_F16: {
+			const unsigned v = get_le16(src + 2 * i);
+			const unsigned g = (v >> 15) << 2 | ((v >> 8) & 3);
+
+			raw[i] = (uint8_t)v;
+			for (unsigned b = 0; b < 3; b++) {
+				const size_t bit = 3 * i + b;
+
+				if ((g >> b) & 1)
+					raw[n + bit / 8] |=
+						(uint8_t)(1u << (bit % 8));
+			}
+			break;
+		}
+		case FMT_KIND_EXP_F32: {
+			const uint32_t v = get_le32(src + 4 * i);
+			const uint32_t r = (v >> 31) << 23 | (v & 0x7fffff);
+
+			raw[3 * i] = (uint8_t)r;
+			raw[3 * i + 1] = (uint8_t)(r >> 8);
+			raw[3 * i + 2] = (uint8_t)(r >> 16);
+			break;
+		}
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * Splits n elements at src (in a guarded buffer), checks both planes
+ * against the naive layout, merges them back into a guarded buffer and
+ * compares with src.
+ */
+static void
+check_round_trip(enum fmt_kind kind, const uint8_t *src_in, size_t n)
+{
+	const size_t nbytes = n * split_elem_nbytes(kind);
+	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	uint8_t *src = guarded_alloc(nbytes);
+	uint8_t *syms = guarded_alloc(n);
+	uint8_t *raw = guarded_alloc(raw_nbytes);
+	uint8_t *dst = guarded_alloc(nbytes);
+	uint8_t *expect = malloc(raw_nbytes + 1);
+
+	assert_non_null(src);
+	assert_non_null(syms);
+	assert_non_null(raw);
+	assert_non_null(dst);
+	assert_non_null(expect);
+	if (nbytes)
+		memcpy(src, src_in, nbytes);
+	/* stale bytes in the planes must not leak into the result */
+	memset(syms, 0xa5, n);
+	memset(raw, 0xff, raw_nbytes);
+	memset(dst, 0x5a, nbytes);
+	split_planes(kind, src, n, syms, raw);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(syms[i], naive_symbol(kind, src, i));
+	naive_raw(kind, src, n, expect);
+	assert_memory_equal(raw, expect, raw_nbytes);
+	split_merge(kind, syms, raw, n, dst);
+	assert_memory_equal(dst, src, nbytes);
+	free(expect);
+	guarded_free(dst, nbytes);
+	guarded_free(raw, raw_nbytes);
+	guarded_free(syms, n);
+	guarded_free(src, nbytes);
+}
+
+static void
+test_split_round_trip_random(void **state)
+{
+	uint8_t *buf = malloc(4 * (65536 + 3));
+	uint64_t seed = 11;
+
+	(void)state;
+	assert_non_null(buf);
+	for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++) {
+		for (unsigned i = 0; i < ARRAY_SIZE(counts_n); i++) {
+			const size_t n = counts_n[i];
+			const size_t nbytes = n * split_elem_nbytes(kinds[k]);
+
+			for (size_t j = 0; j < nbytes; j++)
+				buf[j] = (uint8_t)test_rand(&seed);
+			check_round_trip(kinds[k], buf, n);
+		}
+	}
+	free(buf);
+}
+
+static void
+test_split_round_trip_bf16_special(void **state)
+{
+	static const uint16_t v[] = {
+		0x0000, 0x8000,		/* +0, -0 */
+		0x7f80, 0xff80,		/* +inf, -inf */
+		0x7fc0, 0xffc0,		/* quiet NaN */
+		0x7f81, 0x7fa5, 0xff81,	/* NaN payloads (signalling) */
+		0x7fff, 0xffff,		/* all-ones NaN */
+		0x0001, 0x8001, 0x007f,	/* subnormals */
+		0x0080, 0x8080,		/* smallest normals */
+		0x7f7f, 0xff7f,		/* largest finite */
+		0x3f80, 0xbf80,		/* +1, -1 */
+	};
+	uint8_t buf[2 * ARRAY_SIZE(v)];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(v); i++)
+		put_le16(buf + 2 * i, v[i]);
+	for (size_t n = 1; n <= ARRAY_SIZE(v); n++)
+		check_round_trip(FMT_KIND_EXP_BF16, buf + 2 * (ARRAY_SIZE(v) -
+							       n), n);
+}
+
+static void
+test_split_round_trip_f16_special(void **state)
+{
+	static const uint16_t v[] = {
+		0x0000, 0x8000,		/* +0, -0 */
+		0x7c00, 0xfc00,		/* +inf, -inf */
+		0x7e00, 0xfe00,		/* quiet NaN */
+		0x7c01, 0x7d55, 0xfc01,	/* NaN payloads */
+		0x7fff, 0xffff,		/* all-ones NaN */
+		0x0001, 0x8001, 0x03ff,	/* subnormals */
+		0x0400, 0x8400,		/* smallest normals */
+		0x7bff, 0xfbff,		/* largest finite */
+		0x3c00, 0xbc00,		/* +1, -1 */
+		0x0300, 0x8300,		/* mantissa bits 9..8 set */
+	};
+	uint8_t buf[2 * ARRAY_SIZE(v)];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(v); i++)
+		put_le16(buf + 2 * i, v[i]);
+	for (size_t n = 1; n <= ARRAY_SIZE(v); n++)
+		check_round_trip(FMT_KIND_EXP_F16, buf + 2 * (ARRAY_SIZE(v) -
+							      n), n);
+}
+
+static void
+test_split_round_trip_f32_special(void **state)
+{
+	static const uint32_t v[] = {
+		0x00000000, 0x80000000,	/* +0, -0 */
+		0x7f800000, 0xff800000,	/* +inf, -inf */
+		0x7fc00000, 0xffc00000,	/* quiet NaN */
+		0x7f800001, 0x7fa5a5a5, 0xff800001, /* NaN payloads */
+		0x7fffffff, 0xffffffff,	/* all-ones NaN */
+		0x00000001, 0x80000001, 0x007fffff, /* subnormals */
+		0x00800000, 0x80800000,	/* smallest normals */
+		0x7f7fffff, 0xff7fffff,	/* largest finite */
+		0x3f800000, 0xbf800000,	/* +1, -1 */
+	};
+	uint8_t buf[4 * ARRAY_SIZE(v)];
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(v); i++)
+		put_le32(buf + 4 * i, v[i]);
+	for (size_t n = 1; n <= ARRAY_SIZE(v); n++)
+		check_round_trip(FMT_KIND_EXP_F32, buf + 4 * (ARRAY_SIZE(v) -
+							      n), n);
+}
+
+static void
+test_split_exhaustive_16_bit(void **state)
+{
+	/* every one of the 65536 bf16 and fp16 values */
+	uint8_t *buf = malloc(2 * 65536);
+
+	(void)state;
+	assert_non_null(buf);
+	for (unsigned v = 0; v < 65536; v++)
+		put_le16(buf + 2 * v, (uint16_t)v);
+	check_round_trip(FMT_KIND_EXP_BF16, buf, 65536);
+	check_round_trip(FMT_KIND_EXP_F16, buf, 65536);
+	free(buf);
+}
+
+static void
+test_split_f16_packing(void **state)
+{
+	/*
+	 * Eight elements whose 3-bit groups (sign << 2 | mantissa bits 9..8)
+	 * are 0..7 pack LSB first into 0xfac688: bytes 88 c6 fa.
+	 */
+	static const uint8_t hi[] = { 0x88, 0xc6, 0xfa };
+	uint8_t src[16], syms[8], raw[8 + 3];
+
+	(void)state;
+	for (unsigned g = 0; g < 8; g++)
+		put_le16(src + 2 * g, (uint16_t)((g >> 2) << 15 | 0x11 << 10 |
+						 (g & 3) << 8 | (0x40 + g)));
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 8), sizeof(raw));
+	split_planes(FMT_KIND_EXP_F16, src, 8, syms, raw);
+	for (unsigned g = 0; g < 8; g++) {
+		assert_int_equal(syms[g], 0x11);
+		assert_int_equal(raw[g], 0x40 + g);
+	}
+	assert_memory_equal(raw + 8, hi, sizeof(hi));
+}
+
+static void
+test_split_count_matches_naive(void **state)
+{
+	uint8_t *buf = malloc(4 * 5000);
+	uint64_t seed = 13;
+
+	(void)state;
+	assert_non_null(buf);
+	for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++) {
+		for (size_t n = 0; n < 5000; n += 1 + n / 3) {
+			const size_t nbytes = n * split_elem_nbytes(kinds[k]);
+			uint64_t got[256], want[256];
+			uint8_t *g = guarded_alloc(nbytes);
+
+			assert_non_null(g);
+			for (size_t j = 0; j < nbytes; j++)
+				buf[j] = (uint8_t)test_rand(&seed);
+			/* long runs of one value, as real exponents have */
+			if (n % 2)
+				memset(buf, 0x3f, nbytes / 2);
+			memcpy(g, buf, nbytes);
+			/* counts are added to what is there */
+			for (unsigned s = 0; s < 256; s++)
+				got[s] = want[s] = s * 1000003ull;
+			split_count(kinds[k], g, n, got);
+			for (size_t i = 0; i < n; i++)
+				want[naive_symbol(kinds[k], buf, i)]++;
+			assert_memory_equal(got, want, sizeof(got));
+			guarded_free(g, nbytes);
+		}
+	}
+	free(buf);
+}
+
+static void
+test_split_merge_const(void **state)
+{
+	static const uint8_t sym_of[] = { 0x5c, 0x7f, 0x0f, 0x80 };
+	uint8_t *buf = malloc(4 * 1001);
+	uint64_t seed = 19;
+
+	(void)state;
+	assert_non_null(buf);
+	for (unsigned k = 0; k < ARRAY_SIZE(kinds); k++) {
+		const enum fmt_kind kind = kinds[k];
+		const unsigned sym = sym_of[k];
+
+		for (size_t n = 0; n <= 1001; n += 1 + n) {
+			const size_t nbytes = n * split_elem_nbytes(kind);
+			const size_t raw_nbytes = split_raw_nbytes(kind, n);
+			uint8_t *syms = guarded_alloc(n);
+			uint8_t *raw = guarded_alloc(raw_nbytes);
+			uint8_t *dst = guarded_alloc(nbytes);
+
+			assert_non_null(syms);
+			assert_non_null(raw);
+			assert_non_null(dst);
+			/* random signs and mantissas, one exponent */
+			for (size_t i = 0; i < n; i++) {
+				const uint32_t r = (uint32_t)test_rand(&seed);
+
+				switch (kind) {
+				case FMT_KIND_EXP_BF16:
+					put_le16(buf + 2 * i, (uint16_t)
+						 ((r & 0x807f) | sym << 7));
+					break;
+				case FMT_KIND_EXP_F16:
+					put_le16(buf + 2 * i, (uint16_t)
+						 ((r & 0x83ff) | sym << 10));
+					break;
+				case FMT_KIND_EXP_F32:
+					put_le32(buf + 4 * i,
+						 (r & 0x807fffff) | sym << 23);
+					break;
+				default:
+					buf[i] = (uint8_t)sym;
+					break;
+				}
+			}
+			split_planes(kind, buf, n, syms, raw);
+			for (size_t i = 0; i < n; i++)
+				assert_int_equal(syms[i], sym);
+			memset(dst, 0, nbytes);
+			split_merge_const(kind, (uint8_t)sym, raw, n, dst);
+			assert_memory_equal(dst, buf, nbytes);
+			guarded_free(dst, nbytes);
+			guarded_free(raw, raw_nbytes);
+			guarded_free(syms, n);
+		}
+	}
+	free(buf);
+}
+
+static void
+test_split_raw_nbytes(void **state)
+{
+	static const size_t big[] = {
+		(size_t)1 << 20, ((size_t)1 << 26) + 1, (size_t)1 << 33,
+	};
+
+	(void)state;
+	assert_int_equal(split_elem_nbytes(FMT_KIND_BYTES), 1);
+	assert_int_equal(split_elem_nbytes(FMT_KIND_EXP_BF16), 2);
+	assert_int_equal(split_elem_nbytes(FMT_KIND_EXP_F16), 2);
+	assert_int_equal(split_elem_nbytes(FMT_KIND_EXP_F32), 4);
+	/* fp16: one low byte each, then 3 bits each rounded up to bytes */
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 0), 0);
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 1), 2);
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 2), 3);
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 3), 5);
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 8), 11);
+	assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, 9), 13);
+	for (size_t n = 0; n < 100; n++) {
+		assert_int_equal(split_raw_nbytes(FMT_KIND_BYTES, n), 0);
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_BF16, n), n);
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, n),
+				 n + (3 * n + 7) / 8);
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F32, n), 3 * n);
+	}
+	for (unsigned i = 0; i < ARRAY_SIZE(big); i++) {
+		const size_t n = big[i];
+
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_BF16, n), n);
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F16, n),
+				 n + 3 * (n / 8) + (n % 8 * 3 + 7) / 8);
+		assert_int_equal(split_raw_nbytes(FMT_KIND_EXP_F32, n), 3 * n);
+	}
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_split_round_trip_random),
+		cmocka_unit_test(test_split_round_trip_bf16_special),
+		cmocka_unit_test(test_split_round_trip_f16_special),
+		cmocka_unit_test(test_split_round_trip_f32_special),
+		cmocka_unit_test(test_split_exhaustive_16_bit),
+		cmocka_unit_test(test_split_f16_packing),
+		cmocka_unit_test(test_split_count_matches_naive),
+		cmocka_unit_test(test_split_merge_const),
+		cmocka_unit_test(test_split_raw_nbytes),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
