@@ -898,11 +898,48 @@ enc_chunk_make(struct enc_chunk *e, enum fmt_kind kind, bool random,
 	return head & 1;
 }
 
+/*
+ * Guarded areas for the damage tests, set up once for the group: a record
+ * or an output of n bytes is placed at the last n bytes of one.
+ */
+#define AREA_NBYTES 8192
+static uint8_t *rec_area, *dst_area;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	rec_area = guarded_alloc(AREA_NBYTES);
+	dst_area = guarded_alloc(AREA_NBYTES);
+	return rec_area && dst_area ? 0 : -1;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	guarded_free(rec_area, AREA_NBYTES);
+	guarded_free(dst_area, AREA_NBYTES);
+	return 0;
+}
+
+/* A copy of n bytes at p that ends at the guard page of rec_area. */
+static uint8_t *
+rec_place(const uint8_t *p, size_t n)
+{
+	uint8_t *g = rec_area + AREA_NBYTES - n;
+
+	assert_true(n <= AREA_NBYTES);
+	if (n)
+		memcpy(g, p, n);
+	return g;
+}
+
 /* chunk_parse() alone on exactly rec_nbytes guarded bytes. */
 static enum gauss_status
 parse_only(const uint8_t *rec, size_t rec_nbytes, size_t nbytes)
 {
-	uint8_t *g = guarded_copy(rec, rec_nbytes);
+	uint8_t *g = rec_place(rec, rec_nbytes);
 	const uint8_t *payload;
 	size_t payload_nbytes;
 	uint64_t checksum;
@@ -913,7 +950,6 @@ parse_only(const uint8_t *rec, size_t rec_nbytes, size_t nbytes)
 	cursor_init(&c, g, rec_nbytes);
 	st = chunk_parse(&c, nbytes, &payload, &payload_nbytes, &stored,
 			 &checksum, NULL);
-	guarded_free(g, rec_nbytes);
 	return st;
 }
 
@@ -923,8 +959,8 @@ parse_decode(const struct enc_chunk *e, enum fmt_kind kind,
 	     const uint8_t *rec, size_t rec_nbytes, size_t nbytes,
 	     struct chunk_scratch *s)
 {
-	uint8_t *g = guarded_copy(rec, rec_nbytes);
-	uint8_t *dst = guarded_alloc(nbytes);
+	uint8_t *g = rec_place(rec, rec_nbytes);
+	uint8_t *dst = dst_area + AREA_NBYTES - nbytes;
 	struct errbuf eb = { { 0 } };
 	const uint8_t *payload;
 	size_t payload_nbytes;
@@ -933,7 +969,7 @@ parse_decode(const struct enc_chunk *e, enum fmt_kind kind,
 	struct cursor c;
 	enum gauss_status st;
 
-	assert_non_null(dst);
+	assert_true(nbytes <= AREA_NBYTES);
 	cursor_init(&c, g, rec_nbytes);
 	st = chunk_parse(&c, nbytes, &payload, &payload_nbytes, &stored,
 			 &checksum, &eb);
@@ -942,8 +978,6 @@ parse_decode(const struct enc_chunk *e, enum fmt_kind kind,
 				  checksum, dst, nbytes, s, &eb);
 	if (st != GAUSS_OK)
 		assert_true(eb.text[0] != '\0');
-	guarded_free(dst, nbytes);
-	guarded_free(g, rec_nbytes);
 	return st;
 }
 
@@ -1147,5 +1181,5 @@ main(void)
 		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, setup, teardown);
 }
