@@ -31,6 +31,21 @@ chunk_scratch_free(struct chunk_scratch *s)
 	memset(s, 0, sizeof(*s));
 }
 
+enum gauss_status
+chunk_table_read(enum fmt_kind kind, struct cursor *c, struct rans_table *t,
+		 struct errbuf *eb)
+{
+	const unsigned nsyms = kind == FMT_KIND_EXP_F16 ? 32 : 256;
+
+	TRY(rans_table_read(c, t, eb));
+	for (unsigned s = nsyms; s < 256; s++)
+		if (t->freq[s])
+			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
+					"holds symbol %u, beyond the %u of %s",
+					s, nsyms, fmt_kind_name(kind));
+	return GAUSS_OK;
+}
+
 static size_t
 put_record(uint8_t *out, const uint8_t *payload, size_t payload_nbytes,
 	   bool stored, uint64_t checksum)

@@ -27,6 +27,13 @@ enum gauss_status chunk_scratch_init(struct chunk_scratch *s,
 				     size_t chunk_nbytes);
 void chunk_scratch_free(struct chunk_scratch *s);
 
+/*
+ * Reads a block's frequency table for kind and checks that its symbols fit
+ * the kind (an fp16 exponent has 5 bits). GAUSS_E_CORRUPT otherwise.
+ */
+enum gauss_status chunk_table_read(enum fmt_kind kind, struct cursor *c,
+				   struct rans_table *t, struct errbuf *eb);
+
 /* Most bytes a record of a chunk of nbytes original bytes can take. */
 static inline size_t
 chunk_record_bound(size_t nbytes)

@@ -132,7 +132,7 @@ open_input(struct gauss_ctx *ctx, const char *path, int *fd_ret,
 	const int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return ctx_fail(ctx, GAUSS_E_IO, "cannot open '%s': %s", path,
+		return ctx_fail(ctx, GAUSS_E_IO, "'%s': %s", path,
 				strerror(errno));
 	if (fstat(fd, sb_ret) != 0 || !S_ISREG(sb_ret->st_mode)) {
 		const int e = errno;
@@ -268,6 +268,23 @@ outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 	return GAUSS_OK;
 }
 
+/* Makes a rename durable: fsync the directory holding path (best effort). */
+static void
+sync_parent_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd;
+
+	if (copy == NULL)
+		return;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
 /* Syncs and renames into place (commit), or removes the temporary file. */
 static enum gauss_status
 outfile_close(struct gauss_ctx *ctx, struct outfile *of, bool commit)
@@ -290,6 +307,8 @@ outfile_close(struct gauss_ctx *ctx, struct outfile *of, bool commit)
 	if (commit && st == GAUSS_OK && rename(of->tmp_path, of->path) != 0)
 		st = ctx_fail(ctx, GAUSS_E_IO, "cannot rename to '%s': %s",
 			      of->path, strerror(errno));
+	if (commit && st == GAUSS_OK)
+		sync_parent_dir(of->path);
 	if (!commit || st != GAUSS_OK)
 		unlink(of->tmp_path);
 	temp_unregister(of->slot);

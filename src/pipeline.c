@@ -324,7 +324,13 @@ compress_body(struct cstate *cs, struct errbuf *eb)
 		}
 		pos = t->end;
 	}
-	/* st_parse() guarantees that the data ends at the last tensor. */
+	/*
+	 * Zero-size tensors may sit past the last tensor with data: what lies
+	 * between is a gap like any other.
+	 */
+	if (pos < st.data_nbytes)
+		st_ret = emit_segment(cs, FMT_KIND_STORED, st.data_offset + pos,
+				      st.data_nbytes - pos, NULL, eb);
 out:
 	st_header_free(&st);
 	free(hdr_bytes);
@@ -525,7 +531,7 @@ decode_block(struct dstate *ds, enum fmt_kind kind, uint64_t bn,
 
 		TRY(source_fill(&ds->in, RANS_TABLE_MAX_NBYTES, &avail, eb));
 		cursor_init(&c, ds->in.buf + ds->in.pos, avail);
-		TRY(rans_table_read(&c, &t, eb));
+		TRY(chunk_table_read(kind, &c, &t, eb));
 		source_skip(&ds->in, (size_t)(c.p - (ds->in.buf + ds->in.pos)));
 		rans_dtable_build(&t, &ds->dtable);
 	}

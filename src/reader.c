@@ -111,7 +111,7 @@ walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
 					     RANS_TABLE_MAX_NBYTES,
 					     frame_end - pos), pos, &got));
 			cursor_init(&c, r->io_buf, got);
-			TRY(rans_table_read(&c, &t, eb));
+			TRY(chunk_table_read(kind, &c, &t, eb));
 			pos += (uint64_t)(c.p - r->io_buf);
 			rans_dtable_build(&t, &r->dtable);
 			if (entropy_sum_ret)
@@ -284,7 +284,7 @@ gauss_reader_open(struct gauss_ctx *ctx, const char *path,
 	r->ctx = ctx;
 	r->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (r->fd < 0) {
-		st = ctx_fail(ctx, GAUSS_E_IO, "cannot open '%s': %s", path,
+		st = ctx_fail(ctx, GAUSS_E_IO, "'%s': %s", path,
 			      strerror(errno));
 		gauss_reader_close(r);
 		return st;

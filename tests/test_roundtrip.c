@@ -250,6 +250,25 @@ test_roundtrip_zero_dim_scalar_one(void **state)
 }
 
 static void
+test_roundtrip_empty_tensor_past_data(void **state)
+{
+	/* a zero-size tensor whose offsets lie past the last data: the bytes
+	 * in between belong to the file and must come back */
+	const uint16_t v[2] = { 0x3f80, 0xc000 };
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	st_build_begin(&b, NULL);
+	st_build_tensor(&b, "a", "BF16", "[2]", v, sizeof(v), 0);
+	st_build_tensor(&b, "z", "BF16", "[0]", NULL, 0, 3);
+	file = st_build_end(&b, 8, &n);
+	file[n - 1] = 0xab;
+	check_file(file, n);
+}
+
+static void
 test_roundtrip_special_values(void **state)
 {
 	static const uint16_t bf[] = {
@@ -453,6 +472,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_corpus),
 		cmocka_unit_test(test_roundtrip_empty_and_metadata),
 		cmocka_unit_test(test_roundtrip_zero_dim_scalar_one),
+		cmocka_unit_test(test_roundtrip_empty_tensor_past_data),
 		cmocka_unit_test(test_roundtrip_special_values),
 		cmocka_unit_test(test_roundtrip_one_and_all_exponents),
 		cmocka_unit_test(test_roundtrip_gaps_padding_order),
