@@ -328,6 +328,36 @@ ctx_umask(void)
 	return m;
 }
 
+/*
+ * Decodes what compress just wrote, before it is renamed into place: the
+ * restored size and XXH3-128 must match the original's, read as it was
+ * compressed. A bug in the encoder then costs an error, never a backup that
+ * cannot be restored.
+ */
+static enum gauss_status
+verify_written(struct gauss_ctx *ctx, const struct outfile *of,
+	       uint64_t original_nbytes)
+{
+	struct pipeline_opts o;
+	uint64_t restored = 0;
+	enum gauss_status st;
+	const int fd = open(of->tmp_path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return ctx_fail(ctx, GAUSS_E_IO, "cannot reopen '%s': %s",
+				of->tmp_path, strerror(errno));
+	pipeline_opts_default(&o);
+	st = pipeline_decompress(&o, fd, UINT64_MAX, -1, &restored,
+				 &ctx->err);
+	close(fd);
+	if (st == GAUSS_OK && restored != original_nbytes)
+		st = GAUSS_E_CORRUPT;
+	if (st != GAUSS_OK)
+		return err_prefix(&ctx->err, GAUSS_E_CORRUPT, "output failed "
+				  "its check after compression (not written)");
+	return GAUSS_OK;
+}
+
 enum gauss_status
 gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
 		    const char *out_path)
@@ -353,6 +383,8 @@ gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
 	st = pipeline_compress(&o, in_fd, (uint64_t)sb.st_size, of.fd,
 			       &ctx->err);
 	close(in_fd);
+	if (st == GAUSS_OK)
+		st = verify_written(ctx, &of, (uint64_t)sb.st_size);
 	if (st != GAUSS_OK)
 		err_prefix(&ctx->err, st, "'%s'", in_path);
 	st = ctx_end(ctx, st);
