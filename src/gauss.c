@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "ctx.h"
+#include "format.h"
 #include "pipeline.h"
 #include "banned.h"
 
@@ -455,22 +456,20 @@ gauss_verify_file(struct gauss_ctx *ctx, const char *path)
 	return st;
 }
 
+/* The public codec numbers are the frame kinds of gauss(5). */
+_Static_assert((int)GAUSS_CODEC_STORED == FMT_KIND_STORED &&
+	       (int)GAUSS_CODEC_BYTES == FMT_KIND_BYTES &&
+	       (int)GAUSS_CODEC_EXP_BF16 == FMT_KIND_EXP_BF16 &&
+	       (int)GAUSS_CODEC_EXP_F16 == FMT_KIND_EXP_F16 &&
+	       (int)GAUSS_CODEC_EXP_F32 == FMT_KIND_EXP_F32,
+	       "enum gauss_codec follows enum fmt_kind");
+
 const char *
 gauss_codec_name(enum gauss_codec codec)
 {
-	switch (codec) {
-	case GAUSS_CODEC_STORED:
-		return "stored";
-	case GAUSS_CODEC_BYTES:
-		return "bytes";
-	case GAUSS_CODEC_EXP_BF16:
-		return "exp-bf16";
-	case GAUSS_CODEC_EXP_F16:
-		return "exp-f16";
-	case GAUSS_CODEC_EXP_F32:
-		return "exp-f32";
-	}
-	return "unknown";
+	if (!fmt_kind_known((unsigned)codec))
+		return "unknown";
+	return fmt_kind_name((enum fmt_kind)codec);
 }
 
 const char *

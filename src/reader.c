@@ -347,23 +347,6 @@ gauss_reader_tensor_count(const struct gauss_reader *r)
 	return r ? r->st.tensor_count : 0;
 }
 
-static enum gauss_codec
-codec_of_kind(enum fmt_kind kind)
-{
-	switch (kind) {
-	case FMT_KIND_BYTES:
-		return GAUSS_CODEC_BYTES;
-	case FMT_KIND_EXP_BF16:
-		return GAUSS_CODEC_EXP_BF16;
-	case FMT_KIND_EXP_F16:
-		return GAUSS_CODEC_EXP_F16;
-	case FMT_KIND_EXP_F32:
-		return GAUSS_CODEC_EXP_F32;
-	default:
-		return GAUSS_CODEC_STORED;
-	}
-}
-
 enum gauss_status
 gauss_reader_tensor_info(struct gauss_reader *r, size_t index,
 			 struct gauss_tensor_info *info)
@@ -398,7 +381,7 @@ gauss_reader_tensor_info(struct gauss_reader *r, size_t index,
 			info->stored_nbytes = info->nbytes;
 			return GAUSS_OK;
 		}
-		info->codec = codec_of_kind(s->kind);
+		info->codec = (enum gauss_codec)s->kind;	/* same numbers */
 		info->stored_nbytes = s->frame_nbytes;
 		if (s->kind >= FMT_KIND_EXP_BF16) {
 			if (r->entropy[index] < -1) {

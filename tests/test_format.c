@@ -20,18 +20,6 @@
 #include "split.h"
 #include "banned.h"
 
-/* Copies n bytes into a guarded buffer, whose end touches a guard page. */
-static uint8_t *
-guarded_copy(const void *p, size_t n)
-{
-	uint8_t *g = guarded_alloc(n);
-
-	assert_non_null(g);
-	if (n)
-		memcpy(g, p, n);
-	return g;
-}
-
 /* fmt_header_read() on exactly n guarded bytes; checks the message. */
 static enum gauss_status
 header_read(const uint8_t *p, size_t n, struct fmt_header *h)

@@ -17,18 +17,6 @@
 
 /* ---- helpers ---- */
 
-/* Copies n bytes into a guarded buffer, whose end touches a guard page. */
-static uint8_t *
-guarded_copy(const uint8_t *p, size_t n)
-{
-	uint8_t *g = guarded_alloc(n);
-
-	assert_non_null(g);
-	if (n)
-		memcpy(g, p, n);
-	return g;
-}
-
 /* Checks the invariants every normalised or parsed table must hold. */
 static void
 assert_table_valid(const struct rans_table *t)

@@ -43,6 +43,17 @@ guarded_free(void *p, size_t nbytes)
 }
 
 uint8_t *
+guarded_copy(const void *p, size_t nbytes)
+{
+	uint8_t *g = guarded_alloc(nbytes);
+
+	assert_non_null(g);
+	if (nbytes)
+		memcpy(g, p, nbytes);
+	return g;
+}
+
+uint8_t *
 read_file(const char *path, size_t *nbytes_ret)
 {
 	FILE *f = fopen(path, "rb");

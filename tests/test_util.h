@@ -16,6 +16,9 @@
 void *guarded_alloc(size_t nbytes);
 void guarded_free(void *p, size_t nbytes);
 
+/* A guarded copy of nbytes at p (the test fails if memory is short). */
+uint8_t *guarded_copy(const void *p, size_t nbytes);
+
 /* Reads a whole file; returns NULL if it cannot. */
 uint8_t *read_file(const char *path, size_t *nbytes_ret);
 

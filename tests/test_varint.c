@@ -13,18 +13,6 @@
 #include "varint.h"
 #include "banned.h"
 
-/* Copies n bytes into a guarded buffer, whose end touches a guard page. */
-static uint8_t *
-guarded_copy(const uint8_t *p, size_t n)
-{
-	uint8_t *g = guarded_alloc(n);
-
-	assert_non_null(g);
-	if (n)
-		memcpy(g, p, n);
-	return g;
-}
-
 /* Reads one varint from exactly n bytes; returns the cursor's verdict. */
 static bool
 read_one(const uint8_t *p, size_t n, uint64_t *v_ret, size_t *used_ret)
