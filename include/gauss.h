@@ -137,6 +137,35 @@ GAUSS_API enum gauss_status gauss_verify_file(struct gauss_ctx *ctx,
 					      const char *path);
 
 /*
+ * In-memory forms, for callers that hold the data already (and for
+ * benchmarks): no file, no temporary, no progress callback.
+ *
+ * gauss_compress_bound() is the most bytes gauss_compress_buffer() can
+ * write for in_nbytes bytes of input. gauss_compress_buffer() compresses
+ * the safetensors image in[0, in_nbytes) into out (out_cap bytes) and sets
+ * *out_nbytes_ret; GAUSS_E_TOO_LARGE when out_cap is too small.
+ *
+ * gauss_decompressed_size() reads the original size from the footer of a
+ * .gauss image (without checking the rest). gauss_decompress_buffer()
+ * restores the original into out (out_cap bytes, at least that size),
+ * verifying every checksum as gauss_decompress_file() does.
+ */
+GAUSS_API size_t gauss_compress_bound(size_t in_nbytes);
+GAUSS_API enum gauss_status gauss_compress_buffer(struct gauss_ctx *ctx,
+						  const void *in,
+						  size_t in_nbytes, void *out,
+						  size_t out_cap,
+						  size_t *out_nbytes_ret);
+GAUSS_API enum gauss_status gauss_decompressed_size(const void *in,
+						    size_t in_nbytes,
+						    uint64_t *size_ret);
+GAUSS_API enum gauss_status gauss_decompress_buffer(struct gauss_ctx *ctx,
+						    const void *in,
+						    size_t in_nbytes,
+						    void *out, size_t out_cap,
+						    size_t *out_nbytes_ret);
+
+/*
  * Removes the temporary files of every output this process is writing.
  * Async-signal-safe: meant for a SIGINT or SIGTERM handler that exits right
  * after, so that an interrupted gauss leaves nothing behind.

@@ -5,6 +5,7 @@
 #include <xxhash.h>
 
 #include "chunk.h"
+#include "cpu.h"
 #include "endian.h"
 #include "split.h"
 #include "banned.h"
@@ -15,8 +16,15 @@ chunk_scratch_init(struct chunk_scratch *s, size_t chunk_nbytes)
 	/* raw planes never exceed the original bytes; +8 for f16 packing */
 	s->syms = malloc(chunk_nbytes + 8);
 	s->raw = malloc(chunk_nbytes + 8);
+	s->etable = malloc(sizeof(*s->etable));
 	s->cap_nbytes = chunk_nbytes;
-	if (s->syms == NULL || s->raw == NULL) {
+	s->kernels = rans_kernels_of(CPU_SCALAR);
+	for (int l = CPU_LEVEL_COUNT - 1; l > CPU_SCALAR; l--)
+		if (cpu_level_available((enum cpu_level)l)) {
+			s->kernels = rans_kernels_of((enum cpu_level)l);
+			break;
+		}
+	if (s->syms == NULL || s->raw == NULL || s->etable == NULL) {
 		chunk_scratch_free(s);
 		return GAUSS_E_NOMEM;
 	}
@@ -28,6 +36,7 @@ chunk_scratch_free(struct chunk_scratch *s)
 {
 	free(s->syms);
 	free(s->raw);
+	free(s->etable);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -60,7 +69,7 @@ put_record(uint8_t *out, const uint8_t *payload, size_t payload_nbytes,
 }
 
 size_t
-chunk_encode(enum fmt_kind kind, const struct rans_table *t,
+chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 	     const uint8_t *src, size_t nbytes, uint8_t *out,
 	     struct chunk_scratch *s)
 {
@@ -80,7 +89,7 @@ chunk_encode(enum fmt_kind kind, const struct rans_table *t,
 		 * no longer than the stored one's; it must leave the payload
 		 * strictly smaller than the original.
 		 */
-		stream_nbytes = rans_encode_scalar(t, s->syms, n, body,
+		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
 						   nbytes - raw_nbytes - 1);
 		if (stream_nbytes == 0)
 			goto stored;
@@ -146,12 +155,16 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 						"stream");
 			split_merge_const(kind, d->only_symbol,
 					  payload, n, dst);
+		} else if (kind == FMT_KIND_EXP_BF16) {
+			if (s->kernels->decode_bf16(d, payload, stream_nbytes,
+						    payload + stream_nbytes,
+						    dst, n) != GAUSS_OK)
+				goto damaged;
 		} else {
 			GAUSS_ASSERT(nbytes <= s->cap_nbytes);
-			if (rans_decode_scalar(d, payload, stream_nbytes,
+			if (s->kernels->decode(d, payload, stream_nbytes,
 					       s->syms, n) != GAUSS_OK)
-				return err_setf(eb, GAUSS_E_CORRUPT, "rANS "
-						"stream is damaged");
+				goto damaged;
 			split_merge(kind, s->syms, payload + stream_nbytes, n,
 				    dst);
 		}
@@ -159,4 +172,6 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 	if (XXH3_64bits(dst, nbytes) != checksum)
 		return err_setf(eb, GAUSS_E_CHECKSUM, "checksum mismatch");
 	return GAUSS_OK;
+damaged:
+	return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
 }

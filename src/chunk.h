@@ -16,11 +16,19 @@
 #include "format.h"
 #include "rans.h"
 
-/* Per-worker buffers for the symbol and raw planes of one chunk. */
+struct rans_kernels;
+
+/*
+ * Per-worker buffers for the symbol and raw planes of one chunk, and the
+ * rANS kernels the worker runs (the best level after init; any level gives
+ * the same bytes).
+ */
 struct chunk_scratch {
 	uint8_t *syms;
 	uint8_t *raw;
 	size_t cap_nbytes;	/* original bytes of the largest chunk */
+	const struct rans_kernels *kernels;
+	struct rans_etable *etable;	/* room for the block's encoder table */
 };
 
 enum gauss_status chunk_scratch_init(struct chunk_scratch *s,
@@ -44,10 +52,10 @@ chunk_record_bound(size_t nbytes)
 /*
  * Encodes nbytes original bytes at src (a whole number of elements of kind)
  * as one chunk record into out, which has room for chunk_record_bound();
- * t is the block's table (unused for STORED). Returns the record size. The
+ * t is the encoder view of the block's table (unused for STORED). Returns the record size. The
  * chunk is stored when coding would not make it smaller.
  */
-size_t chunk_encode(enum fmt_kind kind, const struct rans_table *t,
+size_t chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 		    const uint8_t *src, size_t nbytes, uint8_t *out,
 		    struct chunk_scratch *s);
 

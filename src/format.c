@@ -79,15 +79,16 @@ fmt_header_read(const uint8_t *in, size_t in_nbytes, struct fmt_header *h,
 				"(bad magic)");
 	if (in_nbytes < FMT_HEADER_NBYTES)
 		return err_setf(eb, GAUSS_E_CORRUPT, "file header is truncated");
-	h->version = get_le16(in + 8);
-	if (h->version != FMT_VERSION)
-		return err_setf(eb, GAUSS_E_UNSUPPORTED_VERSION,
-				"format version %u is not supported (this "
-				"gauss reads version %u)", h->version,
-				FMT_VERSION);
+	/* damage first: a flipped version bit is damage, not a new version */
 	if (get_le32(in + 20) != header_check(in))
 		return err_setf(eb, GAUSS_E_CORRUPT,
 				"file header fails its check");
+	h->version = get_le16(in + 8);
+	if (h->version < FMT_VERSION_MIN || h->version > FMT_VERSION)
+		return err_setf(eb, GAUSS_E_UNSUPPORTED_VERSION,
+				"format version %u is not supported (this "
+				"gauss reads versions %u to %u)", h->version,
+				FMT_VERSION_MIN, FMT_VERSION);
 	h->chunk_log2 = in[10];
 	h->block_log2 = in[11];
 	if (h->chunk_log2 < FMT_CHUNK_LOG2_MIN ||

@@ -36,7 +36,8 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		1
+#define FMT_VERSION		2	/* written; 1 and 2 are read */
+#define FMT_VERSION_MIN		1
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "ctx.h"
 #include "format.h"
+#include "cpu.h"
 #include "pipeline.h"
 #include "banned.h"
 
@@ -115,13 +116,15 @@ ctx_end(struct gauss_ctx *ctx, enum gauss_status st)
 	return st;
 }
 
-static void
-pipeline_opts_from_ctx(const struct gauss_ctx *ctx, struct pipeline_opts *o)
+/* The options of a call: the context's, and the kernels GAUSS_CPU asks. */
+static enum gauss_status
+pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 {
 	pipeline_opts_default(o);
 	o->threads = ctx->threads;
 	o->progress = ctx->progress;
 	o->progress_user = ctx->progress_user;
+	return rans_kernels_select(&o->kernels, &ctx->err);
 }
 
 /* ---- input and output files ---- */
@@ -339,7 +342,9 @@ static enum gauss_status
 verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	       uint64_t original_nbytes)
 {
+	const struct pipe_out discard = { .fd = -1 };
 	struct pipeline_opts o;
+	struct pipe_in in;
 	uint64_t restored = 0;
 	enum gauss_status st;
 	const int fd = open(of->tmp_path, O_RDONLY | O_CLOEXEC);
@@ -347,9 +352,10 @@ verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	if (fd < 0)
 		return ctx_fail(ctx, GAUSS_E_IO, "cannot reopen '%s': %s",
 				of->tmp_path, strerror(errno));
-	pipeline_opts_default(&o);
-	st = pipeline_decompress(&o, fd, UINT64_MAX, -1, &restored,
-				 &ctx->err);
+	TRY(pipeline_opts_from_ctx(ctx, &o));
+	o.progress = NULL;
+	in = (struct pipe_in){ .fd = fd, .nbytes = UINT64_MAX };
+	st = pipeline_decompress(&o, &in, &discard, &restored, &ctx->err);
 	close(fd);
 	if (st == GAUSS_OK && restored != original_nbytes)
 		st = GAUSS_E_CORRUPT;
@@ -380,9 +386,15 @@ gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
 		close(in_fd);
 		return st;
 	}
-	pipeline_opts_from_ctx(ctx, &o);
-	st = pipeline_compress(&o, in_fd, (uint64_t)sb.st_size, of.fd,
-			       &ctx->err);
+	st = pipeline_opts_from_ctx(ctx, &o);
+	if (st == GAUSS_OK) {
+		const struct pipe_in in = {
+			.fd = in_fd, .nbytes = (uint64_t)sb.st_size,
+		};
+		const struct pipe_out out = { .fd = of.fd };
+
+		st = pipeline_compress(&o, &in, &out, NULL, &ctx->err);
+	}
 	close(in_fd);
 	if (st == GAUSS_OK)
 		st = verify_written(ctx, &of, (uint64_t)sb.st_size);
@@ -401,12 +413,16 @@ static enum gauss_status
 decompress_to(struct gauss_ctx *ctx, const char *in_path, int out_fd,
 	      const struct stat *in_sb, int in_fd)
 {
+	const struct pipe_in in = {
+		.fd = in_fd, .nbytes = (uint64_t)in_sb->st_size,
+	};
+	const struct pipe_out out = { .fd = out_fd };
 	struct pipeline_opts o;
 	enum gauss_status st;
 
-	pipeline_opts_from_ctx(ctx, &o);
-	st = pipeline_decompress(&o, in_fd, (uint64_t)in_sb->st_size, out_fd,
-				 NULL, &ctx->err);
+	st = pipeline_opts_from_ctx(ctx, &o);
+	if (st == GAUSS_OK)
+		st = pipeline_decompress(&o, &in, &out, NULL, &ctx->err);
 	if (st != GAUSS_OK)
 		err_prefix(&ctx->err, st, "'%s'", in_path);
 	return ctx_end(ctx, st);
@@ -443,7 +459,7 @@ gauss_verify_file(struct gauss_ctx *ctx, const char *path)
 {
 	struct stat sb;
 	enum gauss_status st;
-	int in_fd;
+	int in_fd = -1;
 
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
@@ -489,4 +505,96 @@ gauss_dtype_name(enum gauss_dtype dtype)
 	if ((unsigned)dtype < sizeof(names) / sizeof(names[0]))
 		return names[dtype];
 	return "unknown";
+}
+
+/* ---- in memory ---- */
+
+/*
+ * Overhead of a .gauss file over its original: header, END, footer and the
+ * index count, plus per segment its frame head, first chunk record head and
+ * checksum and index entry (at most 1 + 10 + 10 + 8 + 21 = 50 bytes); every
+ * segment but the header and gaps is a tensor whose header entry alone
+ * takes more than 40 bytes, and a gap follows a tensor, so segments cost
+ * less than 2.5 bytes per original byte. Further chunks cost 18 bytes per
+ * 2^12 original bytes at most and a table 1024 bytes per 2^13.
+ */
+size_t
+gauss_compress_bound(size_t in_nbytes)
+{
+	const size_t fixed = FMT_HEADER_NBYTES + 1 + FMT_FOOTER_NBYTES + 10 +
+			     3 * 50;
+
+	if (in_nbytes > (SIZE_MAX - fixed) / 4)
+		return SIZE_MAX;
+	return 4 * in_nbytes + fixed;
+}
+
+enum gauss_status
+gauss_compress_buffer(struct gauss_ctx *ctx, const void *in,
+		      size_t in_nbytes, void *out, size_t out_cap,
+		      size_t *out_nbytes_ret)
+{
+	const struct pipe_in pin = {
+		.fd = -1, .mem = in, .nbytes = in_nbytes,
+	};
+	const struct pipe_out pout = { .fd = -1, .mem = out,
+				       .mem_cap = out_cap };
+	struct pipeline_opts o;
+	uint64_t n = 0;
+	enum gauss_status st;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	if ((in == NULL && in_nbytes) || out == NULL || out_nbytes_ret == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing buffer");
+	st = pipeline_opts_from_ctx(ctx, &o);
+	o.progress = NULL;
+	if (st == GAUSS_OK)
+		st = pipeline_compress(&o, &pin, &pout, &n, &ctx->err);
+	if (st == GAUSS_OK)
+		*out_nbytes_ret = (size_t)n;
+	return ctx_end(ctx, st);
+}
+
+enum gauss_status
+gauss_decompressed_size(const void *in, size_t in_nbytes, uint64_t *size_ret)
+{
+	struct fmt_footer f;
+
+	if (in == NULL || size_ret == NULL || in_nbytes < FMT_FOOTER_NBYTES)
+		return GAUSS_E_INVALID_ARG;
+	TRY(fmt_footer_read((const uint8_t *)in + in_nbytes -
+				    FMT_FOOTER_NBYTES, in_nbytes, &f, NULL));
+	*size_ret = f.original_nbytes;
+	return GAUSS_OK;
+}
+
+enum gauss_status
+gauss_decompress_buffer(struct gauss_ctx *ctx, const void *in,
+			size_t in_nbytes, void *out, size_t out_cap,
+			size_t *out_nbytes_ret)
+{
+	const struct pipe_in pin = {
+		.fd = -1, .mem = in, .nbytes = in_nbytes,
+	};
+	const struct pipe_out pout = { .fd = -1, .mem = out,
+				       .mem_cap = out_cap };
+	struct pipeline_opts o;
+	uint64_t n = 0;
+	enum gauss_status st;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	if ((in == NULL && in_nbytes) || (out == NULL && out_cap) ||
+	    out_nbytes_ret == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing buffer");
+	st = pipeline_opts_from_ctx(ctx, &o);
+	o.progress = NULL;
+	if (st == GAUSS_OK)
+		st = pipeline_decompress(&o, &pin, &pout, &n, &ctx->err);
+	if (st == GAUSS_OK)
+		*out_nbytes_ret = (size_t)n;
+	return ctx_end(ctx, st);
 }

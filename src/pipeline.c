@@ -24,6 +24,7 @@
 #include "format.h"
 #include "io.h"
 #include "pipeline.h"
+#include "pool.h"
 #include "safetensors.h"
 #include "split.h"
 #include "banned.h"
@@ -39,7 +40,9 @@ pipeline_opts_default(struct pipeline_opts *o)
 /* ---- output: a buffered sequential writer that counts its offset ---- */
 
 struct sink {
-	int fd;			/* -1: discard (verify) */
+	int fd;			/* -1 and mem NULL: discard (verify) */
+	uint8_t *mem;		/* write into memory */
+	size_t mem_cap;
 	uint8_t *buf;
 	size_t len;
 	size_t cap;
@@ -49,7 +52,7 @@ struct sink {
 static enum gauss_status
 sink_flush(struct sink *s, struct errbuf *eb)
 {
-	if (s->fd >= 0 && s->len) {
+	if (s->fd >= 0 && s->mem == NULL && s->len) {
 		const ssize_t r = io_write_full(s->fd, s->buf, s->len);
 
 		if (r < 0)
@@ -63,6 +66,14 @@ sink_flush(struct sink *s, struct errbuf *eb)
 static enum gauss_status
 sink_write(struct sink *s, const void *p, size_t n, struct errbuf *eb)
 {
+	if (s->mem != NULL) {
+		if (n > s->mem_cap || s->offset > s->mem_cap - n)
+			return err_setf(eb, GAUSS_E_TOO_LARGE, "output does "
+					"not fit in %zu bytes", s->mem_cap);
+		memcpy(s->mem + s->offset, p, n);
+		s->offset += n;
+		return GAUSS_OK;
+	}
 	s->offset += n;
 	if (s->fd < 0)
 		return GAUSS_OK;
@@ -81,6 +92,55 @@ sink_write(struct sink *s, const void *p, size_t n, struct errbuf *eb)
 	memcpy(s->buf + s->len, p, n);
 	s->len += n;
 	return GAUSS_OK;
+}
+
+static enum gauss_status
+sink_init(struct sink *s, const struct pipe_out *out)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = out->fd;
+	s->mem = out->mem;
+	s->mem_cap = out->mem_cap;
+	if (s->mem == NULL && s->fd >= 0) {
+		s->cap = (size_t)1 << 18;
+		s->buf = malloc(s->cap);
+		if (s->buf == NULL)
+			return GAUSS_E_NOMEM;
+	}
+	return GAUSS_OK;
+}
+
+static unsigned
+resolve_threads(const struct pipeline_opts *o)
+{
+	return o->threads ? MIN(o->threads, 1024u) : pool_cpu_count();
+}
+
+static enum gauss_status
+scratches_init(struct chunk_scratch **sv_ret, unsigned n, size_t nbytes,
+	       const struct rans_kernels *k)
+{
+	struct chunk_scratch *sv = calloc(n, sizeof(*sv));
+
+	*sv_ret = sv;
+	if (sv == NULL)
+		return GAUSS_E_NOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		TRY(chunk_scratch_init(&sv[i], nbytes));
+		if (k)
+			sv[i].kernels = k;
+	}
+	return GAUSS_OK;
+}
+
+static void
+scratches_free(struct chunk_scratch *sv, unsigned n)
+{
+	if (sv == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++)
+		chunk_scratch_free(&sv[i]);
+	free(sv);
 }
 
 /* ---- the segment list that becomes (or is checked against) the index --- */
@@ -132,17 +192,46 @@ index_serialize(const struct seglist *l, size_t *nbytes_ret)
 
 /* ---- compress ---- */
 
+/* One segment of the original, as planned from the safetensors header. */
+struct cseg {
+	enum fmt_kind kind;
+	uint64_t offset;	/* in the original */
+	uint64_t nbytes;
+	const char *name;	/* tensor name, or NULL */
+};
+
+/* A job of compress: one block of one segment. */
+struct cjob {
+	const struct cseg *seg;
+	uint64_t boff;		/* the block's offset within its segment */
+	size_t nbytes;
+	const uint8_t *src;	/* the block's bytes (in or the input's memory) */
+	uint8_t *in;		/* the block, read from a file */
+	uint8_t *out;		/* its table and chunk records */
+	size_t out_nbytes;
+	enum fmt_kind kind;	/* STORED when coding did not pay */
+};
+
 struct cstate {
 	const struct pipeline_opts *o;
-	int in_fd;
-	uint64_t in_nbytes;
+	const struct pipe_in *in;
 	struct sink out;
 	XXH3_state_t *hash;
 	struct seglist segs;
-	uint8_t *block_buf;	/* one block of input */
-	uint8_t *frame_buf;	/* its table and chunk records */
-	struct chunk_scratch scratch;
+	struct chunk_scratch *scratch;	/* one per worker */
+	/* the plan, and the read stage's place in it */
+	struct cseg *plan;
+	size_t plan_count;
+	size_t next_seg;
+	uint64_t next_boff;
+	const uint8_t *hdr_bytes;
+	/* the write stage's */
+	uint64_t frame_start;
+	enum fmt_kind frame_kind;
 	uint64_t done_nbytes;
+	/* for the progress hook, written with atomic stores */
+	uint64_t prog_done;
+	uint64_t prog_out;
 };
 
 static enum fmt_kind
@@ -160,36 +249,39 @@ kind_of_dtype(enum gauss_dtype dtype)
 	}
 }
 
-/* Codes one block (all its chunks) into cs->frame_buf; returns its size. */
+/* Codes one block (all its chunks) into out; returns its size. */
 static size_t
-code_block(struct cstate *cs, enum fmt_kind kind, const uint8_t *src,
-	   size_t nbytes)
+code_block(const struct pipeline_opts *o, enum fmt_kind kind,
+	   const uint8_t *src, size_t nbytes, uint8_t *out,
+	   struct chunk_scratch *s)
 {
-	const size_t chunk_nbytes = (size_t)1 << cs->o->chunk_log2;
-	struct rans_table t;
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	struct rans_etable *e = NULL;
 	size_t len = 0;
 
 	if (fmt_kind_has_table(kind)) {
 		uint64_t counts[256] = { 0 };
+		struct rans_table t;
 
 		split_count(kind, src, nbytes / split_elem_nbytes(kind),
 			    counts);
 		rans_table_normalize(counts, &t);
-		len = rans_table_write(&t, cs->frame_buf);
+		len = rans_table_write(&t, out);
+		e = s->etable;
+		rans_etable_build(&t, FMT_VERSION, e);
 	}
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off);
 
-		len += chunk_encode(kind, &t, src + off, cn,
-				    cs->frame_buf + len, &cs->scratch);
+		len += chunk_encode(kind, e, src + off, cn, out + len, s);
 	}
 	return len;
 }
 
 static size_t
-stored_block_nbytes(const struct cstate *cs, size_t nbytes)
+stored_block_nbytes(const struct pipeline_opts *o, size_t nbytes)
 {
-	const size_t chunk_nbytes = (size_t)1 << cs->o->chunk_log2;
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
 	size_t len = 0;
 
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
@@ -201,140 +293,198 @@ stored_block_nbytes(const struct cstate *cs, size_t nbytes)
 	return len;
 }
 
-/*
- * Emits one segment of the original, [offset, offset + nbytes), as a frame.
- * mem holds the bytes when the caller has them already (the header).
- */
 static enum gauss_status
-emit_segment(struct cstate *cs, enum fmt_kind kind, uint64_t offset,
-	     uint64_t nbytes, const uint8_t *mem, struct errbuf *eb)
+c_read(void *user, void *job, bool *more, struct errbuf *eb)
 {
+	struct cstate *cs = user;
+	struct cjob *j = job;
 	const uint64_t block_nbytes = (uint64_t)1 << cs->o->block_log2;
-	const uint64_t frame_start = cs->out.offset;
+	const struct cseg *seg;
 
-	for (uint64_t off = 0; off < nbytes; off += block_nbytes) {
-		const size_t bn = (size_t)MIN(block_nbytes, nbytes - off);
-		const uint8_t *src = mem ? mem + off : cs->block_buf;
-		size_t len;
-
-		if (mem == NULL) {
-			const ssize_t r = io_pread_full(cs->in_fd,
-							cs->block_buf, bn,
-							offset + off);
-
-			if (r < 0)
-				return err_setf(eb, GAUSS_E_IO, "read failed: "
-						"%s", strerror((int)-r));
-			if ((size_t)r != bn)
-				return err_setf(eb, GAUSS_E_IO, "file shrank "
-						"while being read");
-		}
-		XXH3_128bits_update(cs->hash, src, bn);
-		len = code_block(cs, kind, src, bn);
-		if (off == 0 && bn == nbytes && kind != FMT_KIND_STORED &&
-		    len >= stored_block_nbytes(cs, bn)) {
-			/* coding does not pay for this segment: store it */
-			kind = FMT_KIND_STORED;
-			len = code_block(cs, kind, src, bn);
-		}
-		if (off == 0) {
-			uint8_t head[1 + VARINT_MAX_LEN];
-			size_t hn = 1;
-
-			head[0] = (uint8_t)kind;
-			hn += varint_put(head + 1, nbytes);
-			TRY(sink_write(&cs->out, head, hn, eb));
-		}
-		TRY(sink_write(&cs->out, cs->frame_buf, len, eb));
-		cs->done_nbytes += bn;
-		if (cs->o->progress &&
-		    cs->o->progress(cs->o->progress_user, cs->done_nbytes,
-				    cs->in_nbytes, cs->out.offset))
-			return err_setf(eb, GAUSS_E_INTERRUPTED,
-					"stopped by the caller");
+	(void)eb;
+	if (cs->next_seg == cs->plan_count) {
+		*more = false;
+		return GAUSS_OK;
 	}
-	return seglist_add(&cs->segs, kind, nbytes,
-			   cs->out.offset - frame_start);
+	seg = &cs->plan[cs->next_seg];
+	j->seg = seg;
+	j->boff = cs->next_boff;
+	j->nbytes = (size_t)MIN(block_nbytes, seg->nbytes - j->boff);
+	j->kind = seg->kind;
+	cs->next_boff += j->nbytes;
+	if (cs->next_boff == seg->nbytes) {
+		cs->next_seg++;
+		cs->next_boff = 0;
+	}
+	return GAUSS_OK;
 }
 
 static enum gauss_status
-compress_body(struct cstate *cs, struct errbuf *eb)
+c_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 {
-	uint8_t prefix[8], head[FMT_HEADER_NBYTES];
-	uint8_t *hdr_bytes = NULL;
-	struct st_header st = { 0 };
-	struct fmt_header fh = {
-		.version = FMT_VERSION,
-		.chunk_log2 = cs->o->chunk_log2,
-		.block_log2 = cs->o->block_log2,
-	};
-	uint64_t json_nbytes, pos;
-	enum gauss_status st_ret;
-	ssize_t r;
+	struct cstate *cs = user;
+	struct cjob *j = job;
+	const struct cseg *seg = j->seg;
+	const uint64_t at = seg->offset + j->boff;
+	struct chunk_scratch *s = &cs->scratch[worker];
 
-	r = io_pread_full(cs->in_fd, prefix, 8, 0);
-	if (r < 0)
-		return err_setf(eb, GAUSS_E_IO, "read failed: %s",
-				strerror((int)-r));
-	if (r < 8)
-		return err_setf(eb, GAUSS_E_BAD_INPUT, "file is too short "
-				"for a safetensors header (%zd bytes)", r);
-	TRY(st_check_prefix(prefix, cs->in_nbytes, &json_nbytes, eb));
-	hdr_bytes = malloc(8 + json_nbytes);
-	if (hdr_bytes == NULL)
-		return GAUSS_E_NOMEM;
-	memcpy(hdr_bytes, prefix, 8);
-	r = io_pread_full(cs->in_fd, hdr_bytes + 8, json_nbytes, 8);
-	if (r < 0 || (uint64_t)r != json_nbytes) {
-		st_ret = err_setf(eb, GAUSS_E_IO, "read failed: %s",
-				  r < 0 ? strerror((int)-r) : "file shrank");
-		goto out;
+	if (seg->offset == 0) {
+		j->src = cs->hdr_bytes + j->boff;
+	} else if (cs->in->mem != NULL) {
+		j->src = cs->in->mem + at;
+	} else {
+		const ssize_t r = io_pread_full(cs->in->fd, j->in, j->nbytes,
+						at);
+
+		if (r < 0 || (size_t)r != j->nbytes) {
+			err_setf(eb, GAUSS_E_IO, "read failed: %s",
+				 r < 0 ? strerror((int)-r) :
+					 "file shrank while being read");
+			goto fail;
+		}
+		j->src = j->in;
 	}
-	st_ret = st_parse(hdr_bytes + 8, json_nbytes, cs->in_nbytes, &st, eb);
-	if (st_ret != GAUSS_OK)
-		goto out;
+	j->out_nbytes = code_block(cs->o, j->kind, j->src, j->nbytes, j->out,
+				   s);
+	if (j->boff == 0 && j->nbytes == seg->nbytes &&
+	    j->kind != FMT_KIND_STORED &&
+	    j->out_nbytes >= stored_block_nbytes(cs->o, j->nbytes)) {
+		/* coding does not pay for this segment: store it */
+		j->kind = FMT_KIND_STORED;
+		j->out_nbytes = code_block(cs->o, j->kind, j->src, j->nbytes,
+					   j->out, s);
+	}
+	return GAUSS_OK;
+fail:
+	if (seg->name)
+		return err_prefix(eb, GAUSS_E_IO, "tensor '%s'", seg->name);
+	return GAUSS_E_IO;
+}
 
-	fmt_header_write(&fh, head);
-	st_ret = sink_write(&cs->out, head, sizeof(head), eb);
-	if (st_ret != GAUSS_OK)
-		goto out;
-	st_ret = emit_segment(cs, FMT_KIND_BYTES, 0, 8 + json_nbytes,
-			      hdr_bytes, eb);
-	if (st_ret != GAUSS_OK)
-		goto out;
-	pos = 0;
-	for (size_t k = 0; k < st.tensor_count; k++) {
-		const struct st_tensor *t = &st.tensors[st.by_offset[k]];
+static enum gauss_status
+c_write(void *user, void *job, struct errbuf *eb)
+{
+	struct cstate *cs = user;
+	struct cjob *j = job;
+
+	XXH3_128bits_update(cs->hash, j->src, j->nbytes);
+	if (j->boff == 0) {
+		uint8_t head[1 + VARINT_MAX_LEN];
+		size_t hn = 1;
+
+		cs->frame_start = cs->out.offset;
+		cs->frame_kind = j->kind;
+		head[0] = (uint8_t)j->kind;
+		hn += varint_put(head + 1, j->seg->nbytes);
+		TRY(sink_write(&cs->out, head, hn, eb));
+	}
+	TRY(sink_write(&cs->out, j->out, j->out_nbytes, eb));
+	cs->done_nbytes += j->nbytes;
+	__atomic_store_n(&cs->prog_done, cs->done_nbytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&cs->prog_out, cs->out.offset, __ATOMIC_RELAXED);
+	if (j->boff + j->nbytes == j->seg->nbytes)
+		return seglist_add(&cs->segs, cs->frame_kind, j->seg->nbytes,
+				   cs->out.offset - cs->frame_start);
+	return GAUSS_OK;
+}
+
+static int
+c_progress(void *user)
+{
+	const struct cstate *cs = user;
+
+	return cs->o->progress(cs->o->progress_user,
+			       __atomic_load_n(&cs->prog_done,
+					       __ATOMIC_RELAXED),
+			       cs->in->nbytes,
+			       __atomic_load_n(&cs->prog_out,
+					       __ATOMIC_RELAXED));
+}
+
+static enum gauss_status
+plan_add(struct cstate *cs, enum fmt_kind kind, uint64_t offset,
+	 uint64_t nbytes, const char *name)
+{
+	cs->plan[cs->plan_count++] = (struct cseg){
+		.kind = kind, .offset = offset, .nbytes = nbytes, .name = name,
+	};
+	return GAUSS_OK;
+}
+
+/* The segments: the header, then each tensor and gap in offset order. */
+static enum gauss_status
+make_plan(struct cstate *cs, const struct st_header *st)
+{
+	uint64_t pos = 0;
+
+	cs->plan = calloc(2 * st->tensor_count + 2, sizeof(*cs->plan));
+	if (cs->plan == NULL)
+		return GAUSS_E_NOMEM;
+	plan_add(cs, FMT_KIND_BYTES, 0, st->data_offset, NULL);
+	for (size_t k = 0; k < st->tensor_count; k++) {
+		const struct st_tensor *t = &st->tensors[st->by_offset[k]];
 
 		if (t->end == t->begin)
 			continue;
-		if (t->begin > pos) {
-			st_ret = emit_segment(cs, FMT_KIND_STORED,
-					      st.data_offset + pos,
-					      t->begin - pos, NULL, eb);
-			if (st_ret != GAUSS_OK)
-				goto out;
-		}
-		st_ret = emit_segment(cs, kind_of_dtype(t->dtype),
-				      st.data_offset + t->begin,
-				      t->end - t->begin, NULL, eb);
-		if (st_ret != GAUSS_OK) {
-			err_prefix(eb, st_ret, "tensor '%s'", t->name);
-			goto out;
-		}
+		if (t->begin > pos)
+			plan_add(cs, FMT_KIND_STORED, st->data_offset + pos,
+				 t->begin - pos, NULL);
+		plan_add(cs, kind_of_dtype(t->dtype),
+			 st->data_offset + t->begin, t->end - t->begin,
+			 t->name);
 		pos = t->end;
 	}
 	/*
 	 * Zero-size tensors may sit past the last tensor with data: what lies
 	 * between is a gap like any other.
 	 */
-	if (pos < st.data_nbytes)
-		st_ret = emit_segment(cs, FMT_KIND_STORED, st.data_offset + pos,
-				      st.data_nbytes - pos, NULL, eb);
-out:
-	st_header_free(&st);
-	free(hdr_bytes);
-	return st_ret;
+	if (pos < st->data_nbytes)
+		plan_add(cs, FMT_KIND_STORED, st->data_offset + pos,
+			 st->data_nbytes - pos, NULL);
+	return GAUSS_OK;
+}
+
+/* Reads and parses the safetensors header into *st and cs->hdr_bytes. */
+static enum gauss_status
+read_st_header(struct cstate *cs, struct st_header *st, uint8_t **hdr_ret,
+	       struct errbuf *eb)
+{
+	const struct pipe_in *in = cs->in;
+	uint8_t prefix[8];
+	uint8_t *hdr;
+	uint64_t json_nbytes;
+	ssize_t r;
+
+	*hdr_ret = NULL;
+	if (in->mem != NULL) {
+		r = (ssize_t)MIN(in->nbytes, 8);
+		memcpy(prefix, in->mem, (size_t)r);
+	} else {
+		r = io_pread_full(in->fd, prefix, 8, 0);
+		if (r < 0)
+			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
+					strerror((int)-r));
+	}
+	if (r < 8)
+		return err_setf(eb, GAUSS_E_BAD_INPUT, "file is too short "
+				"for a safetensors header (%zd bytes)", r);
+	TRY(st_check_prefix(prefix, in->nbytes, &json_nbytes, eb));
+	if (in->mem != NULL) {
+		cs->hdr_bytes = in->mem;
+	} else {
+		hdr = malloc(8 + json_nbytes);
+		if (hdr == NULL)
+			return GAUSS_E_NOMEM;
+		*hdr_ret = hdr;
+		memcpy(hdr, prefix, 8);
+		r = io_pread_full(in->fd, hdr + 8, json_nbytes, 8);
+		if (r < 0 || (uint64_t)r != json_nbytes)
+			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
+					r < 0 ? strerror((int)-r) :
+						"file shrank");
+		cs->hdr_bytes = hdr;
+	}
+	return st_parse(cs->hdr_bytes + 8, json_nbytes, in->nbytes, st, eb);
 }
 
 static enum gauss_status
@@ -354,7 +504,7 @@ compress_finish(struct cstate *cs, struct errbuf *eb)
 		return GAUSS_E_NOMEM;
 	f.index_offset = cs->out.offset;
 	f.index_nbytes = index_nbytes;
-	f.original_nbytes = cs->in_nbytes;
+	f.original_nbytes = cs->in->nbytes;
 	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(cs->hash));
 	memcpy(f.original_hash, canon.digest, 16);
 	f.index_hash = XXH3_64bits(index, index_nbytes);
@@ -366,64 +516,121 @@ compress_finish(struct cstate *cs, struct errbuf *eb)
 	return sink_flush(&cs->out, eb);
 }
 
+static const struct pool_ops compress_ops = {
+	.read = c_read,
+	.compute = c_compute,
+	.write = c_write,
+	.progress = c_progress,
+};
+
 enum gauss_status
-pipeline_compress(const struct pipeline_opts *o, int in_fd,
-		  uint64_t in_nbytes, int out_fd, struct errbuf *eb)
+pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
+		  const struct pipe_out *out, uint64_t *out_nbytes_ret,
+		  struct errbuf *eb)
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
 	const size_t block_nbytes = (size_t)1 << o->block_log2;
 	const size_t chunks_per_block = block_nbytes / chunk_nbytes;
-	struct cstate cs = {
-		.o = o,
-		.in_fd = in_fd,
-		.in_nbytes = in_nbytes,
-		.out = { .fd = out_fd, .cap = (size_t)1 << 18 },
+	const unsigned threads = resolve_threads(o);
+	const unsigned nslots = threads + 2;
+	struct cstate cs = { .o = o, .in = in };
+	struct cjob *jobs = NULL;
+	void **jobv = NULL;
+	uint8_t *hdr_own = NULL;
+	struct st_header st = { 0 };
+	struct fmt_header fh = {
+		.version = FMT_VERSION,
+		.chunk_log2 = o->chunk_log2,
+		.block_log2 = o->block_log2,
 	};
-	enum gauss_status st = GAUSS_E_NOMEM;
+	uint8_t head[FMT_HEADER_NBYTES];
+	struct pool_ops ops = compress_ops;
+	enum gauss_status ret;
 
-	cs.out.buf = malloc(cs.out.cap);
-	cs.hash = XXH3_createState();
-	cs.block_buf = malloc(block_nbytes);
-	cs.frame_buf = malloc(RANS_TABLE_MAX_NBYTES +
-			      chunks_per_block *
-				      chunk_record_bound(chunk_nbytes));
-	if (cs.out.buf == NULL || cs.hash == NULL || cs.block_buf == NULL ||
-	    cs.frame_buf == NULL ||
-	    chunk_scratch_init(&cs.scratch, chunk_nbytes) != GAUSS_OK)
+	ret = sink_init(&cs.out, out);
+	if (ret != GAUSS_OK)
 		goto out;
+	ret = read_st_header(&cs, &st, &hdr_own, eb);
+	if (ret != GAUSS_OK)
+		goto out;
+	ret = GAUSS_E_NOMEM;
+	cs.hash = XXH3_createState();
+	jobs = calloc(nslots, sizeof(*jobs));
+	jobv = calloc(nslots, sizeof(*jobv));
+	if (cs.hash == NULL || jobs == NULL || jobv == NULL ||
+	    make_plan(&cs, &st) != GAUSS_OK ||
+	    scratches_init(&cs.scratch, threads, chunk_nbytes,
+			   o->kernels) != GAUSS_OK)
+		goto out;
+	for (unsigned i = 0; i < nslots; i++) {
+		jobv[i] = &jobs[i];
+		jobs[i].out = malloc(RANS_TABLE_MAX_NBYTES + chunks_per_block *
+				     chunk_record_bound(chunk_nbytes));
+		if (in->mem == NULL)
+			jobs[i].in = malloc(block_nbytes);
+		if (jobs[i].out == NULL || (in->mem == NULL &&
+					    jobs[i].in == NULL))
+			goto out;
+	}
 	XXH3_128bits_reset(cs.hash);
-	st = compress_body(&cs, eb);
-	if (st == GAUSS_OK)
-		st = compress_finish(&cs, eb);
+	fmt_header_write(&fh, head);
+	ret = sink_write(&cs.out, head, sizeof(head), eb);
+	if (ret != GAUSS_OK)
+		goto out;
+	if (o->progress == NULL)
+		ops.progress = NULL;
+	ret = pool_run(&ops, &cs, jobv, nslots, threads, NULL, eb);
+	if (ret == GAUSS_OK)
+		ret = compress_finish(&cs, eb);
+	if (ret == GAUSS_OK && out_nbytes_ret)
+		*out_nbytes_ret = cs.out.offset;
 out:
-	chunk_scratch_free(&cs.scratch);
-	free(cs.frame_buf);
-	free(cs.block_buf);
+	if (jobs)
+		for (unsigned i = 0; i < nslots; i++) {
+			free(jobs[i].in);
+			free(jobs[i].out);
+		}
+	free(jobs);
+	free(jobv);
+	scratches_free(cs.scratch, threads);
+	free(cs.plan);
+	st_header_free(&st);
+	free(hdr_own);
 	XXH3_freeState(cs.hash);
 	free(cs.out.buf);
 	free(cs.segs.v);
-	return st;
+	return ret;
 }
 
 /* ---- decompress ---- */
 
-/* A sequential reader that can show the next n bytes contiguously. */
+/*
+ * A sequential reader that can show the next n bytes contiguously: over a
+ * file descriptor with a buffer, or over memory without copying.
+ */
 struct source {
 	int fd;
+	const uint8_t *mem;	/* the whole input, when in memory */
 	uint8_t *buf;
 	size_t cap;
 	size_t pos;
 	size_t len;
-	uint64_t offset;	/* file offset of buf[pos] */
+	uint64_t offset;	/* input offset of the next byte */
 	bool eof;
 };
 
-/* Makes up to want bytes available at buf + pos; returns how many are. */
+static const uint8_t *
+source_peek(const struct source *s)
+{
+	return (s->mem ? s->mem : s->buf) + s->pos;
+}
+
+/* Makes up to want bytes available at source_peek(); returns how many are. */
 static enum gauss_status
 source_fill(struct source *s, size_t want, size_t *avail_ret,
 	    struct errbuf *eb)
 {
-	if (s->len - s->pos < want && !s->eof) {
+	if (s->mem == NULL && s->len - s->pos < want && !s->eof) {
 		if (s->cap < want) {
 			uint8_t *b = malloc(want);
 
@@ -462,6 +669,73 @@ source_skip(struct source *s, size_t n)
 	s->offset += n;
 }
 
+/*
+ * Takes the next n bytes: a pointer into the input when it is in memory,
+ * else a copy into dst (read straight from the file past what is
+ * buffered). Returns NULL when the input ends first.
+ */
+static const uint8_t *
+source_take(struct source *s, size_t n, uint8_t *dst, struct errbuf *eb,
+	    enum gauss_status *st_ret)
+{
+	const size_t have = s->len - s->pos;
+	ssize_t r;
+
+	*st_ret = GAUSS_OK;
+	if (s->mem != NULL || have >= n) {
+		const uint8_t *p = source_peek(s);
+
+		if (have < n)
+			return NULL;
+		if (s->mem == NULL)
+			memcpy(dst, p, n);
+		source_skip(s, n);
+		return s->mem ? p : dst;
+	}
+	memcpy(dst, s->buf + s->pos, have);
+	source_skip(s, have);
+	if (s->eof)
+		return NULL;
+	r = io_read_full(s->fd, dst + have, n - have);
+	if (r < 0) {
+		*st_ret = err_setf(eb, GAUSS_E_IO, "read failed: %s",
+				   strerror((int)-r));
+		return NULL;
+	}
+	s->offset += (uint64_t)r;
+	if ((size_t)r < n - have) {
+		s->eof = true;
+		return NULL;
+	}
+	return dst;
+}
+
+/* One parsed chunk record of a block. */
+struct drec {
+	const uint8_t *payload;
+	size_t payload_nbytes;
+	bool stored;
+	uint64_t checksum;
+};
+
+/* A job of decompress: one block of one frame. */
+struct djob {
+	enum fmt_kind kind;
+	uint64_t seg_offset;	/* the segment in the original */
+	uint64_t seg_nbytes;	/* 0 until known (for messages) */
+	uint64_t boff;		/* the block within the segment */
+	size_t nbytes;
+	uint64_t first_chunk;	/* index of its first chunk in the segment */
+	bool has_table;
+	struct rans_table table;
+	struct rans_dtable *dtable;
+	size_t nchunks;
+	struct drec *recs;
+	uint8_t *in;		/* records copied from a file */
+	uint8_t *own;		/* decoded block, unless decoded in place */
+	uint8_t *dst;
+};
+
 struct dstate {
 	const struct pipeline_opts *o;
 	struct source in;
@@ -469,13 +743,24 @@ struct dstate {
 	XXH3_state_t *hash;
 	struct seglist segs;
 	struct fmt_header fh;
-	uint8_t *chunk_buf;
-	struct chunk_scratch scratch;
-	struct rans_dtable dtable;
-	uint64_t original_nbytes;	/* decoded so far */
+	struct chunk_scratch *scratch;	/* one per worker */
 	uint64_t expected_nbytes;	/* from the footer, or UINT64_MAX */
-	struct st_header st;		/* parsed header, for messages */
+	/* the read stage's place in the frames */
+	uint64_t read_nbytes;		/* original bytes parsed */
+	enum fmt_kind kind;
+	uint64_t seg_offset;
+	uint64_t seg_nbytes;
+	uint64_t seg_left;
+	uint64_t frame_start;
+	uint64_t chunk_index;
+	/* the write stage's */
+	uint64_t original_nbytes;	/* original bytes written */
+	uint8_t *hdr_copy;		/* the header, to name tensors */
+	struct st_header st;
 	bool have_st;
+	/* for the progress hook, written with atomic stores */
+	uint64_t prog_done;
+	uint64_t prog_in;
 };
 
 /* Names the segment at [offset, offset + nbytes) for a message. */
@@ -518,138 +803,217 @@ learn_names(struct dstate *ds, const uint8_t *hdr, size_t nbytes)
 			       ds->expected_nbytes, &ds->st, NULL) == GAUSS_OK;
 }
 
+/* Reads the head of the next frame; *end_ret is set at the END byte. */
 static enum gauss_status
-decode_block(struct dstate *ds, enum fmt_kind kind, uint64_t bn,
-	     uint64_t *chunk_index, uint8_t *hdr_copy, struct errbuf *eb)
+read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 {
-	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
-	size_t avail;
+	const uint64_t frame_start = ds->in.offset;
+	uint64_t nbytes;
+	struct cursor c;
+	size_t avail = 0;
+	uint8_t kind;
 
-	if (fmt_kind_has_table(kind)) {
-		struct rans_table t;
+	TRY(source_fill(&ds->in, 1 + VARINT_MAX_LEN, &avail, eb));
+	cursor_init(&c, source_peek(&ds->in), avail);
+	if (!cursor_u8(&c, &kind))
+		return err_setf(eb, GAUSS_E_CORRUPT, "file is truncated after "
+				"%llu bytes", (unsigned long long)ds->in.offset);
+	if (kind == FMT_KIND_END) {
+		source_skip(&ds->in, 1);
+		*end_ret = true;
+		return GAUSS_OK;
+	}
+	if (!fmt_kind_known(kind))
+		return err_setf(eb, GAUSS_E_CORRUPT, "unknown frame kind %u at "
+				"byte %llu", kind,
+				(unsigned long long)frame_start);
+	if (!cursor_varint(&c, &nbytes) || nbytes == 0 ||
+	    nbytes > ds->expected_nbytes - ds->read_nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame at byte %llu has an "
+				"invalid size", (unsigned long long)frame_start);
+	source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
+	ds->kind = (enum fmt_kind)kind;
+	ds->seg_offset = ds->read_nbytes;
+	ds->seg_nbytes = nbytes;
+	ds->seg_left = nbytes;
+	ds->frame_start = frame_start;
+	ds->chunk_index = 0;
+	if (kind != FMT_KIND_STORED && nbytes % split_elem_nbytes(ds->kind))
+		return err_setf(eb, GAUSS_E_CORRUPT, "%llu bytes are not a "
+				"whole number of %s elements",
+				(unsigned long long)nbytes,
+				fmt_kind_name(ds->kind));
+	/* keep the first segment, the safetensors header, to name tensors */
+	if (ds->seg_offset == 0 && nbytes <= 8 + ST_MAX_HEADER_NBYTES) {
+		ds->hdr_copy = malloc((size_t)nbytes);
+		if (ds->hdr_copy == NULL)
+			return GAUSS_E_NOMEM;
+	}
+	return GAUSS_OK;
+}
+
+/* Parses one chunk record of cn original bytes into r. */
+static enum gauss_status
+read_record(struct dstate *ds, struct djob *j, size_t cn, size_t *in_len,
+	    struct drec *r, struct errbuf *eb)
+{
+	enum gauss_status st;
+	const uint8_t *p;
+	struct cursor c;
+	uint64_t head;
+	size_t avail = 0;
+
+	TRY(source_fill(&ds->in, VARINT_MAX_LEN, &avail, eb));
+	cursor_init(&c, source_peek(&ds->in), avail);
+	if (!cursor_varint(&c, &head))
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk header is "
+				"truncated or invalid");
+	r->stored = head & 1;
+	head >>= 1;
+	if (head > cn || (r->stored && head != cn))
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk declares %llu "
+				"bytes for %zu original bytes",
+				(unsigned long long)head, cn);
+	source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
+	r->payload_nbytes = (size_t)head;
+	p = source_take(&ds->in, r->payload_nbytes + FMT_CHECKSUM_NBYTES,
+			j->in ? j->in + *in_len : NULL, eb, &st);
+	if (p == NULL)
+		return st != GAUSS_OK ? st :
+		       err_setf(eb, GAUSS_E_CORRUPT, "chunk is truncated");
+	*in_len += r->payload_nbytes + FMT_CHECKSUM_NBYTES;
+	r->payload = p;
+	r->checksum = get_le64(p + r->payload_nbytes);
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+d_read(void *user, void *job, bool *more, struct errbuf *eb)
+{
+	struct dstate *ds = user;
+	struct djob *j = job;
+	const uint64_t block_nbytes = (uint64_t)1 << ds->fh.block_log2;
+	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
+	size_t in_len = 0;
+
+	j->seg_nbytes = 0;
+	if (ds->seg_left == 0) {
+		bool end = false;
+
+		TRY(read_frame_head(ds, &end, eb));
+		if (end) {
+			*more = false;
+			return GAUSS_OK;
+		}
+	}
+	j->kind = ds->kind;
+	j->seg_offset = ds->seg_offset;
+	j->seg_nbytes = ds->seg_nbytes;
+	j->boff = ds->seg_nbytes - ds->seg_left;
+	j->nbytes = (size_t)MIN(block_nbytes, ds->seg_left);
+	j->first_chunk = ds->chunk_index;
+	j->nchunks = 0;
+	if (ds->out.mem != NULL) {
+		if (ds->read_nbytes + j->nbytes > ds->out.mem_cap)
+			return err_setf(eb, GAUSS_E_TOO_LARGE, "output does "
+					"not fit in %zu bytes",
+					ds->out.mem_cap);
+		j->dst = ds->out.mem + ds->read_nbytes;
+	} else {
+		j->dst = j->own;
+	}
+	j->has_table = fmt_kind_has_table(j->kind);
+	if (j->has_table) {
 		struct cursor c;
+		size_t avail = 0;
 
 		TRY(source_fill(&ds->in, RANS_TABLE_MAX_NBYTES, &avail, eb));
-		cursor_init(&c, ds->in.buf + ds->in.pos, avail);
-		TRY(chunk_table_read(kind, &c, &t, eb));
-		source_skip(&ds->in, (size_t)(c.p - (ds->in.buf + ds->in.pos)));
-		rans_dtable_build(&t, &ds->dtable);
+		cursor_init(&c, source_peek(&ds->in), avail);
+		TRY(chunk_table_read(j->kind, &c, &j->table, eb));
+		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
 	}
-	for (uint64_t coff = 0; coff < bn; coff += chunk_nbytes) {
-		const size_t cn = (size_t)MIN(chunk_nbytes, bn - coff);
-		const uint8_t *payload;
-		size_t payload_nbytes;
-		uint64_t checksum;
-		struct cursor c;
-		bool stored;
-		enum gauss_status st;
+	for (size_t coff = 0; coff < j->nbytes; coff += chunk_nbytes) {
+		const size_t cn = MIN(chunk_nbytes, j->nbytes - coff);
+		const enum gauss_status st =
+			read_record(ds, j, cn, &in_len, &j->recs[j->nchunks],
+				    eb);
 
-		TRY(source_fill(&ds->in, chunk_record_bound(cn), &avail, eb));
-		cursor_init(&c, ds->in.buf + ds->in.pos, avail);
-		st = chunk_parse(&c, cn, &payload, &payload_nbytes, &stored,
-				 &checksum, eb);
-		if (st == GAUSS_OK)
-			st = chunk_decode(kind, &ds->dtable, payload,
-					  payload_nbytes, stored, checksum,
-					  ds->chunk_buf, cn, &ds->scratch, eb);
 		if (st != GAUSS_OK)
 			return err_prefix(eb, st, "chunk %llu",
-					  (unsigned long long)*chunk_index);
-		source_skip(&ds->in, (size_t)(c.p - (ds->in.buf + ds->in.pos)));
-		if (hdr_copy)
-			memcpy(hdr_copy + coff, ds->chunk_buf, cn);
-		XXH3_128bits_update(ds->hash, ds->chunk_buf, cn);
-		TRY(sink_write(&ds->out, ds->chunk_buf, cn, eb));
-		(*chunk_index)++;
+					  (unsigned long long)(j->first_chunk +
+							       j->nchunks));
+		j->nchunks++;
+	}
+	ds->chunk_index += j->nchunks;
+	ds->seg_left -= j->nbytes;
+	ds->read_nbytes += j->nbytes;
+	if (ds->seg_left == 0)
+		TRY(seglist_add(&ds->segs, ds->kind, ds->seg_nbytes,
+				ds->in.offset - ds->frame_start));
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
+{
+	struct dstate *ds = user;
+	struct djob *j = job;
+	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
+
+	if (j->has_table)
+		rans_dtable_build(&j->table, ds->fh.version, j->dtable);
+	for (size_t i = 0; i < j->nchunks; i++) {
+		const size_t coff = i * chunk_nbytes;
+		const struct drec *r = &j->recs[i];
+		const enum gauss_status st =
+			chunk_decode(j->kind, j->dtable, r->payload,
+				     r->payload_nbytes, r->stored,
+				     r->checksum, j->dst + coff,
+				     MIN(chunk_nbytes, j->nbytes - coff),
+				     &ds->scratch[worker], eb);
+
+		if (st != GAUSS_OK)
+			return err_prefix(eb, st, "chunk %llu",
+					  (unsigned long long)(j->first_chunk +
+							       i));
 	}
 	return GAUSS_OK;
 }
 
 static enum gauss_status
-decode_segment(struct dstate *ds, enum fmt_kind kind, uint64_t nbytes,
-	       struct errbuf *eb)
+d_write(void *user, void *job, struct errbuf *eb)
 {
-	const uint64_t block_nbytes = (uint64_t)1 << ds->fh.block_log2;
-	uint8_t *hdr_copy = NULL;
-	uint64_t chunk_index = 0;
-	enum gauss_status st = GAUSS_OK;
+	struct dstate *ds = user;
+	struct djob *j = job;
 
-	if (kind != FMT_KIND_STORED &&
-	    nbytes % split_elem_nbytes(kind) != 0)
-		return err_setf(eb, GAUSS_E_CORRUPT, "%llu bytes are not a "
-				"whole number of %s elements",
-				(unsigned long long)nbytes,
-				fmt_kind_name(kind));
-	/* keep the first segment, the safetensors header, to name tensors */
-	if (ds->original_nbytes == 0 && nbytes <= 8 + ST_MAX_HEADER_NBYTES) {
-		hdr_copy = malloc((size_t)nbytes);
-		if (hdr_copy == NULL)
-			return GAUSS_E_NOMEM;
+	XXH3_128bits_update(ds->hash, j->dst, j->nbytes);
+	if (ds->out.mem != NULL)
+		ds->out.offset += j->nbytes;	/* decoded in place */
+	else
+		TRY(sink_write(&ds->out, j->dst, j->nbytes, eb));
+	if (j->seg_offset == 0 && ds->hdr_copy != NULL) {
+		memcpy(ds->hdr_copy + j->boff, j->dst, j->nbytes);
+		if (j->boff + j->nbytes == j->seg_nbytes)
+			learn_names(ds, ds->hdr_copy, (size_t)j->seg_nbytes);
 	}
-	for (uint64_t off = 0; off < nbytes && st == GAUSS_OK;
-	     off += block_nbytes) {
-		const uint64_t bn = MIN(block_nbytes, nbytes - off);
-
-		st = decode_block(ds, kind, bn, &chunk_index,
-				  hdr_copy ? hdr_copy + off : NULL, eb);
-		if (st == GAUSS_OK && ds->o->progress &&
-		    ds->o->progress(ds->o->progress_user,
-				    ds->original_nbytes + off + bn,
-				    ds->expected_nbytes == UINT64_MAX ?
-					    0 : ds->expected_nbytes,
-				    ds->in.offset))
-			st = err_setf(eb, GAUSS_E_INTERRUPTED,
-				      "stopped by the caller");
-	}
-	if (st == GAUSS_OK && hdr_copy)
-		learn_names(ds, hdr_copy, (size_t)nbytes);
-	free(hdr_copy);
-	return st;
+	ds->original_nbytes += j->nbytes;
+	__atomic_store_n(&ds->prog_done, ds->original_nbytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&ds->prog_in, ds->in.offset, __ATOMIC_RELAXED);
+	return GAUSS_OK;
 }
 
-static enum gauss_status
-decompress_frames(struct dstate *ds, struct errbuf *eb)
+static int
+d_progress(void *user)
 {
-	size_t avail;
+	const struct dstate *ds = user;
 
-	for (;;) {
-		const uint64_t frame_start = ds->in.offset;
-		uint64_t nbytes;
-		struct cursor c;
-		uint8_t kind;
-		enum gauss_status st;
-		char what[160];
-
-		TRY(source_fill(&ds->in, 1 + VARINT_MAX_LEN, &avail, eb));
-		cursor_init(&c, ds->in.buf + ds->in.pos, avail);
-		if (!cursor_u8(&c, &kind))
-			return err_setf(eb, GAUSS_E_CORRUPT, "file is "
-					"truncated after %llu bytes",
-					(unsigned long long)ds->in.offset);
-		if (kind == FMT_KIND_END) {
-			source_skip(&ds->in, 1);
-			return GAUSS_OK;
-		}
-		if (!fmt_kind_known(kind))
-			return err_setf(eb, GAUSS_E_CORRUPT, "unknown frame "
-					"kind %u at byte %llu", kind,
-					(unsigned long long)frame_start);
-		if (!cursor_varint(&c, &nbytes) || nbytes == 0 ||
-		    nbytes > ds->expected_nbytes - ds->original_nbytes)
-			return err_setf(eb, GAUSS_E_CORRUPT, "frame at byte "
-					"%llu has an invalid size",
-					(unsigned long long)frame_start);
-		source_skip(&ds->in, (size_t)(c.p - (ds->in.buf + ds->in.pos)));
-		st = decode_segment(ds, (enum fmt_kind)kind, nbytes, eb);
-		if (st != GAUSS_OK) {
-			name_segment(ds, ds->original_nbytes, nbytes, what,
-				     sizeof(what));
-			return err_prefix(eb, st, "%s", what);
-		}
-		ds->original_nbytes += nbytes;
-		TRY(seglist_add(&ds->segs, (enum fmt_kind)kind, nbytes,
-				ds->in.offset - frame_start));
-	}
+	return ds->o->progress(ds->o->progress_user,
+			       __atomic_load_n(&ds->prog_done,
+					       __ATOMIC_RELAXED),
+			       ds->expected_nbytes == UINT64_MAX ?
+				       0 : ds->expected_nbytes,
+			       __atomic_load_n(&ds->prog_in,
+					       __ATOMIC_RELAXED));
 }
 
 /* After END: the index and the footer must describe what was decoded. */
@@ -664,7 +1028,7 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 	struct fmt_index idx;
 	XXH128_canonical_t canon;
 	const uint8_t *tail;
-	size_t avail;
+	size_t avail = 0;
 	enum gauss_status st;
 
 	TRY(source_fill(&ds->in, most + 1, &avail, eb));
@@ -674,7 +1038,7 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 	if (avail < FMT_FOOTER_NBYTES)
 		return err_setf(eb, GAUSS_E_CORRUPT, "file is truncated: the "
 				"footer is missing");
-	tail = ds->in.buf + ds->in.pos;
+	tail = source_peek(&ds->in);
 	TRY(fmt_footer_read(tail + avail - FMT_FOOTER_NBYTES,
 			    index_offset + avail, &f, eb));
 	if (f.index_offset != index_offset)
@@ -710,56 +1074,133 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 
 /* With a seekable input, the footer tells the original size up front. */
 static void
-peek_footer(struct dstate *ds, uint64_t in_nbytes)
+peek_footer(struct dstate *ds, const struct pipe_in *in)
 {
-	uint8_t foot[FMT_FOOTER_NBYTES];
+	uint8_t buf[FMT_FOOTER_NBYTES];
+	const uint8_t *foot = buf;
 	struct fmt_footer f;
 
-	if (in_nbytes == UINT64_MAX || in_nbytes < FMT_FOOTER_NBYTES ||
-	    io_pread_full(ds->in.fd, foot, sizeof(foot),
-			  in_nbytes - FMT_FOOTER_NBYTES) != sizeof(foot) ||
-	    fmt_footer_read(foot, in_nbytes, &f, NULL) != GAUSS_OK)
+	if (in->nbytes == UINT64_MAX || in->nbytes < FMT_FOOTER_NBYTES)
 		return;
-	ds->expected_nbytes = f.original_nbytes;
+	if (in->mem != NULL)
+		foot = in->mem + in->nbytes - FMT_FOOTER_NBYTES;
+	else if (io_pread_full(in->fd, buf, sizeof(buf),
+			       in->nbytes - FMT_FOOTER_NBYTES) != sizeof(buf))
+		return;
+	if (fmt_footer_read(foot, in->nbytes, &f, NULL) == GAUSS_OK)
+		ds->expected_nbytes = f.original_nbytes;
+}
+
+static const struct pool_ops decompress_ops = {
+	.read = d_read,
+	.compute = d_compute,
+	.write = d_write,
+	.progress = d_progress,
+};
+
+static void
+djobs_free(struct djob *jobs, unsigned n)
+{
+	if (jobs == NULL)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		free(jobs[i].dtable);
+		free(jobs[i].recs);
+		free(jobs[i].in);
+		free(jobs[i].own);
+	}
+	free(jobs);
+}
+
+static enum gauss_status
+djobs_init(struct dstate *ds, const struct pipe_in *in, struct djob *jobs,
+	   void **jobv, unsigned n)
+{
+	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
+	const size_t block_nbytes = (size_t)1 << ds->fh.block_log2;
+	const size_t nchunks = block_nbytes / chunk_nbytes;
+	/* a block's records hold at most its bytes and their checksums */
+	const size_t in_nbytes = block_nbytes + nchunks * FMT_CHECKSUM_NBYTES;
+
+	for (unsigned i = 0; i < n; i++) {
+		jobv[i] = &jobs[i];
+		/* aligned for the vector kernels (a multiple of 64 bytes) */
+		jobs[i].dtable = aligned_alloc(64, sizeof(*jobs[i].dtable));
+		jobs[i].recs = calloc(nchunks, sizeof(*jobs[i].recs));
+		if (in->mem == NULL)
+			jobs[i].in = malloc(in_nbytes);
+		if (ds->out.mem == NULL)
+			jobs[i].own = malloc(block_nbytes);
+		if (jobs[i].dtable == NULL || jobs[i].recs == NULL ||
+		    (in->mem == NULL && jobs[i].in == NULL) ||
+		    (ds->out.mem == NULL && jobs[i].own == NULL))
+			return GAUSS_E_NOMEM;
+	}
+	return GAUSS_OK;
 }
 
 enum gauss_status
-pipeline_decompress(const struct pipeline_opts *o, int in_fd,
-		    uint64_t in_nbytes, int out_fd,
-		    uint64_t *original_nbytes_ret, struct errbuf *eb)
+pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
+		    const struct pipe_out *out, uint64_t *original_nbytes_ret,
+		    struct errbuf *eb)
 {
+	const unsigned threads = resolve_threads(o);
+	const unsigned nslots = threads + 2;
 	struct dstate ds = {
 		.o = o,
-		.in = { .fd = in_fd, .cap = (size_t)1 << 16 },
-		.out = { .fd = out_fd, .cap = (size_t)1 << 18 },
+		.in = {
+			.fd = in->fd,
+			.mem = in->mem,
+			.cap = (size_t)1 << 16,
+			.len = in->mem ? (size_t)in->nbytes : 0,
+			.eof = in->mem != NULL,
+		},
 		.expected_nbytes = UINT64_MAX,
 	};
-	enum gauss_status st = GAUSS_E_NOMEM;
-	size_t avail;
+	struct pool_ops ops = decompress_ops;
+	struct djob *jobs = NULL;
+	void **jobv = NULL;
+	int fail_slot = -1;
+	enum gauss_status st;
+	size_t avail = 0;
 
-	ds.in.buf = malloc(ds.in.cap);
-	ds.out.buf = malloc(ds.out.cap);
+	st = sink_init(&ds.out, out);
+	if (st != GAUSS_OK)
+		goto out;
+	st = GAUSS_E_NOMEM;
+	if (in->mem == NULL)
+		ds.in.buf = malloc(ds.in.cap);
 	ds.hash = XXH3_createState();
-	if (ds.in.buf == NULL || ds.out.buf == NULL || ds.hash == NULL)
+	if ((in->mem == NULL && ds.in.buf == NULL) || ds.hash == NULL)
 		goto out;
 	XXH3_128bits_reset(ds.hash);
-	peek_footer(&ds, in_nbytes);
+	peek_footer(&ds, in);
 	st = source_fill(&ds.in, FMT_HEADER_NBYTES, &avail, eb);
 	if (st != GAUSS_OK)
 		goto out;
-	st = fmt_header_read(ds.in.buf, avail, &ds.fh, eb);
+	st = fmt_header_read(source_peek(&ds.in), avail, &ds.fh, eb);
 	if (st != GAUSS_OK)
 		goto out;
 	source_skip(&ds.in, FMT_HEADER_NBYTES);
-	ds.chunk_buf = malloc((size_t)1 << ds.fh.chunk_log2);
-	if (ds.chunk_buf == NULL) {
-		st = GAUSS_E_NOMEM;
+	st = GAUSS_E_NOMEM;
+	jobs = calloc(nslots, sizeof(*jobs));
+	jobv = calloc(nslots, sizeof(*jobv));
+	if (jobs == NULL || jobv == NULL ||
+	    djobs_init(&ds, in, jobs, jobv, nslots) != GAUSS_OK ||
+	    scratches_init(&ds.scratch, threads,
+			   (size_t)1 << ds.fh.chunk_log2,
+			   o->kernels) != GAUSS_OK)
 		goto out;
+	if (o->progress == NULL)
+		ops.progress = NULL;
+	st = pool_run(&ops, &ds, jobv, nslots, threads, &fail_slot, eb);
+	if (st != GAUSS_OK && fail_slot >= 0 && jobs[fail_slot].seg_nbytes) {
+		char what[160];
+
+		name_segment(&ds, jobs[fail_slot].seg_offset,
+			     jobs[fail_slot].seg_nbytes, what, sizeof(what));
+		err_prefix(eb, st, "%s", what);
 	}
-	st = chunk_scratch_init(&ds.scratch, (size_t)1 << ds.fh.chunk_log2);
-	if (st != GAUSS_OK)
-		goto out;
-	st = decompress_frames(&ds, eb);
 	if (st == GAUSS_OK)
 		st = decompress_trailer(&ds, eb);
 	if (st == GAUSS_OK)
@@ -767,9 +1208,11 @@ pipeline_decompress(const struct pipeline_opts *o, int in_fd,
 	if (st == GAUSS_OK && original_nbytes_ret)
 		*original_nbytes_ret = ds.original_nbytes;
 out:
+	djobs_free(jobs, nslots);
+	free(jobv);
+	scratches_free(ds.scratch, threads);
 	st_header_free(&ds.st);
-	chunk_scratch_free(&ds.scratch);
-	free(ds.chunk_buf);
+	free(ds.hdr_copy);
 	XXH3_freeState(ds.hash);
 	free(ds.in.buf);
 	free(ds.out.buf);

@@ -1,44 +1,70 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * pipeline.h: the compress and decompress pipelines: walk the original (or
- * the frames) in order, cut blocks and chunks, code them, write in order.
+ * the frames) in order, cut blocks and chunks, code the blocks on a pool of
+ * threads, write them in order.
  */
 #ifndef GAUSS_PIPELINE_H
 #define GAUSS_PIPELINE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "gauss.h"
 #include "error.h"
 
+struct rans_kernels;
+
 struct pipeline_opts {
 	unsigned chunk_log2;
 	unsigned block_log2;
-	unsigned threads;
-	gauss_progress_fn progress;
+	unsigned threads;		/* 0: one per online CPU */
+	const struct rans_kernels *kernels;	/* NULL: the best level */
+	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
 };
 
 /* Fills o with the defaults of the format and the encoder. */
 void pipeline_opts_default(struct pipeline_opts *o);
 
+/* Where the bytes come from: a file descriptor, or memory when mem is set. */
+struct pipe_in {
+	int fd;
+	const uint8_t *mem;
+	uint64_t nbytes;	/* UINT64_MAX when unknown (a pipe) */
+};
+
 /*
- * Compresses the safetensors file open at in_fd (a regular file of
- * in_nbytes bytes, read with pread) into out_fd (written sequentially).
+ * Where they go: a file descriptor (written sequentially), memory when mem
+ * is set (GAUSS_E_TOO_LARGE past mem_cap), or nowhere when fd is -1 and mem
+ * is NULL (verify).
  */
-enum gauss_status pipeline_compress(const struct pipeline_opts *o, int in_fd,
-				    uint64_t in_nbytes, int out_fd,
+struct pipe_out {
+	int fd;
+	uint8_t *mem;
+	size_t mem_cap;
+};
+
+/*
+ * Compresses the safetensors image in (a regular file read with pread, or
+ * memory; its size must be known) into out; *out_nbytes_ret gets the size
+ * written. The bytes depend on the input and the sizes in o only, never on
+ * the thread count or the kernels.
+ */
+enum gauss_status pipeline_compress(const struct pipeline_opts *o,
+				    const struct pipe_in *in,
+				    const struct pipe_out *out,
+				    uint64_t *out_nbytes_ret,
 				    struct errbuf *eb);
 
 /*
- * Decompresses the .gauss stream at in_fd (read sequentially; in_nbytes is
- * its size, or UINT64_MAX when unknown) into out_fd, or only checks it when
- * out_fd is -1. Every chunk checksum, the index and the XXH3-128 of the
- * whole original are verified; *original_nbytes_ret gets the size written.
+ * Decompresses the .gauss stream in (read sequentially, so a pipe works)
+ * into out. Every chunk checksum, the index and the XXH3-128 of the whole
+ * original are verified; *original_nbytes_ret gets the size restored.
  */
 enum gauss_status pipeline_decompress(const struct pipeline_opts *o,
-				      int in_fd, uint64_t in_nbytes,
-				      int out_fd,
+				      const struct pipe_in *in,
+				      const struct pipe_out *out,
 				      uint64_t *original_nbytes_ret,
 				      struct errbuf *eb);
 

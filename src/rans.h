@@ -31,6 +31,7 @@
 #ifndef GAUSS_RANS_H
 #define GAUSS_RANS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -45,6 +46,8 @@
 #define RANS_L		(1u << 16)		/* lower bound of a state */
 #define RANS_MAX_LANES	32			/* lanes of a full chunk */
 #define RANS_LANE_UNIT	4096			/* elements per lane step */
+#define RANS_ALIAS_BUCKETS 64			/* alias layout (version 2) */
+#define RANS_ALIAS_SLOTS (RANS_M / RANS_ALIAS_BUCKETS)
 /* ---- end of format constants ---- */
 
 /* Largest serialised table: header, 255 gaps, index, 255 frequencies. */
@@ -58,13 +61,68 @@ struct rans_table {
 };
 
 /*
- * Decoder view of a table: one packed entry per probability slot:
- * symbol (bits 0-7), frequency (8-19), slot - cum (20-31).
+ * Slot layouts: which of the RANS_M probability slots code which symbol.
+ * Coding symbol s with frequency f maps state x to (x / f) * M + slot,
+ * where slot is the slot of s's (x % f)-th code. Version 1 files use the
+ * cumulative layout: s owns slots [cum[s], cum[s] + f) in order. Version 2
+ * files use the alias layout whenever it exists for the table (always for
+ * up to 64 symbols; rans_alias_build()), the cumulative one otherwise.
+ *
+ * Alias layout: slot = b * RANS_ALIAS_SLOTS + o, bucket b < 64, o < 64.
+ * Bucket b holds at most two symbols: its first div[b] slots belong to
+ * lo[b] (the last div[b] codes of lo[b], k = freq[lo] - div + o), the
+ * others to hi[b] (codes k = khi[b] + o - div). gauss(5) gives the
+ * construction, "Slot layout".
+ */
+struct rans_alias {
+	uint8_t div[RANS_ALIAS_BUCKETS];
+	uint8_t lo[RANS_ALIAS_BUCKETS];
+	uint8_t hi[RANS_ALIAS_BUCKETS];
+	uint16_t khi[RANS_ALIAS_BUCKETS];
+};
+
+/*
+ * Builds the alias layout of t (nsym >= 2); returns false when it does not
+ * exist (only possible above 64 symbols).
+ */
+bool rans_alias_build(const struct rans_table *t, struct rans_alias *a);
+
+/*
+ * Encoder view of a table: freq and cum per symbol, and the slot of each
+ * code: the k-th code of symbol s lives in slot[cum[s] + k] (k < freq[s]).
+ * The slot array has 16 spare entries so that a kernel may gather 32 bits
+ * at any index.
+ */
+struct rans_etable {
+	uint16_t slot[RANS_M + 16];
+	uint16_t freq[256];
+	uint16_t cum[256];
+	unsigned nsym;
+	bool alias;
+};
+
+/*
+ * Decoder view of a table. slot[] holds one packed entry per probability
+ * slot, for any layout: symbol (bits 0-7), frequency (8-19), the code's k
+ * (20-31); decoding maps x to freq * (x >> 12) + k.
+ *
+ * When alias is true, alo[] and ahi[] describe the same layout per bucket
+ * for kernels that look it up with in-register permutes instead of
+ * gathers (for slot = b * 64 + o):
+ *   alo[b] = freq[lo] | div << 12 | lo << 24
+ *   ahi[b] = freq[hi] | khi << 12 | hi << 24
+ *   div = (alo[b] >> 12) & 0x7f;
+ *   o < div:  symbol lo, k = o - div + freq[lo]
+ *   o >= div: symbol hi, k = o - div + khi
+ * (empty halves are zero).
  */
 struct rans_dtable {
-	uint32_t slot[RANS_M];
+	uint32_t alo[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
+	uint32_t ahi[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
+	uint32_t slot[RANS_M] __attribute__((aligned(64)));
 	unsigned nsym;
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
+	bool alias;
 };
 
 /* Number of lanes of a chunk of n elements: 1 below 8192, 32 from 131072. */
@@ -95,8 +153,14 @@ size_t rans_table_write(const struct rans_table *t, uint8_t *out);
 enum gauss_status rans_table_read(struct cursor *c, struct rans_table *t,
 				  struct errbuf *eb);
 
-/* Builds the decoder view of t. */
-void rans_dtable_build(const struct rans_table *t, struct rans_dtable *d);
+/*
+ * Builds the encoder and decoder views of t for a file of format version
+ * `version` (1: cumulative layout; 2: alias layout where it exists).
+ */
+void rans_etable_build(const struct rans_table *t, unsigned version,
+		       struct rans_etable *e);
+void rans_dtable_build(const struct rans_table *t, unsigned version,
+		       struct rans_dtable *d);
 
 /* Entropy in bits per symbol of the table's own probabilities. */
 double rans_table_entropy(const struct rans_table *t);
@@ -108,28 +172,50 @@ double rans_table_entropy(const struct rans_table *t);
 double rans_table_cost(const struct rans_table *t, const uint64_t counts[256]);
 
 /*
- * Encodes n symbols (each with a non-zero frequency in t, and t->nsym >= 2)
- * into out, at most cap bytes. Returns the stream size, or 0 when it would
- * not fit in cap (the caller then stores the chunk).
+ * The kernels. Every level (scalar, AVX2, AVX-512) gives the same bytes and
+ * the same verdicts; see cpu.h for how one is chosen.
+ *
+ * encode: codes n symbols (each with a non-zero frequency in e, and
+ * e->nsym >= 2) into out, at most cap bytes. Returns the stream size, or 0
+ * when it would not fit in cap (the caller then stores the chunk).
+ *
+ * decode: decodes n symbols from a stream of in_nbytes bytes into syms.
+ * Returns GAUSS_OK, or GAUSS_E_CORRUPT when the stream is short, has bytes
+ * left, or does not end in the initial states. Never reads outside
+ * in[0, in_nbytes); on failure syms may hold anything.
+ *
+ * decode_bf16: the same, fused with the merge of the bf16 planes: writes n
+ * little-endian bf16 values to dst (2n bytes), value i being
+ * (raw[i] & 0x80) << 8 | sym_i << 7 | (raw[i] & 0x7f).
  */
-typedef size_t (*rans_encode_fn)(const struct rans_table *t,
+typedef size_t (*rans_encode_fn)(const struct rans_etable *e,
 				 const uint8_t *syms, size_t n,
 				 uint8_t *out, size_t cap);
-
-/*
- * Decodes n symbols from a stream of in_nbytes bytes into syms. Returns
- * GAUSS_OK, or GAUSS_E_CORRUPT when the stream is short, has bytes left, or
- * does not end in the initial states. Never reads outside in[0, in_nbytes).
- */
 typedef enum gauss_status (*rans_decode_fn)(const struct rans_dtable *d,
 					    const uint8_t *in,
 					    size_t in_nbytes,
 					    uint8_t *syms, size_t n);
+typedef enum gauss_status (*rans_decode_bf16_fn)(const struct rans_dtable *d,
+						 const uint8_t *in,
+						 size_t in_nbytes,
+						 const uint8_t *raw,
+						 uint8_t *dst, size_t n);
 
-size_t rans_encode_scalar(const struct rans_table *t, const uint8_t *syms,
-			  size_t n, uint8_t *out, size_t cap);
-enum gauss_status rans_decode_scalar(const struct rans_dtable *d,
-				     const uint8_t *in, size_t in_nbytes,
-				     uint8_t *syms, size_t n);
+#define RANS_DECLARE_KERNELS(level)					\
+	size_t rans_encode_##level(const struct rans_etable *e,		\
+				   const uint8_t *syms, size_t n,	\
+				   uint8_t *out, size_t cap);		\
+	enum gauss_status rans_decode_##level(const struct rans_dtable *d, \
+					      const uint8_t *in,	\
+					      size_t in_nbytes,		\
+					      uint8_t *syms, size_t n);	\
+	enum gauss_status rans_decode_bf16_##level(			\
+		const struct rans_dtable *d, const uint8_t *in,		\
+		size_t in_nbytes, const uint8_t *raw, uint8_t *dst,	\
+		size_t n)
+
+RANS_DECLARE_KERNELS(scalar);
+RANS_DECLARE_KERNELS(avx2);
+RANS_DECLARE_KERNELS(avx512);
 
 #endif /* GAUSS_RANS_H */

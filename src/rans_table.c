@@ -319,21 +319,138 @@ bad:
 	return err_setf(eb, GAUSS_E_CORRUPT, "frequency table is invalid");
 }
 
-void
-rans_dtable_build(const struct rans_table *t, struct rans_dtable *d)
+/*
+ * The alias layout (gauss(5), "Slot layout"): bucket by bucket, the symbol
+ * with the fewest codes left (ties: the lower symbol) goes first; if it
+ * fills the bucket it takes RANS_ALIAS_SLOTS codes as the bucket's hi part
+ * (div = 0); otherwise all its remaining codes form the lo part and the
+ * symbol with the most codes left (ties: the lower symbol) fills the rest.
+ * Each bucket uses up one symbol or leaves only symbols larger than a
+ * bucket, so up to 64 symbols always fit.
+ */
+bool
+rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 {
-	d->nsym = t->nsym;
-	d->only_symbol = 0;
-	for (unsigned s = 0; s < 256; s++) {
-		const unsigned f = t->freq[s];
+	unsigned rem[256], used[256];
 
-		if (f == RANS_M) {
-			d->only_symbol = (uint8_t)s;
+	GAUSS_ASSERT(t->nsym >= 2);
+	memset(a, 0, sizeof(*a));
+	for (unsigned s = 0; s < 256; s++) {
+		rem[s] = t->freq[s];
+		used[s] = 0;
+	}
+	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
+		int small = -1, large = -1;
+		unsigned need;
+
+		for (unsigned s = 0; s < 256; s++)
+			if (rem[s] && (small < 0 || rem[s] < rem[small]))
+				small = (int)s;
+		GAUSS_ASSERT(small >= 0);
+		if (rem[small] >= RANS_ALIAS_SLOTS) {
+			a->div[b] = 0;
+			a->hi[b] = (uint8_t)small;
+			a->khi[b] = (uint16_t)used[small];
+			used[small] += RANS_ALIAS_SLOTS;
+			rem[small] -= RANS_ALIAS_SLOTS;
 			continue;
 		}
-		for (unsigned j = 0; j < f; j++)
-			d->slot[t->cum[s] + j] =
-				s | ((uint32_t)f << 8) | ((uint32_t)j << 20);
+		a->div[b] = (uint8_t)rem[small];
+		a->lo[b] = (uint8_t)small;
+		need = RANS_ALIAS_SLOTS - rem[small];
+		used[small] += rem[small];
+		rem[small] = 0;
+		for (unsigned s = 0; s < 256; s++)
+			if (rem[s] && (large < 0 || rem[s] > rem[large]))
+				large = (int)s;
+		if (large < 0 || rem[large] < need)
+			return false;
+		a->hi[b] = (uint8_t)large;
+		a->khi[b] = (uint16_t)used[large];
+		used[large] += need;
+		rem[large] -= need;
+	}
+	return true;
+}
+
+/*
+ * Fills slot_of[cum[s] + k] with the slot of the k-th code of symbol s
+ * under the layout of a file of this version; returns whether that layout
+ * is the alias one (described by *a).
+ */
+static bool
+layout_slots(const struct rans_table *t, unsigned version,
+	     uint16_t slot_of[RANS_M], struct rans_alias *a)
+{
+	if (version < 2 || !rans_alias_build(t, a)) {
+		for (unsigned c = 0; c < RANS_M; c++)
+			slot_of[c] = (uint16_t)c;
+		return false;
+	}
+	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
+		const unsigned div = a->div[b], lo = a->lo[b], hi = a->hi[b];
+		const unsigned base = b * RANS_ALIAS_SLOTS;
+
+		for (unsigned o = 0; o < div; o++)
+			slot_of[t->cum[lo] + t->freq[lo] - div + o] =
+				(uint16_t)(base + o);
+		for (unsigned o = div; o < RANS_ALIAS_SLOTS; o++)
+			slot_of[t->cum[hi] + a->khi[b] + o - div] =
+				(uint16_t)(base + o);
+	}
+	return true;
+}
+
+void
+rans_etable_build(const struct rans_table *t, unsigned version,
+		  struct rans_etable *e)
+{
+	struct rans_alias a;
+
+	memset(e, 0, sizeof(*e));
+	e->nsym = t->nsym;
+	memcpy(e->freq, t->freq, sizeof(e->freq));
+	memcpy(e->cum, t->cum, sizeof(e->cum));
+	if (t->nsym >= 2)
+		e->alias = layout_slots(t, version, e->slot, &a);
+}
+
+void
+rans_dtable_build(const struct rans_table *t, unsigned version,
+		  struct rans_dtable *d)
+{
+	uint16_t slot_of[RANS_M];
+	struct rans_alias a;
+
+	memset(d->alo, 0, sizeof(d->alo));
+	memset(d->ahi, 0, sizeof(d->ahi));
+	d->nsym = t->nsym;
+	d->only_symbol = 0;
+	d->alias = false;
+	if (t->nsym < 2) {
+		for (unsigned s = 0; s < 256; s++)
+			if (t->freq[s] == RANS_M)
+				d->only_symbol = (uint8_t)s;
+		return;
+	}
+	d->alias = layout_slots(t, version, slot_of, &a);
+	for (unsigned s = 0; s < 256; s++)
+		for (unsigned k = 0; k < t->freq[s]; k++)
+			d->slot[slot_of[t->cum[s] + k]] =
+				s | ((uint32_t)t->freq[s] << 8) |
+				((uint32_t)k << 20);
+	if (!d->alias)
+		return;
+	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
+		const unsigned div = a.div[b];
+
+		if (div)
+			d->alo[b] = t->freq[a.lo[b]] | (uint32_t)div << 12 |
+				    (uint32_t)a.lo[b] << 24;
+		if (div < RANS_ALIAS_SLOTS)
+			d->ahi[b] = t->freq[a.hi[b]] |
+				    (uint32_t)a.khi[b] << 12 |
+				    (uint32_t)a.hi[b] << 24;
 	}
 }
 

@@ -113,7 +113,7 @@ walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
 			cursor_init(&c, r->io_buf, got);
 			TRY(chunk_table_read(kind, &c, &t, eb));
 			pos += (uint64_t)(c.p - r->io_buf);
-			rans_dtable_build(&t, &r->dtable);
+			rans_dtable_build(&t, r->fh.version, &r->dtable);
 			if (entropy_sum_ret)
 				*entropy_sum_ret += rans_table_entropy(&t) *
 					(double)(bn / split_elem_nbytes(kind));
@@ -276,7 +276,10 @@ gauss_reader_open(struct gauss_ctx *ctx, const char *path,
 		return GAUSS_E_INVALID_ARG;
 	ctx_begin(ctx);
 	*reader_ret = NULL;
-	r = calloc(1, sizeof(*r));
+	/* the decoder table is aligned for the vector kernels */
+	r = aligned_alloc(_Alignof(struct gauss_reader), sizeof(*r));
+	if (r != NULL)
+		memset(r, 0, sizeof(*r));
 	if (r == NULL || (r->path = strdup(path)) == NULL) {
 		free(r);
 		return ctx_fail(ctx, GAUSS_E_NOMEM, "out of memory");

@@ -781,6 +781,53 @@ else
 	bad edge-mixed-codecs "unexpected codecs: $(grep codec out | tr -s ' \n' ' ')"
 fi
 
+# ---------------------------------------------------------------------------
+# Files of format version 1 (written by gauss 0.1 before the alias slot
+# layout) still decompress, byte for byte.
+v1=$(dirname "$(realpath "$0")")/data/format1-mixed.gauss
+v1_sha=c3a0a2a9552008b11e8ee211c22f9fbe028669f4e8f5af8e278d7a439a362e94
+run "$gauss" decompress "$v1" v1.safetensors
+if [ $rc -eq 0 ] && [ "$(sha256sum <v1.safetensors | cut -d' ' -f1)" = "$v1_sha" ]; then
+	ok format1-decompress
+else
+	bad format1-decompress "exit $rc: $(errtxt)"
+fi
+run "$gauss" compress v1.safetensors v2.gauss
+if [ $rc -eq 0 ] && [ "$(od -A n -t u1 -j 8 -N 1 v2.gauss | tr -d ' ')" = 2 ] &&
+   "$gauss" decompress -q v2.gauss v2.safetensors && cmp -s v1.safetensors v2.safetensors; then
+	ok format1-recompress-as-2
+else
+	bad format1-recompress-as-2 "exit $rc: $(errtxt)"
+fi
+
+# Every kernel level this CPU has writes the same bytes and reads the
+# others' files; a level it lacks or an unknown one is refused clearly.
+levels=""
+for l in scalar avx2 avx512; do
+	if GAUSS_CPU=$l "$gauss" compress -q -f "$sample" "lv-$l.gauss" 2>/dev/null; then
+		levels="$levels $l"
+	fi
+done
+same=1
+for l in $levels; do
+	cmp -s lv-scalar.gauss "lv-$l.gauss" || same=0
+	for m in $levels; do
+		GAUSS_CPU=$m "$gauss" decompress -q -f "lv-$l.gauss" lv.out &&
+			cmp -s lv.out "$sample" || same=0
+	done
+done
+if [ $same -eq 1 ] && [ -n "$levels" ]; then
+	ok "cpu-levels-identical ($levels )"
+else
+	bad cpu-levels-identical "levels '$levels' differ"
+fi
+run env GAUSS_CPU=sse9 "$gauss" compress -f "$sample" bogus.gauss
+if [ $rc -eq 1 ] && grep -q "GAUSS_CPU=sse9: unknown level" err && [ ! -e bogus.gauss ]; then
+	ok cpu-level-unknown
+else
+	bad cpu-level-unknown "exit $rc: $(errtxt)"
+fi
+
 # nothing of ours is left anywhere in the work directory
 if find "$tmp" -name '*gauss-tmp*' | grep -q .; then
 	bad no-temporary-files "$(find "$tmp" -name '*gauss-tmp*' | head -n 3)"

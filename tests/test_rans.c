@@ -12,12 +12,26 @@
 
 #include "test_util.h"
 #include "endian.h"
+#include "format.h"
 #include "rans.h"
 #include "banned.h"
 
 /* ---- helpers ---- */
 
 /* Checks the invariants every normalised or parsed table must hold. */
+/* Layout of the tables under test: the format's, or 1 where a test says. */
+static unsigned layout_version = FMT_VERSION;
+
+/* The encoder view of t under layout_version (one at a time). */
+static const struct rans_etable *
+etab(const struct rans_table *t)
+{
+	static struct rans_etable e;
+
+	rans_etable_build(t, layout_version, &e);
+	return &e;
+}
+
 static void
 assert_table_valid(const struct rans_table *t)
 {
@@ -188,12 +202,12 @@ encode_exact(const struct rans_table *t, const uint8_t *syms, size_t n,
 	size_t m;
 
 	assert_non_null(tmp);
-	m = rans_encode_scalar(t, syms, n, tmp, cap);
+	m = rans_encode_scalar(etab(t), syms, n, tmp, cap);
 	assert_true(m >= 4);
 	/* again, into a buffer of exactly that size: same bytes, no overrun */
 	g = guarded_alloc(m);
 	assert_non_null(g);
-	assert_int_equal(rans_encode_scalar(t, syms, n, g, m), m);
+	assert_int_equal(rans_encode_scalar(etab(t), syms, n, g, m), m);
 	assert_memory_equal(g, tmp, m);
 	free(tmp);
 	*nbytes_ret = m;
@@ -720,7 +734,7 @@ test_rans_lanes_boundaries(void **state)
 static void
 round_trip(const struct rans_table *t, const uint8_t *syms, size_t n)
 {
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *out = guarded_alloc(n);
 	uint64_t counts[256] = { 0 };
 	size_t m;
@@ -729,7 +743,7 @@ round_trip(const struct rans_table *t, const uint8_t *syms, size_t n)
 
 	assert_non_null(d);
 	assert_non_null(out);
-	rans_dtable_build(t, d);
+	rans_dtable_build(t, layout_version, d);
 	stream = encode_exact(t, syms, n, &m);
 	memset(out, 0xcc, n);
 	assert_int_equal(rans_decode_scalar(d, stream, m, out, n), GAUSS_OK);
@@ -793,15 +807,15 @@ test_rans_round_trip_empty(void **state)
 {
 	uint64_t counts[256] = { [3] = 1, [4] = 1 };
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t out[8];
 
 	(void)state;
 	assert_non_null(d);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	/* no symbols: just the one initial state */
-	assert_int_equal(rans_encode_scalar(&t, NULL, 0, out, sizeof(out)), 4);
+	assert_int_equal(rans_encode_scalar(etab(&t), NULL, 0, out, sizeof(out)), 4);
 	assert_int_equal(get_le32(out), RANS_L);
 	assert_int_equal(rans_decode_scalar(d, out, 4, NULL, 0), GAUSS_OK);
 	free(d);
@@ -835,7 +849,7 @@ test_rans_known_answer_stream(void **state)
 		{ 131072, 27946, 0xb7ab880a3b38f6ecull },	/* 32 lanes */
 	};
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *buf = malloc(1 << 20), *syms = malloc(131072);
 	uint8_t out[40];
 	size_t m;
@@ -851,8 +865,9 @@ test_rans_known_answer_stream(void **state)
 	t.freq[7] = 768;
 	t.freq[255] = 256;
 	rans_table_finish(&t);
-	rans_dtable_build(&t, d);
-	m = rans_encode_scalar(&t, seq, sizeof(seq), buf, 1 << 20);
+	layout_version = 1;	/* the cumulative layout */
+	rans_dtable_build(&t, layout_version, d);
+	m = rans_encode_scalar(etab(&t), seq, sizeof(seq), buf, 1 << 20);
 	assert_int_equal(m, sizeof(expect));
 	assert_memory_equal(buf, expect, sizeof(expect));
 	assert_int_equal(rans_decode_scalar(d, expect, sizeof(expect), out,
@@ -863,10 +878,11 @@ test_rans_known_answer_stream(void **state)
 		uint64_t seed = 42;
 
 		draw_symbols(&t, syms, big[i].n, &seed);
-		m = rans_encode_scalar(&t, syms, big[i].n, buf, 1 << 20);
+		m = rans_encode_scalar(etab(&t), syms, big[i].n, buf, 1 << 20);
 		assert_int_equal(m, big[i].nbytes);
 		assert_int_equal(XXH3_64bits(buf, m), big[i].hash);
 	}
+	layout_version = FMT_VERSION;
 	free(syms);
 	free(buf);
 	free(d);
@@ -900,7 +916,7 @@ test_rans_encode_cap_too_small(void **state)
 				continue;
 			g = guarded_alloc(cap);
 			assert_non_null(g);
-			assert_int_equal(rans_encode_scalar(&t, syms, n, g,
+			assert_int_equal(rans_encode_scalar(etab(&t), syms, n, g,
 							    cap), 0);
 			guarded_free(g, cap);
 		}
@@ -915,7 +931,7 @@ test_rans_decode_rejects_truncated(void **state)
 	static const size_t sizes[] = { 1, 1000, 40000 };
 	uint64_t counts[256];
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *syms = malloc(40000);
 	uint64_t seed = 17;
 
@@ -924,7 +940,7 @@ test_rans_decode_rejects_truncated(void **state)
 	assert_non_null(syms);
 	skewed_counts(counts);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		const size_t n = sizes[i];
 		uint8_t *out = guarded_alloc(n);
@@ -956,7 +972,7 @@ test_rans_decode_rejects_trailing_bytes(void **state)
 	static const size_t extra[] = { 1, 2, 3, 4, 64 };
 	uint64_t counts[256];
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *syms = malloc(40000);
 	uint64_t seed = 23;
 
@@ -965,7 +981,7 @@ test_rans_decode_rejects_trailing_bytes(void **state)
 	assert_non_null(syms);
 	skewed_counts(counts);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		const size_t n = sizes[i];
 		uint8_t *out = guarded_alloc(n);
@@ -1006,7 +1022,7 @@ test_rans_decode_flipped_bytes(void **state)
 	static const size_t sizes[] = { 3000, 40000 };
 	uint64_t counts[256];
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *syms = malloc(40000);
 	uint64_t seed = 29;
 
@@ -1015,7 +1031,7 @@ test_rans_decode_flipped_bytes(void **state)
 	assert_non_null(syms);
 	skewed_counts(counts);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		const size_t n = sizes[i];
 		uint8_t *out = guarded_alloc(n);
@@ -1059,7 +1075,7 @@ test_rans_decode_random_streams(void **state)
 	uint64_t seed = 31;
 	uint64_t counts[256];
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *buf = malloc(4096);
 
 	(void)state;
@@ -1067,7 +1083,7 @@ test_rans_decode_random_streams(void **state)
 	assert_non_null(buf);
 	skewed_counts(counts);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	/* garbage of any length: a clean status, never a fault */
 	for (unsigned iter = 0; iter < 2000; iter++) {
 		const size_t len = test_rand(&seed) % 300;
@@ -1094,7 +1110,7 @@ test_rans_decode_rejects_low_state(void **state)
 	static const size_t sizes[] = { 100, 8192, 131072 };
 	uint64_t counts[256];
 	struct rans_table t;
-	struct rans_dtable *d = malloc(sizeof(*d));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
 	uint8_t *syms = malloc(131072);
 	uint64_t seed = 37;
 
@@ -1103,7 +1119,7 @@ test_rans_decode_rejects_low_state(void **state)
 	assert_non_null(syms);
 	skewed_counts(counts);
 	rans_table_normalize(counts, &t);
-	rans_dtable_build(&t, d);
+	rans_dtable_build(&t, layout_version, d);
 	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
 		const size_t n = sizes[i];
 		const unsigned lanes = rans_lanes(n);

@@ -15,6 +15,7 @@
 
 #include "test_util.h"
 #include "gauss.h"
+#include "cpu.h"
 #include "pipeline.h"
 #include "safetensors.h"
 
@@ -84,29 +85,37 @@ roundtrip_api(const uint8_t *orig, size_t n, const char *tag)
 	return comp_n;
 }
 
-/* Same through the pipeline with small chunks and blocks, to exercise
- * several chunks, partial chunks and several tables per tensor. */
+/*
+ * Same through the pipeline with small chunks and blocks, to exercise
+ * several chunks, partial chunks and several tables per tensor: file to
+ * file with 1 thread, then memory to memory with 2 and 7 threads and every
+ * kernel level this CPU has, which must all give the same bytes.
+ */
 static void
 roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 		       unsigned block_log2)
 {
+	static const unsigned threads[] = { 2, 7 };
 	char *in = path_join(tmpdir, "small-in");
 	char *gz = path_join(tmpdir, "small.gauss");
 	struct pipeline_opts o;
 	struct errbuf eb = { { 0 } };
-	uint8_t *back;
-	size_t back_n;
+	uint8_t *back, *comp, *mem;
+	size_t back_n, comp_n;
+	uint64_t mem_n;
 	int in_fd, out_fd;
 	enum gauss_status st;
 
 	pipeline_opts_default(&o);
 	o.chunk_log2 = chunk_log2;
 	o.block_log2 = block_log2;
+	o.threads = 1;
 	assert_int_equal(write_file(in, orig, n), 0);
 	in_fd = open(in, O_RDONLY);
 	out_fd = open(gz, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	assert_true(in_fd >= 0 && out_fd >= 0);
-	st = pipeline_compress(&o, in_fd, n, out_fd, &eb);
+	st = pipeline_compress(&o, &(struct pipe_in){ .fd = in_fd, .nbytes = n },
+			       &(struct pipe_out){ .fd = out_fd }, NULL, &eb);
 	if (st != GAUSS_OK)
 		fail_msg("compress: %s", eb.text);
 	close(in_fd);
@@ -115,7 +124,9 @@ roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 	in_fd = open(gz, O_RDONLY);
 	out_fd = open(in, O_WRONLY | O_TRUNC);
 	assert_true(in_fd >= 0 && out_fd >= 0);
-	st = pipeline_decompress(&o, in_fd, UINT64_MAX, out_fd, NULL, &eb);
+	st = pipeline_decompress(&o, &(struct pipe_in){ .fd = in_fd,
+						       .nbytes = UINT64_MAX },
+				 &(struct pipe_out){ .fd = out_fd }, NULL, &eb);
 	if (st != GAUSS_OK)
 		fail_msg("decompress: %s", eb.text);
 	close(in_fd);
@@ -124,6 +135,42 @@ roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 	assert_int_equal(back_n, n);
 	assert_memory_equal(back, orig, n);
 	free(back);
+
+	comp = read_file(gz, &comp_n);
+	mem = malloc(2 * n + 4096);
+	assert_non_null(comp);
+	assert_non_null(mem);
+	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+		o.kernels = rans_kernels_of((enum cpu_level)l);
+		if (o.kernels == NULL)
+			continue;
+		for (unsigned t = 0; t < ARRAY_SIZE(threads); t++) {
+			o.threads = threads[t];
+			st = pipeline_compress(&o, &(struct pipe_in){
+					.fd = -1, .mem = orig, .nbytes = n },
+				&(struct pipe_out){ .fd = -1, .mem = mem,
+						    .mem_cap = 2 * n + 4096 },
+				&mem_n, &eb);
+			if (st != GAUSS_OK)
+				fail_msg("compress %s T%u: %s",
+					 o.kernels->name, o.threads, eb.text);
+			assert_int_equal(mem_n, comp_n);
+			assert_memory_equal(mem, comp, comp_n);
+			memset(mem, 0xa5, n);
+			st = pipeline_decompress(&o, &(struct pipe_in){
+					.fd = -1, .mem = comp, .nbytes = comp_n },
+				&(struct pipe_out){ .fd = -1, .mem = mem,
+						    .mem_cap = n },
+				&mem_n, &eb);
+			if (st != GAUSS_OK)
+				fail_msg("decompress %s T%u: %s",
+					 o.kernels->name, o.threads, eb.text);
+			assert_int_equal(mem_n, n);
+			assert_memory_equal(mem, orig, n);
+		}
+	}
+	free(mem);
+	free(comp);
 	unlink(in);
 	unlink(gz);
 	free(in);

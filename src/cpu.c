@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/* cpu.c: detect the CPU's vector level and pick the rANS kernels. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "cpu.h"
+#include "banned.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t
+xgetbv0(void)
+{
+	uint32_t lo, hi;
+
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((uint64_t)hi << 32) | lo;
+}
+
+static enum cpu_level
+detect(void)
+{
+	unsigned a, b, c, d;
+	uint64_t xcr0;
+	bool avx2, avx512;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d))
+		return CPU_SCALAR;
+	/* OSXSAVE (c27) and AVX (c28): XGETBV tells what the OS saves */
+	if (!(c & (1u << 27)) || !(c & (1u << 28)))
+		return CPU_SCALAR;
+	xcr0 = xgetbv0();
+	if ((xcr0 & 0x6) != 0x6)	/* XMM and YMM state */
+		return CPU_SCALAR;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d))
+		return CPU_SCALAR;
+	/* AVX2 (b5), BMI2 (b8) */
+	avx2 = (b & (1u << 5)) && (b & (1u << 8));
+	/* AVX-512 F (b16), DQ (b17), BW (b30), VL (b31); opmask and ZMM state */
+	avx512 = avx2 && (b & (1u << 16)) && (b & (1u << 17)) &&
+		 (b & (1u << 30)) && (b & (1u << 31)) &&
+		 (xcr0 & 0xe0) == 0xe0;
+	return avx512 ? CPU_AVX512 : avx2 ? CPU_AVX2 : CPU_SCALAR;
+}
+#else
+static enum cpu_level
+detect(void)
+{
+	return CPU_SCALAR;
+}
+#endif
+
+static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
+	{ CPU_SCALAR, "scalar", rans_encode_scalar, rans_decode_scalar,
+	  rans_decode_bf16_scalar },
+#if GAUSS_HAVE_AVX2
+	{ CPU_AVX2, "avx2", rans_encode_avx2, rans_decode_avx2,
+	  rans_decode_bf16_avx2 },
+#else
+	{ CPU_AVX2, "avx2", NULL, NULL, NULL },
+#endif
+#if GAUSS_HAVE_AVX512
+	{ CPU_AVX512, "avx512", rans_encode_avx512, rans_decode_avx512,
+	  rans_decode_bf16_avx512 },
+#else
+	{ CPU_AVX512, "avx512", NULL, NULL, NULL },
+#endif
+};
+
+const char *
+cpu_level_name(enum cpu_level level)
+{
+	return level < CPU_LEVEL_COUNT ? kernels[level].name : "?";
+}
+
+bool
+cpu_level_available(enum cpu_level level)
+{
+	static int detected = -1;	/* benign race: same value each time */
+
+	if (level >= CPU_LEVEL_COUNT || kernels[level].encode == NULL)
+		return false;
+	if (detected < 0)
+		detected = (int)detect();
+	return (int)level <= detected;
+}
+
+const struct rans_kernels *
+rans_kernels_of(enum cpu_level level)
+{
+	return cpu_level_available(level) ? &kernels[level] : NULL;
+}
+
+enum gauss_status
+rans_kernels_select(const struct rans_kernels **k_ret, struct errbuf *eb)
+{
+	const char *want = getenv("GAUSS_CPU");
+
+	if (want == NULL || *want == '\0') {
+		for (int l = CPU_LEVEL_COUNT - 1; l >= 0; l--) {
+			if (cpu_level_available((enum cpu_level)l)) {
+				*k_ret = &kernels[l];
+				return GAUSS_OK;
+			}
+		}
+		want = "scalar";
+	}
+	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+		if (strcmp(want, kernels[l].name) != 0)
+			continue;
+		if (!cpu_level_available((enum cpu_level)l))
+			return err_setf(eb, GAUSS_E_INVALID_ARG, "GAUSS_CPU=%s: "
+					"%s", want, kernels[l].encode == NULL ?
+					"this build has no such kernels" :
+					"this CPU cannot run these kernels");
+		*k_ret = &kernels[l];
+		return GAUSS_OK;
+	}
+	return err_setf(eb, GAUSS_E_INVALID_ARG, "GAUSS_CPU=%s: unknown level "
+			"(use scalar, avx2 or avx512)", want);
+}

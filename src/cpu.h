@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cpu.h: which rANS kernels run. Levels are chosen once, at run time, from
+ * CPUID and XGETBV (the CPU has the instructions and the OS saves their
+ * registers), or forced with GAUSS_CPU=scalar|avx2|avx512 for tests and
+ * benchmarks. Every level writes the same bytes, so the choice changes
+ * speed only.
+ */
+#ifndef GAUSS_CPU_H
+#define GAUSS_CPU_H
+
+#include "error.h"
+#include "rans.h"
+
+enum cpu_level {
+	CPU_SCALAR = 0,
+	CPU_AVX2 = 1,		/* AVX2, BMI2 */
+	CPU_AVX512 = 2,		/* AVX-512 F, BW, DQ, VL, BMI2 */
+	CPU_LEVEL_COUNT
+};
+
+struct rans_kernels {
+	enum cpu_level level;
+	const char *name;	/* "scalar", "avx2", "avx512" */
+	rans_encode_fn encode;
+	rans_decode_fn decode;
+	rans_decode_bf16_fn decode_bf16;
+};
+
+/* The name of a level, as GAUSS_CPU spells it. */
+const char *cpu_level_name(enum cpu_level level);
+
+/* Whether this build has the level's kernels and this CPU can run them. */
+bool cpu_level_available(enum cpu_level level);
+
+/* The kernels of a level, or NULL when cpu_level_available() is false. */
+const struct rans_kernels *rans_kernels_of(enum cpu_level level);
+
+/*
+ * The kernels to use: those GAUSS_CPU names when it is set, otherwise the
+ * best available level. GAUSS_E_INVALID_ARG with a message when GAUSS_CPU
+ * names an unknown level or one this build or CPU lacks.
+ */
+enum gauss_status rans_kernels_select(const struct rans_kernels **k_ret,
+				      struct errbuf *eb);
+
+#endif /* GAUSS_CPU_H */
