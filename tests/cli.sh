@@ -828,6 +828,26 @@ else
 	bad cpu-level-unknown "exit $rc: $(errtxt)"
 fi
 
+# The thread count changes the speed, never the bytes; -T, --threads and
+# --workers are the same option.
+same=1
+"$gauss" compress -q -T 1 "$sample" t1.gauss || same=0
+for t in "-T 2" "--threads 7" "--workers 3" "-T 0"; do
+	# shellcheck disable=SC2086
+	"$gauss" compress -q -f $t "$sample" tn.gauss && cmp -s t1.gauss tn.gauss || same=0
+	# shellcheck disable=SC2086
+	"$gauss" decompress -q -f $t t1.gauss tn.out && cmp -s tn.out "$sample" || same=0
+done
+if [ $same -eq 1 ]; then ok threads-identical; else bad threads-identical "outputs differ"; fi
+for t in x -1 1025 ""; do
+	run "$gauss" compress -f -T "$t" "$sample" tbad.gauss
+	if [ $rc -eq 2 ] && grep -q "thread count\|needs a value" err && [ ! -e tbad.gauss ]; then
+		ok "threads-invalid '$t'"
+	else
+		bad "threads-invalid '$t'" "exit $rc: $(errtxt)"
+	fi
+done
+
 # nothing of ours is left anywhere in the work directory
 if find "$tmp" -name '*gauss-tmp*' | grep -q .; then
 	bad no-temporary-files "$(find "$tmp" -name '*gauss-tmp*' | head -n 3)"

@@ -26,11 +26,12 @@ static int verbosity = 1;	/* 0 quiet, 1 normal, 2 verbose */
 static void
 usage_short(FILE *f)
 {
-	fputs("usage: gauss compress [--lossless] [-f] [-q|-v] INPUT OUTPUT\n"
+	fputs("usage: gauss compress [--lossless] [-f] [-q|-v] [-T N] INPUT "
+	      "OUTPUT\n"
 	      "       gauss --lossless INPUT OUTPUT\n"
-	      "       gauss decompress [-f] [-q|-v] INPUT OUTPUT\n"
+	      "       gauss decompress [-f] [-q|-v] [-T N] INPUT OUTPUT\n"
 	      "       gauss info [--json] FILE\n"
-	      "       gauss verify FILE\n"
+	      "       gauss verify [-T N] FILE\n"
 	      "       gauss -h | --help | --version\n", f);
 }
 
@@ -57,6 +58,9 @@ usage_long(void)
 	      "  -f, --force   overwrite an existing output\n"
 	      "  -q, --quiet   print nothing but errors\n"
 	      "  -v, --verbose print more detail\n"
+	      "  -T, --threads N, --workers N\n"
+	      "                worker threads (default 0: one per core); the\n"
+	      "                output is the same for any N\n"
 	      "  --json        (info) print one JSON document\n"
 	      "  -h, --help    print this help\n"
 	      "  --version     print the version\n"
@@ -135,6 +139,7 @@ struct common_opts {
 	int force;
 	int json;
 	int lossless;
+	unsigned threads;	/* 0: one per core */
 };
 
 static const struct option long_options[] = {
@@ -143,6 +148,8 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "threads", required_argument, NULL, 'T' },
+	{ "workers", required_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -155,7 +162,7 @@ parse_options(int argc, char **argv, struct common_opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fqvh", long_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+fqvhT:", long_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'L':
@@ -173,13 +180,31 @@ parse_options(int argc, char **argv, struct common_opts *o)
 		case 'J':
 			o->json = 1;
 			break;
+		case 'T': {
+			char *end;
+			unsigned long n;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || optarg[0] == '-' ||
+			    n > 1024)
+				return usage_error("invalid thread count '%s' "
+						   "(0 to 1024)", optarg);
+			o->threads = (unsigned)n;
+			break;
+		}
 		case 'h':
 			usage_long();
 			return 0;
 		case 'V':
 			printf("gauss %s\n", gauss_version_string());
 			return 0;
+		case ':':
+			return usage_error("option '%s' needs a value",
+					   argv[optind - 1]);
 		default:
+			if (optopt == 'T')
+				return usage_error("option '-T' needs a value");
 			if (optopt)
 				return usage_error("unknown option '-%c'",
 						   optopt);
@@ -216,6 +241,7 @@ cmd_compress(struct gauss_ctx *ctx, const char *in, const char *out,
 	enum gauss_status st;
 
 	gauss_ctx_set_overwrite(ctx, o->force);
+	gauss_ctx_set_threads(ctx, o->threads);
 	gauss_ctx_set_mode(ctx, GAUSS_MODE_LOSSLESS);
 	st = gauss_compress_file(ctx, in, out);
 	if (st != GAUSS_OK)
@@ -239,6 +265,7 @@ cmd_decompress(struct gauss_ctx *ctx, const char *in, const char *out,
 	enum gauss_status st;
 
 	gauss_ctx_set_overwrite(ctx, o->force);
+	gauss_ctx_set_threads(ctx, o->threads);
 	st = gauss_decompress_file(ctx, in, out);
 	if (st != GAUSS_OK)
 		return fail(ctx, st, "decompress", in);
@@ -483,6 +510,7 @@ main(int argc, char **argv)
 		fputs("gauss: out of memory\n", stderr);
 		return EXIT_DATA;
 	}
+	gauss_ctx_set_threads(ctx, o.threads);
 	if (strcmp(cmd, "compress") == 0)
 		rc = cmd_compress(ctx, argv[optind], argv[optind + 1], &o);
 	else if (strcmp(cmd, "decompress") == 0)

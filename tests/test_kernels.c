@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kernels.c: every rANS kernel level this build and CPU have (scalar,
+ * AVX2, AVX-512) against the scalar oracle: the same stream bytes from
+ * every encoder, the same symbols and fused bf16 values from every decoder
+ * on every other level's streams, the same "does not fit" answer, and the
+ * same verdict on damaged streams. Tables from 2 to 256 symbols, alias and
+ * cumulative layouts (format 2 and 1), chunk sizes around every lane-count
+ * and vector-width boundary.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "test_util.h"
+#include "cpu.h"
+#include "rans.h"
+#include "banned.h"
+
+static const struct rans_kernels *levels[CPU_LEVEL_COUNT];
+static unsigned nlevels;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++)
+		if (rans_kernels_of((enum cpu_level)l))
+			levels[nlevels++] = rans_kernels_of((enum cpu_level)l);
+	print_message("kernel levels here:");
+	for (unsigned i = 0; i < nlevels; i++)
+		print_message(" %s", levels[i]->name);
+	print_message("\n");
+	return 0;
+}
+
+struct tables {
+	struct rans_table t;
+	struct rans_etable e;
+	struct rans_dtable d __attribute__((aligned(64)));
+};
+
+/* Counts for nsym symbols starting at first: geometric or uniform. */
+static void
+make_counts(uint64_t counts[256], unsigned first, unsigned nsym, bool skew)
+{
+	memset(counts, 0, 256 * sizeof(*counts));
+	for (unsigned k = 0; k < nsym; k++) {
+		const unsigned s = (first + k * 7) % 256;	/* with gaps */
+
+		counts[s] = skew ? (k < 40 ? (1ull << (40 - k)) : 1) + 1 : 1000;
+	}
+}
+
+/* Draws n symbols following the table's frequencies. */
+static void
+draw(const struct rans_table *t, uint8_t *syms, size_t n, uint64_t *seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		const unsigned r = (unsigned)(test_rand(seed) % RANS_M);
+		unsigned s = 0;
+
+		while (r >= (unsigned)t->cum[s] + t->freq[s])
+			s++;
+		syms[i] = (uint8_t)s;
+	}
+}
+
+/* Decodes stream with every level; all must agree with the scalar. */
+static void
+check_decoders(const struct tables *tb, const uint8_t *stream, size_t m,
+	       const uint8_t *want, const uint8_t *raw, size_t n)
+{
+	uint8_t *g = guarded_copy(stream, m);
+	uint8_t *syms = malloc(n + 1), *ref = malloc(2 * n + 1);
+	uint8_t *vals = malloc(2 * n + 1);
+	enum gauss_status ref_st, ref_st16;
+
+	assert_non_null(syms);
+	assert_non_null(ref);
+	assert_non_null(vals);
+	ref_st = rans_decode_scalar(&tb->d, g, m, syms, n);
+	if (want != NULL) {
+		assert_int_equal(ref_st, GAUSS_OK);
+		assert_memory_equal(syms, want, n);
+	}
+	ref_st16 = rans_decode_bf16_scalar(&tb->d, g, m, raw, ref, n);
+	assert_int_equal(ref_st16, ref_st);
+	for (unsigned l = 0; l < nlevels; l++) {
+		memset(vals, 0xcc, 2 * n + 1);
+		assert_int_equal(levels[l]->decode(&tb->d, g, m, vals, n),
+				 ref_st);
+		if (ref_st == GAUSS_OK)
+			assert_memory_equal(vals, syms, n);
+		assert_int_equal(vals[n], 0xcc);	/* nothing past n */
+		memset(vals, 0xcc, 2 * n + 1);
+		assert_int_equal(levels[l]->decode_bf16(&tb->d, g, m, raw,
+							vals, n), ref_st);
+		if (ref_st == GAUSS_OK)
+			assert_memory_equal(vals, ref, 2 * n);
+		assert_int_equal(vals[2 * n], 0xcc);
+	}
+	free(vals);
+	free(ref);
+	free(syms);
+	guarded_free(g, m);
+}
+
+/* Encodes with every level, compares, decodes with every level. */
+static void
+check_case(const struct tables *tb, size_t n, uint64_t *seed, bool damage)
+{
+	const size_t cap = 4 * RANS_MAX_LANES + 2 * n + 64;
+	uint8_t *syms = malloc(n + 1), *raw = malloc(n + 1);
+	uint8_t *ref = malloc(cap), *out = malloc(cap);
+	size_t m;
+
+	assert_non_null(syms);
+	assert_non_null(raw);
+	assert_non_null(ref);
+	assert_non_null(out);
+	draw(&tb->t, syms, n, seed);
+	for (size_t i = 0; i < n; i++)
+		raw[i] = (uint8_t)test_rand(seed);
+	m = rans_encode_scalar(&tb->e, syms, n, ref, cap);
+	assert_true(m >= 4);
+	for (unsigned l = 0; l < nlevels; l++) {
+		memset(out, 0xee, cap);
+		assert_int_equal(levels[l]->encode(&tb->e, syms, n, out, cap),
+				 m);
+		assert_memory_equal(out, ref, m);
+		/* an exact fit fits; one byte less does not, at every level */
+		assert_int_equal(levels[l]->encode(&tb->e, syms, n, out, m), m);
+		assert_memory_equal(out, ref, m);
+		assert_int_equal(levels[l]->encode(&tb->e, syms, n, out,
+						   m - 1), 0);
+	}
+	check_decoders(tb, ref, m, syms, raw, n);
+	if (damage) {
+		for (unsigned k = 0; k < 40; k++) {
+			const size_t at = (size_t)(test_rand(seed) % m);
+
+			memcpy(out, ref, m);
+			out[at] ^= (uint8_t)(1 + test_rand(seed) % 255);
+			check_decoders(tb, out, m, NULL, raw, n);
+		}
+		check_decoders(tb, ref, m - 1, NULL, raw, n);
+		check_decoders(tb, ref, m - 2, NULL, raw, n);
+		memcpy(out, ref, m);
+		out[m] = 0;
+		out[m + 1] = 0;
+		check_decoders(tb, out, m + 2, NULL, raw, n);
+		for (size_t i = 0; i < m; i++)
+			out[i] = (uint8_t)test_rand(seed);
+		check_decoders(tb, out, m, NULL, raw, n);
+	}
+	free(out);
+	free(ref);
+	free(raw);
+	free(syms);
+}
+
+static void
+run_tables(unsigned version, const size_t *sizes, size_t nsizes,
+	   bool damage)
+{
+	static const unsigned nsyms[] = { 2, 3, 17, 33, 64, 65, 100, 256 };
+	struct tables *tb = aligned_alloc(64, sizeof(*tb));
+	uint64_t seed = 1234 + version;
+
+	assert_non_null(tb);
+	for (unsigned a = 0; a < ARRAY_SIZE(nsyms); a++) {
+		for (int skew = 0; skew < 2; skew++) {
+			uint64_t counts[256];
+
+			make_counts(counts, 90 + a, nsyms[a], skew);
+			rans_table_normalize(counts, &tb->t);
+			rans_etable_build(&tb->t, version, &tb->e);
+			rans_dtable_build(&tb->t, version, &tb->d);
+			assert_int_equal(tb->e.alias, tb->d.alias);
+			if (version == 1)
+				assert_false(tb->d.alias);
+			if (version >= 2 && nsyms[a] <= 64)
+				assert_true(tb->d.alias);
+			for (size_t i = 0; i < nsizes; i++)
+				check_case(tb, sizes[i], &seed, damage);
+		}
+	}
+	free(tb);
+}
+
+static void
+test_kernels_small_chunks(void **state)
+{
+	static const size_t sizes[] = { 1, 2, 31, 32, 33, 95, 4096, 8191,
+					8192, 16385 };
+
+	(void)state;
+	run_tables(2, sizes, ARRAY_SIZE(sizes), true);
+	run_tables(1, sizes, ARRAY_SIZE(sizes), false);
+}
+
+static void
+test_kernels_full_chunks(void **state)
+{
+	static const size_t sizes[] = { 131071, 131072, 131072 + 17,
+					262144 };
+
+	(void)state;
+	run_tables(2, sizes, ARRAY_SIZE(sizes), true);
+	run_tables(1, sizes, 1, true);
+}
+
+/* A bf16-like exponent distribution: what real tensors look like. */
+static void
+test_kernels_weights_like(void **state)
+{
+	struct tables *tb = aligned_alloc(64, sizeof(*tb));
+	uint64_t counts[256] = { 0 };
+	uint64_t seed = 77;
+
+	(void)state;
+	assert_non_null(tb);
+	/* N(0, 0.02): exponents 100..123 dominate, a long thin tail */
+	for (unsigned s = 60; s < 124; s++)
+		counts[s] = s >= 100 ? (uint64_t)1 << (30 - (123 - s)) :
+				       1 + (s % 3);
+	rans_table_normalize(counts, &tb->t);
+	for (unsigned version = 1; version <= 2; version++) {
+		rans_etable_build(&tb->t, version, &tb->e);
+		rans_dtable_build(&tb->t, version, &tb->d);
+		check_case(tb, 262144, &seed, true);
+		check_case(tb, 200000, &seed, false);
+	}
+	free(tb);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_kernels_small_chunks),
+		cmocka_unit_test(test_kernels_full_chunks),
+		cmocka_unit_test(test_kernels_weights_like),
+	};
+
+	return cmocka_run_group_tests(tests, setup, NULL);
+}
