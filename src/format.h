@@ -57,7 +57,7 @@ enum fmt_kind {
 
 /* Encoder defaults: 512 KiB chunks (256 Ki bf16 values), 16 MiB blocks. */
 #define FMT_DEFAULT_CHUNK_LOG2	19
-#define FMT_DEFAULT_BLOCK_LOG2	24
+#define FMT_DEFAULT_BLOCK_LOG2	22
 
 /* The original gauss (Python) wrote files starting with these. */
 #define FMT_LEGACY_MAGIC_PREFIX	"GAUSS00"
