@@ -821,6 +821,104 @@ test_rans_round_trip_empty(void **state)
 	free(d);
 }
 
+/*
+ * Pins the alias layout of gauss(5) on a worked case: f = 4000, 60, 36 for
+ * symbols 0, 1, 2. Bucket 0 takes symbol 2 whole (36 slots) and 28 codes
+ * of symbol 0; bucket 1 symbol 1 whole (60) and 4 more of symbol 0;
+ * buckets 2 to 63 the rest of symbol 0. Version 1 keeps the cumulative
+ * layout.
+ */
+static void
+test_rans_alias_layout_known_answer(void **state)
+{
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
+	struct rans_etable *e = malloc(sizeof(*e));
+	struct rans_table t;
+	struct rans_alias a;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(e);
+	memset(&t, 0, sizeof(t));
+	t.nsym = 3;
+	t.freq[0] = 4000;
+	t.freq[1] = 60;
+	t.freq[2] = 36;
+	rans_table_finish(&t);
+	assert_true(rans_alias_build(&t, &a));
+	assert_int_equal(a.div[0], 36);
+	assert_int_equal(a.lo[0], 2);
+	assert_int_equal(a.hi[0], 0);
+	assert_int_equal(a.khi[0], 0);
+	assert_int_equal(a.div[1], 60);
+	assert_int_equal(a.lo[1], 1);
+	assert_int_equal(a.hi[1], 0);
+	assert_int_equal(a.khi[1], 28);
+	for (unsigned b = 2; b < RANS_ALIAS_BUCKETS; b++) {
+		assert_int_equal(a.div[b], 0);
+		assert_int_equal(a.hi[b], 0);
+		assert_int_equal(a.khi[b], 32 + 64 * (b - 2));
+	}
+	rans_etable_build(&t, 2, e);
+	rans_dtable_build(&t, 2, d);
+	assert_true(e->alias && d->alias);
+	/* slot_of(s, j) = e->slot[cum[s] + j]; cum = 0, 4000, 4060 */
+	assert_int_equal(e->slot[4060 + 0], 0);		/* (2, 0) */
+	assert_int_equal(e->slot[4060 + 35], 35);	/* (2, 35) */
+	assert_int_equal(e->slot[0], 36);		/* (0, 0) */
+	assert_int_equal(e->slot[27], 63);		/* (0, 27) */
+	assert_int_equal(e->slot[4000], 64);		/* (1, 0) */
+	assert_int_equal(e->slot[28], 124);		/* (0, 28) */
+	assert_int_equal(e->slot[31], 127);		/* (0, 31) */
+	assert_int_equal(e->slot[32], 128);		/* (0, 32) */
+	assert_int_equal(e->slot[3999], 4095);		/* (0, 3999) */
+	/* owner(slot): symbol, frequency, code */
+	assert_int_equal(d->slot[35], 2 | 36u << 8 | 35u << 20);
+	assert_int_equal(d->slot[36], 0 | 4000u << 8 | 0u << 20);
+	assert_int_equal(d->slot[100], 1 | 60u << 8 | 36u << 20);
+	assert_int_equal(d->slot[125], 0 | 4000u << 8 | 29u << 20);
+	/* the per-bucket view of the vector kernels */
+	assert_int_equal(d->alo[0], 36 | 36u << 12 | 2u << 24);
+	assert_int_equal(d->ahi[0], 4000 | 0u << 12 | 0u << 24);
+	assert_int_equal(d->alo[1], 60 | 60u << 12 | 1u << 24);
+	assert_int_equal(d->ahi[1], 4000 | 28u << 12);
+	assert_int_equal(d->alo[2], 0);
+	assert_int_equal(d->ahi[63], 4000 | (32u + 64 * 61) << 12);
+	/* version 1: cumulative */
+	rans_etable_build(&t, 1, e);
+	rans_dtable_build(&t, 1, d);
+	assert_false(e->alias || d->alias);
+	assert_int_equal(e->slot[4060 + 35], 4095);
+	assert_int_equal(d->slot[36], 0 | 4000u << 8 | 36u << 20);
+	free(e);
+	free(d);
+}
+
+/* Above 64 symbols the alias layout may not exist; then it is cumulative. */
+static void
+test_rans_alias_layout_fallback(void **state)
+{
+	uint64_t counts[256] = { 0 };
+	struct rans_table t;
+	struct rans_alias a;
+	unsigned with = 0, without = 0;
+
+	(void)state;
+	for (unsigned nsym = 2; nsym <= 256; nsym++) {
+		for (unsigned s = 0; s < 256; s++)
+			counts[s] = s < nsym ? 1 + (s * 2654435761u) % 1000 : 0;
+		rans_table_normalize(counts, &t);
+		if (rans_alias_build(&t, &a))
+			with++;
+		else
+			without++;
+		if (nsym <= RANS_ALIAS_BUCKETS)
+			assert_true(rans_alias_build(&t, &a));
+	}
+	assert_true(with >= 63);
+	assert_true(without > 0);
+}
+
 static void
 test_rans_known_answer_stream(void **state)
 {
@@ -1174,6 +1272,8 @@ main(void)
 		cmocka_unit_test(test_rans_round_trip_sizes),
 		cmocka_unit_test(test_rans_round_trip_empty),
 		cmocka_unit_test(test_rans_known_answer_stream),
+		cmocka_unit_test(test_rans_alias_layout_known_answer),
+		cmocka_unit_test(test_rans_alias_layout_fallback),
 		cmocka_unit_test(test_rans_encode_cap_too_small),
 		cmocka_unit_test(test_rans_decode_rejects_truncated),
 		cmocka_unit_test(test_rans_decode_rejects_trailing_bytes),
