@@ -734,6 +734,7 @@ struct djob {
 	uint8_t *in;		/* records copied from a file */
 	uint8_t *own;		/* decoded block, unless decoded in place */
 	uint8_t *dst;
+	uint64_t in_end;	/* input offset past the block's records */
 };
 
 struct dstate {
@@ -944,6 +945,7 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 							       j->nchunks));
 		j->nchunks++;
 	}
+	j->in_end = ds->in.offset;
 	ds->chunk_index += j->nchunks;
 	ds->seg_left -= j->nbytes;
 	ds->read_nbytes += j->nbytes;
@@ -998,7 +1000,7 @@ d_write(void *user, void *job, struct errbuf *eb)
 	}
 	ds->original_nbytes += j->nbytes;
 	__atomic_store_n(&ds->prog_done, ds->original_nbytes, __ATOMIC_RELAXED);
-	__atomic_store_n(&ds->prog_in, ds->in.offset, __ATOMIC_RELAXED);
+	__atomic_store_n(&ds->prog_in, j->in_end, __ATOMIC_RELAXED);
 	return GAUSS_OK;
 }
 

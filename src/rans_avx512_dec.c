@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rans_avx512_dec.c: the 32-lane rANS decoder with AVX-512 (F, BW, DQ, VL).
- * (draft)
+ * (draft 2: renorm folded into the next step, word entries precomputed)
  */
 #include <immintrin.h>
 
@@ -11,16 +11,19 @@
 
 #define GROUP		RANS_MAX_LANES
 #define GROUP_NBYTES	(2 * GROUP)	/* most words a group can read */
+#define FA_WORDS	1024		/* word entries computed at a time */
 
 /*
- * The alias layout rearranged for the decoder: entry E of a bucket half
- * holds bias (bits 0-12), freq (13-24) and, in the low half only,
- * div - 1 (26-31). The new state is freq * (x >> 12) + o - 64 + bias.
+ * An entry "fa" says how a lane steps: x' = (fa >> 20) * q + (fa & amask)
+ * with q = x >> 12, amask = 0xfff, for a lane that did not renormalise;
+ * for a lane that did, with word w, x' = (fa >> 20) * (y << 4) + (fa &
+ * 0xffff) where fa = f << 20 | (f * (w >> 12) + k) depends on w alone.
  */
 struct alias_regs {
 	__m512i lo[4];
 	__m512i hi[4];
 	__m512i sym[2];		/* 64 words: sym_lo | sym_hi << 8 */
+	__m512i div[2];		/* 64 words: div (1..64) */
 };
 
 static void
@@ -29,26 +32,30 @@ alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 	uint32_t lo[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 	uint32_t hi[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 	uint16_t sym[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
+	uint16_t dv[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
 		const uint32_t a = d->alo[b], h = d->ahi[b];
-		const uint32_t div = (a >> 12) & 0x7f;
+		uint32_t div = (a >> 12) & 0x7f;
 		const uint32_t fhi = h & 0xfff, khi = (h >> 12) & 0xfff;
 		const uint32_t shi = h >> 24;
 		uint32_t flo = a & 0xfff, blo = flo - div, slo = a >> 24;
-		uint32_t dm1 = div - 1;
 
 		if (div == 0) {
 			/* no low half: the high one takes the whole bucket */
 			flo = fhi;
 			blo = khi;
 			slo = shi;
-			dm1 = RANS_ALIAS_SLOTS - 1;
+			hi[b] = 0;
+		} else {
+			hi[b] = div < RANS_ALIAS_SLOTS ?
+				(fhi << 20 | ((khi - div) & 0xfff)) : 0;
 		}
-		lo[b] = (blo + 64) | flo << 13 | dm1 << 26;
-		hi[b] = div < RANS_ALIAS_SLOTS ?
-			((khi - div + 64) | fhi << 13) : 0;
+		if (div == 0)
+			div = RANS_ALIAS_SLOTS;
+		lo[b] = flo << 20 | (div - 1) << 13 | blo;
 		sym[b] = (uint16_t)(slo | shi << 8);
+		dv[b] = (uint16_t)div;
 	}
 	for (unsigned i = 0; i < 4; i++) {
 		r->lo[i] = _mm512_load_si512(lo + 16 * i);
@@ -56,163 +63,245 @@ alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 	}
 	r->sym[0] = _mm512_load_si512(sym);
 	r->sym[1] = _mm512_load_si512(sym + 32);
+	r->div[0] = _mm512_load_si512(dv);
+	r->div[1] = _mm512_load_si512(dv + 32);
 }
 
+#define SEL(m, a, b)	_mm512_ternarylogic_epi32(m, a, b, 0xca) /* m?a:b */
+
 static inline __attribute__((always_inline)) __m512i
-lookup64(const __m512i t[4], __m512i idx, __mmask16 upper)
+lookup64(const __m512i t[4], __m512i idx, __m512i upper)
 {
 	const __m512i a = _mm512_permutex2var_epi32(t[0], idx, t[1]);
 	const __m512i b = _mm512_permutex2var_epi32(t[2], idx, t[3]);
 
-	return _mm512_mask_blend_epi32(upper, a, b);
+	return SEL(upper, b, a);
 }
 
-/* One decode step of 16 lanes by the alias layout; *m_ret: lanes in lo. */
+/* f << 20 | junk (bits 12-19) | k, for the slot x & 4095. */
 static inline __attribute__((always_inline)) __m512i
-step_alias(const struct alias_regs *r, __m512i x, __mmask16 *m_ret)
+entry_alias(const struct alias_regs *r, __m512i x)
 {
 	const __m512i idx = _mm512_srli_epi32(x, 6);
-	const __mmask16 up = _mm512_test_epi32_mask(x,
-						    _mm512_set1_epi32(0x800));
+	const __m512i up = _mm512_srai_epi32(_mm512_slli_epi32(x, 20), 31);
 	const __m512i lo = lookup64(r->lo, idx, up);
 	const __m512i hi = lookup64(r->hi, idx, up);
-	const __mmask16 m = _mm512_cmple_epu32_mask(_mm512_slli_epi32(x, 26),
-						    lo);
-	const __m512i e = _mm512_mask_blend_epi32(m, hi, lo);
-	const __m512i f = _mm512_and_si512(_mm512_srli_epi32(e, 13),
-					   _mm512_set1_epi32(0xfff));
-	const __m512i k = _mm512_add_epi32(
-		_mm512_and_si512(e, _mm512_set1_epi32(0x1fff)),
-		_mm512_or_si512(x, _mm512_set1_epi32(~63)));
+	const __m512i o = _mm512_and_si512(x, _mm512_set1_epi32(63));
+	const __m512i nm = _mm512_srai_epi32(
+		_mm512_sub_epi32(_mm512_slli_epi32(lo, 12),
+				 _mm512_slli_epi32(o, 25)), 31);
 
-	*m_ret = m;
-	return _mm512_add_epi32(_mm512_mullo_epi32(f, _mm512_srli_epi32(x, 12)),
-				k);
+	return _mm512_add_epi32(SEL(nm, hi, lo), o);
 }
 
 static inline __attribute__((always_inline)) __m512i
-renorm(__m512i x, const uint8_t **pp)
+entry_gather(const struct rans_dtable *d, __m512i x)
 {
-	const __mmask16 m = _mm512_cmplt_epu32_mask(x,
-						    _mm512_set1_epi32(RANS_L));
-	const __m512i w = _mm512_cvtepu16_epi32(
-		_mm256_loadu_si256((const __m256i *)(const void *)*pp));
+	const __m512i e = _mm512_i32gather_epi32(
+		_mm512_and_si512(x, _mm512_set1_epi32(RANS_M - 1)),
+		(const void *)d->slot, 4);
 
-	*pp += 2 * (unsigned)__builtin_popcount(m);
-	return _mm512_or_si512(_mm512_mask_slli_epi32(x, m, x, 16),
-			       _mm512_maskz_expand_epi32(m, w));
+	return _mm512_or_si512(
+		_mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xfff00)),
+				  12),
+		_mm512_srli_epi32(e, 20));
 }
 
-/* Symbols of a group, one per word lane in lane order (low byte). */
 static inline __attribute__((always_inline)) __m512i
-syms_alias(const struct alias_regs *r, __m512i x0, __m512i x1,
-	   __mmask16 m0, __mmask16 m1)
+entry(const struct rans_dtable *d, const struct alias_regs *r, __m512i x,
+      bool alias)
+{
+	return alias ? entry_alias(r, x) : entry_gather(d, x);
+}
+
+/* Fills fa[] with the entries of the words at p (a multiple of 16). */
+static inline __attribute__((always_inline)) void
+fa_fill(const struct rans_dtable *d, const struct alias_regs *r,
+	uint32_t *fa, const uint8_t *p, size_t nwords, bool alias)
+{
+	for (size_t j = 0; j < nwords; j += 16) {
+		const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+			(const __m256i *)(const void *)(p + 2 * j)));
+		const __m512i e = entry(d, r, w, alias);
+		const __m512i f = _mm512_srli_epi32(e, 20);
+
+		_mm512_store_si512(fa + j, _mm512_add_epi32(
+			_mm512_and_si512(e, _mm512_set1_epi32((int)0xfff00fffu)),
+			_mm512_mullo_epi32(f, _mm512_srli_epi32(w, 12))));
+	}
+}
+
+/*
+ * One step of 16 lanes: the pending renormalisation of y (words at p,
+ * their entries at fa), then the decode. *s_ret: the slots decoded.
+ */
+static inline __attribute__((always_inline)) __m512i
+step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
+     const uint8_t **pp, const uint32_t **fap, __m512i *s_ret, bool alias)
+{
+	const __mmask16 k = _mm512_cmplt_epu32_mask(y,
+						    _mm512_set1_epi32(RANS_L));
+	const __m512i fnr = entry(d, r, y, alias);
+	const __m512i fa = _mm512_mask_expand_epi32(fnr, k,
+						    _mm512_loadu_si512(*fap));
+	const __m512i q = _mm512_mask_slli_epi32(_mm512_srli_epi32(y, 12), k,
+						 y, 4);
+	const __m512i am = _mm512_mask_mov_epi32(_mm512_set1_epi32(0xfff), k,
+						 _mm512_set1_epi32(0xffff));
+	const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
+		(const __m256i *)(const void *)*pp));
+	const unsigned c = (unsigned)__builtin_popcount(k);
+
+	*s_ret = _mm512_mask_expand_epi32(y, k, w);
+	*pp += 2 * c;
+	*fap += c;
+	return _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(fa, 20), q),
+				_mm512_and_si512(fa, am));
+}
+
+/* The first step: no renormalisation pending. */
+static inline __attribute__((always_inline)) __m512i
+step_first(const struct rans_dtable *d, const struct alias_regs *r,
+	   __m512i x, bool alias)
+{
+	const __m512i e = entry(d, r, x, alias);
+
+	return _mm512_add_epi32(
+		_mm512_mullo_epi32(_mm512_srli_epi32(e, 20),
+				   _mm512_srli_epi32(x, 12)),
+		_mm512_and_si512(e, _mm512_set1_epi32(0xfff)));
+}
+
+/* Symbols of slots s0 (lanes 0-15) and s1, one per word, low byte. */
+static inline __attribute__((always_inline)) __m512i
+syms_alias(const struct alias_regs *r, __m512i s0, __m512i s1)
 {
 	const __m512i even = _mm512_set_epi16(
 		62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
 		30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i b = _mm512_permutex2var_epi16(_mm512_srli_epi32(x0, 6),
-						    even,
-						    _mm512_srli_epi32(x1, 6));
-	const __m512i s = _mm512_permutex2var_epi16(r->sym[0], b, r->sym[1]);
-	const __mmask32 m = _mm512_kunpackw(m1, m0);
+	const __m512i s = _mm512_permutex2var_epi16(s0, even, s1);
+	const __m512i b = _mm512_srli_epi16(s, 6);
+	const __m512i sym = _mm512_permutex2var_epi16(r->sym[0], b, r->sym[1]);
+	const __m512i div = _mm512_permutex2var_epi16(r->div[0], b, r->div[1]);
+	const __mmask32 hi = _mm512_cmpge_epu16_mask(
+		_mm512_and_si512(s, _mm512_set1_epi16(63)), div);
 
-	return _mm512_mask_srli_epi16(s, ~m, s, 8);
+	return _mm512_mask_srli_epi16(sym, hi, sym, 8);
+}
+
+static inline __attribute__((always_inline)) __m512i
+syms_gather(const struct rans_dtable *d, __m512i s0, __m512i s1)
+{
+	const __m512i even = _mm512_set_epi16(
+		62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
+		30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+	const __m512i m = _mm512_set1_epi32(RANS_M - 1);
+	const __m512i e0 = _mm512_i32gather_epi32(_mm512_and_si512(s0, m),
+						  (const void *)d->slot, 4);
+	const __m512i e1 = _mm512_i32gather_epi32(_mm512_and_si512(s1, m),
+						  (const void *)d->slot, 4);
+
+	return _mm512_permutex2var_epi16(e0, even, e1);
 }
 
 static inline __attribute__((always_inline)) void
-put_bf16(uint8_t *dst, const uint8_t *raw, __m512i s)
+put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
 {
-	const __m512i r = _mm512_cvtepu8_epi16(
-		_mm256_loadu_si256((const __m256i *)(const void *)raw));
-	const __m512i rr = _mm512_or_si512(r, _mm512_slli_epi16(r, 8));
+	if (raw) {
+		const __m512i r = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+			(const __m256i *)(const void *)(raw + i)));
+		const __m512i rr = _mm512_or_si512(r, _mm512_slli_epi16(r, 8));
 
-	/* bits 7-14 from the symbol, the others from the raw byte */
-	_mm512_storeu_si512(dst, _mm512_ternarylogic_epi32(
-		_mm512_set1_epi16(0x7f80), _mm512_slli_epi16(s, 7), rr, 0xca));
+		/* bits 7-14 from the symbol, the others from the raw byte */
+		_mm512_storeu_si512(out + 2 * i, SEL(_mm512_set1_epi16(0x7f80),
+						     _mm512_slli_epi16(s, 7),
+						     rr));
+	} else {
+		_mm256_storeu_si256((__m256i *)(void *)(out + i),
+				    _mm512_cvtepi16_epi8(s));
+	}
 }
 
 static inline __attribute__((always_inline)) void
-put_syms(uint8_t *syms, __m512i s)
+put_one(uint8_t *out, const uint8_t *raw, size_t i, uint32_t e)
 {
-	_mm256_storeu_si256((__m256i *)(void *)syms, _mm512_cvtepi16_epi8(s));
+	if (raw)
+		put_le16(out + 2 * i, (uint16_t)((raw[i] & 0x80u) << 8 |
+						 (e & 0xffu) << 7 |
+						 (raw[i] & 0x7fu)));
+	else
+		out[i] = (uint8_t)e;
 }
 
-/*
- * The scalar decoder from element i (a multiple of GROUP) on, with the
- * states in x[] and the words at *pp; false when the words run out.
- */
-static bool
-tail_scalar(const struct rans_dtable *d, uint32_t *x, const uint8_t **pp,
-	    const uint8_t *end, size_t i, size_t n, const uint8_t *raw,
-	    uint8_t *out)
+static inline __attribute__((always_inline)) enum gauss_status
+decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+	 const uint8_t *raw, uint8_t *out, size_t n, bool alias)
 {
-	const uint8_t *p = *pp;
+	const uint8_t *p = in + 4 * GROUP;
+	const uint8_t *const end = in + in_nbytes;
+	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
+	uint32_t x[GROUP] __attribute__((aligned(64)));
+	const uint32_t *fap = fa, *faend = fa;
+	struct alias_regs r;
+	__m512i y0, y1;
+	size_t i;
 
+	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
+		return GAUSS_E_CORRUPT;
+	y0 = _mm512_loadu_si512(in);
+	y1 = _mm512_loadu_si512(in + 64);
+	if (_mm512_cmplt_epu32_mask(y0, _mm512_set1_epi32(RANS_L)) |
+	    _mm512_cmplt_epu32_mask(y1, _mm512_set1_epi32(RANS_L)))
+		return GAUSS_E_CORRUPT;
+	if (alias)
+		alias_regs_build(d, &r);
+	put_group(out, raw, 0, alias ? syms_alias(&r, y0, y1) :
+				       syms_gather(d, y0, y1));
+	y0 = step_first(d, &r, y0, alias);
+	y1 = step_first(d, &r, y1, alias);
+	for (i = GROUP; n - i >= GROUP && end - p >= GROUP_NBYTES;
+	     i += GROUP) {
+		__m512i s0, s1;
+
+		if (faend - fap < GROUP) {
+			size_t nw = (size_t)(end - p) / 2;
+
+			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
+			fa_fill(d, &r, fa, p, nw, alias);
+			fap = fa;
+			faend = fa + nw;
+		}
+		y0 = step(d, &r, y0, &p, &fap, &s0, alias);
+		y1 = step(d, &r, y1, &p, &fap, &s1, alias);
+		put_group(out, raw, i, alias ? syms_alias(&r, s0, s1) :
+					       syms_gather(d, s0, s1));
+	}
+	_mm512_store_si512(x, y0);
+	_mm512_store_si512(x + 16, y1);
+	/* the renormalisation pending from the last group, then the rest */
+	for (unsigned k = 0; k < GROUP; k++) {
+		if (x[k] < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			x[k] = (x[k] << 16) | get_le16(p);
+			p += 2;
+		}
+	}
 	for (; i < n; i++) {
 		const unsigned k = (unsigned)(i % GROUP);
 		const uint32_t e = d->slot[x[k] & (RANS_M - 1)];
 		uint32_t xs;
 
-		if (raw)
-			put_le16(out + 2 * i,
-				 (uint16_t)((raw[i] & 0x80u) << 8 |
-					    (e & 0xffu) << 7 |
-					    (raw[i] & 0x7fu)));
-		else
-			out[i] = (uint8_t)e;
+		put_one(out, raw, i, e);
 		xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) + (e >> 20);
 		if (xs < RANS_L) {
 			if (unlikely(end - p < 2))
-				return false;
+				return GAUSS_E_CORRUPT;
 			xs = (xs << 16) | get_le16(p);
 			p += 2;
 		}
 		x[k] = xs;
 	}
-	*pp = p;
-	return true;
-}
-
-static inline __attribute__((always_inline)) enum gauss_status
-decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
-	 const uint8_t *raw, uint8_t *out, size_t n)
-{
-	const uint8_t *p = in + 4 * GROUP;
-	const uint8_t *const end = in + in_nbytes;
-	uint32_t x[GROUP] __attribute__((aligned(64)));
-	__m512i x0, x1;
-	size_t i = 0;
-
-	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
-		return GAUSS_E_CORRUPT;
-	x0 = _mm512_loadu_si512(in);
-	x1 = _mm512_loadu_si512(in + 64);
-	if (_mm512_cmplt_epu32_mask(x0, _mm512_set1_epi32(RANS_L)) |
-	    _mm512_cmplt_epu32_mask(x1, _mm512_set1_epi32(RANS_L)))
-		return GAUSS_E_CORRUPT;
-	if (d->alias) {
-		struct alias_regs r;
-
-		alias_regs_build(d, &r);
-		for (; n - i >= GROUP && end - p >= GROUP_NBYTES; i += GROUP) {
-			__mmask16 m0, m1;
-			const __m512i y0 = step_alias(&r, x0, &m0);
-			const __m512i y1 = step_alias(&r, x1, &m1);
-			const __m512i s = syms_alias(&r, x0, x1, m0, m1);
-
-			if (raw)
-				put_bf16(out + 2 * i, raw + i, s);
-			else
-				put_syms(out + i, s);
-			x0 = renorm(y0, &p);
-			x1 = renorm(y1, &p);
-		}
-	}
-	_mm512_store_si512(x, x0);
-	_mm512_store_si512(x + 16, x1);
-	if (!tail_scalar(d, x, &p, end, i, n, raw, out))
-		return GAUSS_E_CORRUPT;
 	if (p != end)
 		return GAUSS_E_CORRUPT;
 	for (unsigned k = 0; k < GROUP; k++)
@@ -227,7 +316,9 @@ rans_decode_avx512(const struct rans_dtable *d, const uint8_t *in,
 {
 	if (rans_lanes(n) != GROUP)
 		return rans_decode_scalar(d, in, in_nbytes, syms, n);
-	return decode32(d, in, in_nbytes, NULL, syms, n);
+	if (d->alias)
+		return decode32(d, in, in_nbytes, NULL, syms, n, true);
+	return decode32(d, in, in_nbytes, NULL, syms, n, false);
 }
 
 enum gauss_status
@@ -237,5 +328,7 @@ rans_decode_bf16_avx512(const struct rans_dtable *d, const uint8_t *in,
 {
 	if (rans_lanes(n) != GROUP)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
-	return decode32(d, in, in_nbytes, raw, dst, n);
+	if (d->alias)
+		return decode32(d, in, in_nbytes, raw, dst, n, true);
+	return decode32(d, in, in_nbytes, raw, dst, n, false);
 }
