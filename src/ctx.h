@@ -9,6 +9,7 @@
 
 #include "gauss.h"
 #include "error.h"
+#include "pool.h"
 
 struct gauss_ctx {
 	enum gauss_mode mode;
@@ -17,6 +18,7 @@ struct gauss_ctx {
 	gauss_progress_fn progress;
 	void *progress_user;
 	struct errbuf err;
+	struct pool_cache cache;	/* pipeline buffers, reused by calls */
 };
 
 /* Clears the message of the previous call. */

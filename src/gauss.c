@@ -40,6 +40,9 @@ gauss_ctx_new(void)
 void
 gauss_ctx_free(struct gauss_ctx *ctx)
 {
+	if (ctx == NULL)
+		return;
+	pool_cache_clear(&ctx->cache);
 	free(ctx);
 }
 
@@ -124,6 +127,7 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 	o->threads = ctx->threads;
 	o->progress = ctx->progress;
 	o->progress_user = ctx->progress_user;
+	o->cache = &ctx->cache;
 	return rans_kernels_select(&o->kernels, &ctx->err);
 }
 

@@ -24,6 +24,7 @@
 #include "format.h"
 #include "io.h"
 #include "pipeline.h"
+#include "cpu.h"
 #include "pool.h"
 #include "safetensors.h"
 #include "split.h"
@@ -116,30 +117,44 @@ resolve_threads(const struct pipeline_opts *o)
 	return o->threads ? MIN(o->threads, 1024u) : pool_cpu_count();
 }
 
+/* Per-worker scratch, from the context's cache of buffers. */
 static enum gauss_status
-scratches_init(struct chunk_scratch **sv_ret, unsigned n, size_t nbytes,
-	       const struct rans_kernels *k)
+scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
+	       unsigned n, size_t nbytes)
 {
 	struct chunk_scratch *sv = calloc(n, sizeof(*sv));
+	const struct rans_kernels *k = o->kernels;
 
 	*sv_ret = sv;
 	if (sv == NULL)
 		return GAUSS_E_NOMEM;
+	if (k == NULL && rans_kernels_select(&k, NULL) != GAUSS_OK)
+		k = rans_kernels_of(CPU_SCALAR);
 	for (unsigned i = 0; i < n; i++) {
-		TRY(chunk_scratch_init(&sv[i], nbytes));
-		if (k)
-			sv[i].kernels = k;
+		/* raw planes never exceed the original; +8 for f16 packing */
+		sv[i].syms = pool_alloc(o->cache, nbytes + 8);
+		sv[i].raw = pool_alloc(o->cache, nbytes + 8);
+		sv[i].etable = pool_alloc(o->cache, sizeof(*sv[i].etable));
+		sv[i].cap_nbytes = nbytes;
+		sv[i].kernels = k;
+		if (sv[i].syms == NULL || sv[i].raw == NULL ||
+		    sv[i].etable == NULL)
+			return GAUSS_E_NOMEM;
 	}
 	return GAUSS_OK;
 }
 
 static void
-scratches_free(struct chunk_scratch *sv, unsigned n)
+scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
+	       unsigned n)
 {
 	if (sv == NULL)
 		return;
-	for (unsigned i = 0; i < n; i++)
-		chunk_scratch_free(&sv[i]);
+	for (unsigned i = 0; i < n; i++) {
+		pool_free(o->cache, sv[i].syms);
+		pool_free(o->cache, sv[i].raw);
+		pool_free(o->cache, sv[i].etable);
+	}
 	free(sv);
 }
 
@@ -559,15 +574,15 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 	jobv = calloc(nslots, sizeof(*jobv));
 	if (cs.hash == NULL || jobs == NULL || jobv == NULL ||
 	    make_plan(&cs, &st) != GAUSS_OK ||
-	    scratches_init(&cs.scratch, threads, chunk_nbytes,
-			   o->kernels) != GAUSS_OK)
+	    scratches_init(o, &cs.scratch, threads, chunk_nbytes) != GAUSS_OK)
 		goto out;
 	for (unsigned i = 0; i < nslots; i++) {
 		jobv[i] = &jobs[i];
-		jobs[i].out = malloc(RANS_TABLE_MAX_NBYTES + chunks_per_block *
-				     chunk_record_bound(chunk_nbytes));
+		jobs[i].out = pool_alloc(o->cache, RANS_TABLE_MAX_NBYTES +
+					 chunks_per_block *
+						 chunk_record_bound(chunk_nbytes));
 		if (in->mem == NULL)
-			jobs[i].in = malloc(block_nbytes);
+			jobs[i].in = pool_alloc(o->cache, block_nbytes);
 		if (jobs[i].out == NULL || (in->mem == NULL &&
 					    jobs[i].in == NULL))
 			goto out;
@@ -587,12 +602,12 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 out:
 	if (jobs)
 		for (unsigned i = 0; i < nslots; i++) {
-			free(jobs[i].in);
-			free(jobs[i].out);
+			pool_free(o->cache, jobs[i].in);
+			pool_free(o->cache, jobs[i].out);
 		}
 	free(jobs);
 	free(jobv);
-	scratches_free(cs.scratch, threads);
+	scratches_free(o, cs.scratch, threads);
 	free(cs.plan);
 	st_header_free(&st);
 	free(hdr_own);
@@ -1101,15 +1116,15 @@ static const struct pool_ops decompress_ops = {
 };
 
 static void
-djobs_free(struct djob *jobs, unsigned n)
+djobs_free(struct pool_cache *cache, struct djob *jobs, unsigned n)
 {
 	if (jobs == NULL)
 		return;
 	for (unsigned i = 0; i < n; i++) {
-		free(jobs[i].dtable);
+		pool_free(cache, jobs[i].dtable);
 		free(jobs[i].recs);
-		free(jobs[i].in);
-		free(jobs[i].own);
+		pool_free(cache, jobs[i].in);
+		pool_free(cache, jobs[i].own);
 	}
 	free(jobs);
 }
@@ -1126,13 +1141,14 @@ djobs_init(struct dstate *ds, const struct pipe_in *in, struct djob *jobs,
 
 	for (unsigned i = 0; i < n; i++) {
 		jobv[i] = &jobs[i];
-		/* aligned for the vector kernels (a multiple of 64 bytes) */
-		jobs[i].dtable = aligned_alloc(64, sizeof(*jobs[i].dtable));
+		/* aligned (to 64) for the vector kernels */
+		jobs[i].dtable = pool_alloc(ds->o->cache,
+					    sizeof(*jobs[i].dtable));
 		jobs[i].recs = calloc(nchunks, sizeof(*jobs[i].recs));
 		if (in->mem == NULL)
-			jobs[i].in = malloc(in_nbytes);
+			jobs[i].in = pool_alloc(ds->o->cache, in_nbytes);
 		if (ds->out.mem == NULL)
-			jobs[i].own = malloc(block_nbytes);
+			jobs[i].own = pool_alloc(ds->o->cache, block_nbytes);
 		if (jobs[i].dtable == NULL || jobs[i].recs == NULL ||
 		    (in->mem == NULL && jobs[i].in == NULL) ||
 		    (ds->out.mem == NULL && jobs[i].own == NULL))
@@ -1189,9 +1205,8 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	jobv = calloc(nslots, sizeof(*jobv));
 	if (jobs == NULL || jobv == NULL ||
 	    djobs_init(&ds, in, jobs, jobv, nslots) != GAUSS_OK ||
-	    scratches_init(&ds.scratch, threads,
-			   (size_t)1 << ds.fh.chunk_log2,
-			   o->kernels) != GAUSS_OK)
+	    scratches_init(o, &ds.scratch, threads,
+			   (size_t)1 << ds.fh.chunk_log2) != GAUSS_OK)
 		goto out;
 	if (o->progress == NULL)
 		ops.progress = NULL;
@@ -1210,9 +1225,9 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	if (st == GAUSS_OK && original_nbytes_ret)
 		*original_nbytes_ret = ds.original_nbytes;
 out:
-	djobs_free(jobs, nslots);
+	djobs_free(o->cache, jobs, nslots);
 	free(jobv);
-	scratches_free(ds.scratch, threads);
+	scratches_free(o, ds.scratch, threads);
 	st_header_free(&ds.st);
 	free(ds.hdr_copy);
 	XXH3_freeState(ds.hash);

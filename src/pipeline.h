@@ -14,12 +14,14 @@
 #include "error.h"
 
 struct rans_kernels;
+struct pool_cache;
 
 struct pipeline_opts {
 	unsigned chunk_log2;
 	unsigned block_log2;
 	unsigned threads;		/* 0: one per online CPU */
 	const struct rans_kernels *kernels;	/* NULL: the best level */
+	struct pool_cache *cache;	/* buffers kept between calls, or NULL */
 	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
 };

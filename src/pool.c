@@ -231,3 +231,66 @@ pool_run(const struct pool_ops *ops, void *user, void **jobs,
 		*eb = e.fail_eb;
 	return e.fail_st;
 }
+
+/* A buffer is preceded by 64 bytes whose first word is its size. */
+#define CACHE_HEAD 64
+
+static size_t
+buf_size(const void *p)
+{
+	size_t n;
+
+	memcpy(&n, (const uint8_t *)p - CACHE_HEAD, sizeof(n));
+	return n;
+}
+
+void *
+pool_alloc(struct pool_cache *cache, size_t n)
+{
+	int best = -1;
+	uint8_t *p;
+
+	n = (n + 63) & ~(size_t)63;
+	if (cache != NULL) {
+		/* the smallest cached buffer that holds n, if not too big */
+		for (unsigned i = 0; i < cache->count; i++) {
+			const size_t m = buf_size(cache->buf[i]);
+
+			if (m >= n && m / 4 <= n &&
+			    (best < 0 || m < buf_size(cache->buf[best])))
+				best = (int)i;
+		}
+		if (best >= 0) {
+			p = cache->buf[best];
+			cache->buf[best] = cache->buf[--cache->count];
+			return p;
+		}
+	}
+	if (n > SIZE_MAX - CACHE_HEAD)
+		return NULL;
+	p = aligned_alloc(64, CACHE_HEAD + n);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, &n, sizeof(n));
+	return p + CACHE_HEAD;
+}
+
+void
+pool_free(struct pool_cache *cache, void *p)
+{
+	if (p == NULL)
+		return;
+	if (cache != NULL && cache->count < POOL_CACHE_SLOTS) {
+		cache->buf[cache->count++] = p;
+		return;
+	}
+	free((uint8_t *)p - CACHE_HEAD);
+}
+
+void
+pool_cache_clear(struct pool_cache *cache)
+{
+	for (unsigned i = 0; i < cache->count; i++)
+		free((uint8_t *)cache->buf[i] - CACHE_HEAD);
+	cache->count = 0;
+}

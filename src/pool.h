@@ -54,6 +54,31 @@ enum gauss_status pool_run(const struct pool_ops *ops, void *user,
 			   void **jobs, unsigned nslots, unsigned threads,
 			   int *fail_slot, struct errbuf *eb);
 
+/*
+ * Buffers kept between the calls made with one context, so that a caller
+ * who compresses many buffers does not pay for fresh pages (and page-fault
+ * contention between threads) on every call. Not thread-safe: a context
+ * runs one call at a time, and only the calling thread takes and gives.
+ */
+#define POOL_CACHE_SLOTS 64
+
+struct pool_cache {
+	void *buf[POOL_CACHE_SLOTS];	/* each with its size just before */
+	unsigned count;
+};
+
+/*
+ * Returns a buffer of at least n bytes aligned to 64 (from the cache when
+ * one fits), or NULL. With cache NULL it just allocates.
+ */
+void *pool_alloc(struct pool_cache *cache, size_t n);
+
+/* Gives a buffer of pool_alloc() back (kept when there is room); NULL ok. */
+void pool_free(struct pool_cache *cache, void *p);
+
+/* Frees every buffer the cache holds. */
+void pool_cache_clear(struct pool_cache *cache);
+
 /* Online CPUs (at least 1). */
 unsigned pool_cpu_count(void);
 

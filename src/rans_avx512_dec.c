@@ -14,25 +14,22 @@
 #define FA_WORDS	1024		/* word entries computed at a time */
 
 /*
- * An entry "fa" says how a lane steps: x' = (fa >> 20) * q + (fa & amask)
- * with q = x >> 12, amask = 0xfff, for a lane that did not renormalise;
- * for a lane that did, with word w, x' = (fa >> 20) * (y << 4) + (fa &
- * 0xffff) where fa = f << 20 | (f * (w >> 12) + k) depends on w alone.
+ * An entry "fa" says how a lane steps: x' = (fa >> 16) * q + (fa & 0xffff)
+ * with q = x >> 12 for a lane that did not renormalise; for a lane that
+ * did, with word w, q = y << 4 and fa = f << 16 | (f * (w >> 12) + k),
+ * which depends on w alone.
  */
 struct alias_regs {
-	__m512i lo[4];
-	__m512i hi[4];
-	__m512i sym[2];		/* 64 words: sym_lo | sym_hi << 8 */
-	__m512i div[2];		/* 64 words: div (1..64) */
+	__m512i flo[2], blo[2];	/* 64 words each */
+	__m512i fhi[2], bhi[2];
+	__m512i div[2];
+	__m512i sym[2];		/* sym_lo | sym_hi << 8 */
 };
 
 static void
 alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 {
-	uint32_t lo[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
-	uint32_t hi[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
-	uint16_t sym[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
-	uint16_t dv[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
+	uint16_t t[6][RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
 		const uint32_t a = d->alo[b], h = d->ahi[b];
@@ -46,52 +43,57 @@ alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 			flo = fhi;
 			blo = khi;
 			slo = shi;
-			hi[b] = 0;
-		} else {
-			hi[b] = div < RANS_ALIAS_SLOTS ?
-				(fhi << 20 | ((khi - div) & 0xfff)) : 0;
-		}
-		if (div == 0)
 			div = RANS_ALIAS_SLOTS;
-		lo[b] = flo << 20 | (div - 1) << 13 | blo;
-		sym[b] = (uint16_t)(slo | shi << 8);
-		dv[b] = (uint16_t)div;
+		}
+		t[0][b] = (uint16_t)flo;
+		t[1][b] = (uint16_t)(blo + 64);
+		t[2][b] = (uint16_t)(div < RANS_ALIAS_SLOTS ? fhi : 0);
+		t[3][b] = (uint16_t)(div < RANS_ALIAS_SLOTS ? khi - div + 64 : 0);
+		t[4][b] = (uint16_t)div;
+		t[5][b] = (uint16_t)(slo | shi << 8);
 	}
-	for (unsigned i = 0; i < 4; i++) {
-		r->lo[i] = _mm512_load_si512(lo + 16 * i);
-		r->hi[i] = _mm512_load_si512(hi + 16 * i);
-	}
-	r->sym[0] = _mm512_load_si512(sym);
-	r->sym[1] = _mm512_load_si512(sym + 32);
-	r->div[0] = _mm512_load_si512(dv);
-	r->div[1] = _mm512_load_si512(dv + 32);
+	r->flo[0] = _mm512_load_si512(t[0]);
+	r->flo[1] = _mm512_load_si512(t[0] + 32);
+	r->blo[0] = _mm512_load_si512(t[1]);
+	r->blo[1] = _mm512_load_si512(t[1] + 32);
+	r->fhi[0] = _mm512_load_si512(t[2]);
+	r->fhi[1] = _mm512_load_si512(t[2] + 32);
+	r->bhi[0] = _mm512_load_si512(t[3]);
+	r->bhi[1] = _mm512_load_si512(t[3] + 32);
+	r->div[0] = _mm512_load_si512(t[4]);
+	r->div[1] = _mm512_load_si512(t[4] + 32);
+	r->sym[0] = _mm512_load_si512(t[5]);
+	r->sym[1] = _mm512_load_si512(t[5] + 32);
 }
 
 #define SEL(m, a, b)	_mm512_ternarylogic_epi32(m, a, b, 0xca) /* m?a:b */
+#define LOW_WORDS	0x55555555u
+#define HIGH_WORDS	0xaaaaaaaau
 
-static inline __attribute__((always_inline)) __m512i
-lookup64(const __m512i t[4], __m512i idx, __m512i upper)
-{
-	const __m512i a = _mm512_permutex2var_epi32(t[0], idx, t[1]);
-	const __m512i b = _mm512_permutex2var_epi32(t[2], idx, t[3]);
-
-	return SEL(upper, b, a);
-}
-
-/* f << 20 | junk (bits 12-19) | k, for the slot x & 4095. */
+/* f << 16 | k for the slot x & 4095. */
 static inline __attribute__((always_inline)) __m512i
 entry_alias(const struct alias_regs *r, __m512i x)
 {
-	const __m512i idx = _mm512_srli_epi32(x, 6);
-	const __m512i up = _mm512_srai_epi32(_mm512_slli_epi32(x, 20), 31);
-	const __m512i lo = lookup64(r->lo, idx, up);
-	const __m512i hi = lookup64(r->hi, idx, up);
+	const __m512i il = _mm512_srli_epi32(x, 6);
+	const __m512i ih = _mm512_slli_epi32(x, 10);
+	const __m512i lo = _mm512_or_si512(
+		_mm512_maskz_permutex2var_epi16(HIGH_WORDS, r->flo[0], ih,
+						r->flo[1]),
+		_mm512_maskz_permutex2var_epi16(LOW_WORDS, r->blo[0], il,
+						r->blo[1]));
+	const __m512i hi = _mm512_or_si512(
+		_mm512_maskz_permutex2var_epi16(HIGH_WORDS, r->fhi[0], ih,
+						r->fhi[1]),
+		_mm512_maskz_permutex2var_epi16(LOW_WORDS, r->bhi[0], il,
+						r->bhi[1]));
+	const __m512i div = _mm512_maskz_permutex2var_epi16(LOW_WORDS,
+							    r->div[0], il,
+							    r->div[1]);
 	const __m512i o = _mm512_and_si512(x, _mm512_set1_epi32(63));
-	const __m512i nm = _mm512_srai_epi32(
-		_mm512_sub_epi32(_mm512_slli_epi32(lo, 12),
-				 _mm512_slli_epi32(o, 25)), 31);
+	const __m512i ml = _mm512_srai_epi32(_mm512_sub_epi32(o, div), 31);
 
-	return _mm512_add_epi32(SEL(nm, hi, lo), o);
+	return _mm512_add_epi32(SEL(ml, lo, hi),
+				_mm512_or_si512(x, _mm512_set1_epi32(~63)));
 }
 
 static inline __attribute__((always_inline)) __m512i
@@ -103,7 +105,7 @@ entry_gather(const struct rans_dtable *d, __m512i x)
 
 	return _mm512_or_si512(
 		_mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xfff00)),
-				  12),
+				  8),
 		_mm512_srli_epi32(e, 20));
 }
 
@@ -123,11 +125,10 @@ fa_fill(const struct rans_dtable *d, const struct alias_regs *r,
 		const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
 			(const __m256i *)(const void *)(p + 2 * j)));
 		const __m512i e = entry(d, r, w, alias);
-		const __m512i f = _mm512_srli_epi32(e, 20);
 
-		_mm512_store_si512(fa + j, _mm512_add_epi32(
-			_mm512_and_si512(e, _mm512_set1_epi32((int)0xfff00fffu)),
-			_mm512_mullo_epi32(f, _mm512_srli_epi32(w, 12))));
+		_mm512_store_si512(fa + j, _mm512_add_epi32(e,
+			_mm512_mullo_epi32(_mm512_srli_epi32(e, 16),
+					   _mm512_srli_epi32(w, 12))));
 	}
 }
 
@@ -142,12 +143,10 @@ step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
 	const __mmask16 k = _mm512_cmplt_epu32_mask(y,
 						    _mm512_set1_epi32(RANS_L));
 	const __m512i fnr = entry(d, r, y, alias);
-	const __m512i fa = _mm512_mask_expand_epi32(fnr, k,
-						    _mm512_loadu_si512(*fap));
+	const __m512i fa = _mm512_mask_blend_epi32(k, fnr,
+		_mm512_maskz_expand_epi32(k, _mm512_loadu_si512(*fap)));
 	const __m512i q = _mm512_mask_slli_epi32(_mm512_srli_epi32(y, 12), k,
 						 y, 4);
-	const __m512i am = _mm512_mask_mov_epi32(_mm512_set1_epi32(0xfff), k,
-						 _mm512_set1_epi32(0xffff));
 	const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
 		(const __m256i *)(const void *)*pp));
 	const unsigned c = (unsigned)__builtin_popcount(k);
@@ -155,8 +154,8 @@ step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
 	*s_ret = _mm512_mask_expand_epi32(y, k, w);
 	*pp += 2 * c;
 	*fap += c;
-	return _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(fa, 20), q),
-				_mm512_and_si512(fa, am));
+	return _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(fa, 16), q),
+				_mm512_and_si512(fa, _mm512_set1_epi32(0xffff)));
 }
 
 /* The first step: no renormalisation pending. */
@@ -167,9 +166,9 @@ step_first(const struct rans_dtable *d, const struct alias_regs *r,
 	const __m512i e = entry(d, r, x, alias);
 
 	return _mm512_add_epi32(
-		_mm512_mullo_epi32(_mm512_srli_epi32(e, 20),
+		_mm512_mullo_epi32(_mm512_srli_epi32(e, 16),
 				   _mm512_srli_epi32(x, 12)),
-		_mm512_and_si512(e, _mm512_set1_epi32(0xfff)));
+		_mm512_and_si512(e, _mm512_set1_epi32(0xffff)));
 }
 
 /* Symbols of slots s0 (lanes 0-15) and s1, one per word, low byte. */

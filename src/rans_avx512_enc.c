@@ -4,7 +4,7 @@
  * writing the bytes of rans_encode_scalar().
  *
  * Chunks of fewer than 32 lanes go to the scalar encoder. A 32-lane chunk
- * is coded group by group, a group being the 32 elements 32 * g + k of one
+ * is coded group by group, a group being the elements 32 * j + k of one
  * row (k the lane), from the last group to the first, as the scalar loop
  * meets them:
  *
@@ -14,10 +14,9 @@
  *     at the same word and the call returns 0;
  *   - the other groups run in two zmm of 16 states, lanes 0-15 and 16-31.
  *
- * State. x = q << 12 | slot is kept as q and g (slot in the low 12 bits of
- * g), so that the tests and shifts that depend on x's top bits only can run
- * before the slot lookup of the previous symbol is done:
- *   x >= f << 20  <=>  q >= f << 8,    x >> 16 = q >> 4.
+ * State. x = q << 12 | slot is kept as q and g (the slot is the low 12 bits
+ * of g), so that what depends only on x's top bits is ready before the
+ * slot of the previous symbol arrives: x >= f << 20 is q >= f << 8.
  *
  * Renormalisation. The scalar loop visits lane 31 first and pushes each
  * word below the previous one, so a group's words lie in memory in lane
@@ -29,31 +28,26 @@
  *   x:       [ x15 .. x3  x2  x1  x0 ]     mask 0b0101
  *   compress, narrow: [ 0 .. 0  w2  w0 ]   p - 4: w0, p - 2: w2
  *
- * Division. After renormalisation x < f << 20, so q = x / f < 2^20. The
- * estimate is x * (1 / f) + 1/2 with x and 1/f rounded once each and the
- * product and sum once more (one FMA): the relative error of the product
- * is under 3 * 2^-24, below 0.19 at q < 2^20, and the sum adds at most
- * 1/16, so the estimate truncates to q or q + 1. The remainder x - q' * f
- * is then in [-f, f); its sign gives the correction, and the quotient and
- * remainder used are exact, as in the scalar code.
+ * Division. After renormalisation x < f << 20, so x / f < 2^20. The
+ * estimate is x * (1 / f) + 1/2, with x and 1/f rounded to float once each
+ * and the product and sum rounded once more (one FMA): the product is off
+ * by a relative 3 * 2^-24 at most, under 0.19 below 2^20, and the sum's
+ * rounding adds at most 1/16, so the estimate truncates to q or q + 1 for
+ * the true quotient q. The remainder x - q' * f is then in [-f, f) and its
+ * sign corrects both: the quotient and remainder used are exact, so no
+ * rounding can reach the output.
  *
- * Lookups. freq and a per-layout word per symbol come from tables of up to
- * 256 words held in registers and read with vpermt2w (64 entries each),
- * after subtracting the smallest symbol. The slot of code r of symbol s is
- * then found one of three ways:
- *
- *   cumulative layout: slot = cum + r.
- *   alias layout, "pieces": in the code space of one symbol the slots form
- *     runs of consecutive slots (pieces, at most 128: each of the 64 buckets
- *     holds at most two). Each symbol's codes are cut into blocks of 64;
- *     per block we keep the piece holding its first code and the offsets of
- *     the pieces that start inside it (up to 2 or 4, as bytes), and per
- *     piece slot - r. Three or four more 128-word lookups replace a gather,
- *     which costs more than a cycle per lane on this class of CPU.
- *   alias layout otherwise (more than 128 blocks, or a block holding more
- *     than four piece starts): a 32-bit gather from a copy of the slots in
- *     which each symbol's run appears twice, so that the index
- *     2 * cum + f + (x - q' * f) needs no correction first.
+ * Lookups. freq and one more word per symbol come from two tables of up to
+ * 256 words held in registers and read with vpermt2w (64 entries a
+ * shuffle), the symbols less the smallest one being the indexes; the words
+ * come back as dwords in lane order through vpunpck{l,h}wd with zero,
+ * which is why the symbols are first shuffled into the order of vpackusdw
+ * of the two halves. The second word is cum for the cumulative layout,
+ * where the slot of code r is cum + r: no memory access at all. For the
+ * alias layout it is 2 * cum + f, the middle of the symbol's run in dslot[],
+ * which holds each symbol's slots twice over, so that 2 * cum + f + r
+ * indexes the right slot for an r anywhere in [-f, f): the gather of the
+ * slot waits for the division only, not for its correction.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -64,89 +58,20 @@
 
 #define GROUP		RANS_MAX_LANES
 #define GROUP_NBYTES	(2 * GROUP)	/* most a group can push */
-#define BLOCK_LOG2	6		/* codes per block: 64 */
-#define MAX_BLOCKS	128
-#define MAX_PIECES	128
-#define MAX_STARTS	4		/* piece starts inside one block */
 
-enum slot_mode {
-	SLOT_CUM,	/* cumulative layout: slot = cum + r */
-	SLOT_PIECE2,	/* alias, at most 2 piece starts inside a block */
-	SLOT_PIECE4,	/* alias, at most 4 */
-	SLOT_GATHER,	/* alias, gathered from dslot */
-};
+/* vpternlogd: a | (b & c) */
+#define TERN_A_OR_B_AND_C 0xf8
 
 struct enc_tabs {
 	/* per symbol s, at s - base */
 	uint16_t freq[256] __attribute__((aligned(64)));
-	uint16_t aux[256] __attribute__((aligned(64)));	/* see tabs_build */
-	/* per block: first piece; piece starts inside (bytes, 0xff: none) */
-	uint16_t first[MAX_BLOCKS] __attribute__((aligned(64)));
-	uint16_t starts[MAX_STARTS / 2][MAX_BLOCKS] __attribute__((aligned(64)));
-	/* per piece: slot - r, modulo 2^16 */
-	uint16_t delta[MAX_PIECES] __attribute__((aligned(64)));
-	/* SLOT_GATHER: [2 * cum, 2 * cum + 2 * freq) is the symbol's run twice */
+	uint16_t aux[256] __attribute__((aligned(64)));	/* cum, 2 * cum + f */
+	/* alias layout: [2 * cum, 2 * cum + 2 * f) is the symbol's run twice */
 	uint16_t dslot[2 * RANS_M + 2];
 	unsigned base;		/* smallest symbol */
 	unsigned nblk;		/* 64-symbol table blocks from base: 1 to 4 */
-	enum slot_mode mode;
 };
 
-/*
- * Cuts the alias layout of e into pieces and blocks; returns the mode that
- * can use them, or SLOT_GATHER when they do not fit the tables.
- */
-static enum slot_mode
-pieces_build(const struct rans_etable *e, struct enc_tabs *tb)
-{
-	unsigned nblocks = 0, npieces = 0, most = 0;
-
-	memset(tb->starts, 0xff, sizeof(tb->starts));
-	memset(tb->first, 0, sizeof(tb->first));
-	memset(tb->delta, 0, sizeof(tb->delta));
-	for (unsigned s = 0; s < 256; s++) {
-		const unsigned f = e->freq[s], c = e->cum[s];
-		unsigned nstart = 0, prev = 0;
-
-		if (s >= tb->base)
-			tb->aux[s - tb->base] = (uint16_t)nblocks;
-		for (unsigned k = 0; k < f; k++) {
-			const unsigned slot = e->slot[c + k];
-			const bool start = k == 0 || slot != prev + 1;
-			const unsigned o = k % (1u << BLOCK_LOG2);
-
-			prev = slot;
-			if (start) {
-				if (npieces == MAX_PIECES)
-					return SLOT_GATHER;
-				tb->delta[npieces++] = (uint16_t)(slot - k);
-			}
-			if (o == 0) {
-				if (nblocks == MAX_BLOCKS)
-					return SLOT_GATHER;
-				tb->first[nblocks++] = (uint16_t)(npieces - 1);
-				nstart = 0;
-			} else if (start) {
-				uint16_t *w;
-
-				if (nstart == MAX_STARTS)
-					return SLOT_GATHER;
-				w = &tb->starts[nstart / 2][nblocks - 1];
-				*w = (uint16_t)((*w & ~(0xffu << 8 * (nstart % 2))) |
-						o << 8 * (nstart % 2));
-				nstart++;
-				most = MAX(most, nstart);
-			}
-		}
-	}
-	return most <= 2 ? SLOT_PIECE2 : SLOT_PIECE4;
-}
-
-/*
- * aux per symbol: cum (SLOT_CUM), the index of the symbol's first block
- * (SLOT_PIECE*), or 2 * cum + freq, the middle of its run in dslot[]
- * (SLOT_GATHER).
- */
 static void
 tabs_build(const struct rans_etable *e, struct enc_tabs *tb)
 {
@@ -162,15 +87,11 @@ tabs_build(const struct rans_etable *e, struct enc_tabs *tb)
 	memset(tb->aux, 0, sizeof(tb->aux));
 	tb->base = lo;
 	tb->nblk = (hi - lo) / 64 + 1;
-	for (unsigned s = lo; s <= hi; s++)
-		tb->freq[s - lo] = e->freq[s];
-	tb->mode = e->alias ? pieces_build(e, tb) : SLOT_CUM;
-	if (tb->mode == SLOT_PIECE2 || tb->mode == SLOT_PIECE4)
-		return;
 	for (unsigned s = lo; s <= hi; s++) {
 		const unsigned f = e->freq[s], c = e->cum[s];
 
-		if (tb->mode == SLOT_CUM) {
+		tb->freq[s - lo] = (uint16_t)f;
+		if (!e->alias) {
 			tb->aux[s - lo] = (uint16_t)c;
 		} else if (f) {
 			tb->aux[s - lo] = (uint16_t)(2 * c + f);
@@ -178,6 +99,7 @@ tabs_build(const struct rans_etable *e, struct enc_tabs *tb)
 			memcpy(tb->dslot + 2 * c + f, e->slot + c, 2 * f);
 		}
 	}
+	/* read as the upper half of a 32-bit gather at 2 * RANS_M - 1 */
 	tb->dslot[2 * RANS_M] = tb->dslot[2 * RANS_M + 1] = 0;
 }
 
@@ -220,113 +142,81 @@ lookup(const __m512i *t, __m512i idx, __mmask32 b6, __mmask32 b7,
 	return r;
 }
 
-static inline __attribute__((always_inline)) __m512i
-lookup128(const __m512i *t, __m512i idx)
-{
-	return lookup(t, idx, _mm512_test_epi16_mask(idx,
-				_mm512_set1_epi16(64)), 0, 2);
-}
-
-/* Number of bytes of b (two a word) that are <= o, o given as (o + 1) * 0x0101. */
-static inline __m512i
-count_le(__m512i o1, __m512i b)
-{
-	const __m512i one = _mm512_set1_epi8(1);
-
-	return _mm512_maddubs_epi16(_mm512_min_epu8(_mm512_subs_epu8(o1, b),
-						    one), one);
-}
-
-#define TERN_A_OR_B_AND_C 0xf8
-
-/* The registers of the vector loop. */
-struct enc_regs {
-	__m512i q[2], g[2];		/* lanes 0-15, 16-31 */
-	__m512i ft[8], at[8];		/* freq, aux words */
-	__m512i first[4], starts[2][4], delta[4];
+/* What a group's symbols give, ready before its states are. */
+struct enc_syms {
+	__m512i f0, f1;			/* freq, lanes 0-15 and 16-31 */
+	__m512i f80, f81;		/* freq << 8 */
+	__m512i a0, a1;			/* aux */
+	__m512 rcp0, rcp1;		/* 1.0f / freq */
 };
 
-/*
- * Codes one group: sw holds its symbols less base as words in the order
- * of vpackusdw of the two halves (lanes 0-3, 16-19, 4-7, 20-23, ...), so
- * that vpunpck{l,h}wd with zero give the halves back as dwords.
- */
+/* Looks up the 32 symbols at sp in the tables t (freq) and u (aux). */
 static inline __attribute__((always_inline)) void
-group_step(const struct enc_tabs *tb, struct enc_regs *v, __m512i sw,
-	   uint8_t **pp, const unsigned nblk, const enum slot_mode mode)
+syms_load(const __m512i *t, const __m512i *u, const uint8_t *sp,
+	  __m256i base, struct enc_syms *sd, const unsigned nblk)
 {
 	const __m512i zero = _mm512_setzero_si512();
-	const __m512i lo12 = _mm512_set1_epi32(RANS_M - 1);
+	/* dwords of 4 symbols: lanes 0-3, 16-19, 4-7, 20-23, ... */
+	const __m512i sw = _mm512_cvtepu8_epi16(_mm256_permutevar8x32_epi32(
+		_mm256_sub_epi8(_mm256_loadu_si256((const void *)sp), base),
+		_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
 	const __mmask32 b6 = _mm512_test_epi16_mask(sw, _mm512_set1_epi16(64));
 	const __mmask32 b7 = _mm512_test_epi16_mask(sw, _mm512_set1_epi16(128));
-	const __m512i fw = lookup(v->ft, sw, b6, b7, nblk);
-	const __m512i aw = lookup(v->at, sw, b6, b7, nblk);
-	const __m512i f[2] = { _mm512_unpacklo_epi16(fw, zero),
-			       _mm512_unpackhi_epi16(fw, zero) };
-	__m512i xs[2], r[2];
+	const __m512i fw = lookup(t, sw, b6, b7, nblk);
+	const __m512i aw = lookup(u, sw, b6, b7, nblk);
+	const __m512 one = _mm512_set1_ps(1.0f);
 
-	for (int h = 1; h >= 0; h--) {
-		const __m512i q = v->q[h], qs = _mm512_slli_epi32(q, 12);
-		const __mmask16 m = _mm512_cmpge_epu32_mask(q,
-					_mm512_slli_epi32(f[h], 8));
-		const unsigned cnt = (unsigned)_mm_popcnt_u32(m);
-		const __m512i x = _mm512_ternarylogic_epi32(qs, v->g[h], lo12,
-							    TERN_A_OR_B_AND_C);
+	sd->f0 = _mm512_unpacklo_epi16(fw, zero);
+	sd->f1 = _mm512_unpackhi_epi16(fw, zero);
+	sd->a0 = _mm512_unpacklo_epi16(aw, zero);
+	sd->a1 = _mm512_unpackhi_epi16(aw, zero);
+	sd->f80 = _mm512_slli_epi32(sd->f0, 8);
+	sd->f81 = _mm512_slli_epi32(sd->f1, 8);
+	sd->rcp0 = _mm512_div_ps(one, _mm512_cvtepi32_ps(sd->f0));
+	sd->rcp1 = _mm512_div_ps(one, _mm512_cvtepi32_ps(sd->f1));
+}
 
-		*pp -= 2 * cnt;
-		_mm256_mask_storeu_epi16(*pp, (__mmask16)_bzhi_u32(0xffff, cnt),
-				_mm512_cvtepi32_epi16(
-					_mm512_maskz_compress_epi32(m, x)));
-		xs[h] = _mm512_mask_ternarylogic_epi32(
-			_mm512_mask_mov_epi32(qs, m, _mm512_srli_epi32(q, 4)),
-			(__mmask16)~m, v->g[h], lo12, TERN_A_OR_B_AND_C);
-	}
-	for (int h = 0; h < 2; h++) {
-		const __m512 rcp = _mm512_div_ps(_mm512_set1_ps(1.0f),
-						 _mm512_cvtepi32_ps(f[h]));
-		const __m512i q = _mm512_cvttps_epi32(_mm512_fmadd_ps(
-			_mm512_cvtepu32_ps(xs[h]), rcp, _mm512_set1_ps(0.5f)));
-		const __m512i prod = _mm512_mullo_epi32(q, f[h]);
+/*
+ * Renormalises 16 lanes, pushing the low halves of the states that need it
+ * below *pp; returns the states then.
+ */
+static inline __attribute__((always_inline)) __m512i
+renorm16(__m512i q, __m512i g, __m512i f8, uint8_t **pp)
+{
+	const __m512i x = _mm512_ternarylogic_epi32(_mm512_slli_epi32(q, 12),
+		g, _mm512_set1_epi32(RANS_M - 1), TERN_A_OR_B_AND_C);
+	const __mmask16 m = _mm512_cmpge_epu32_mask(q, f8);
+	const unsigned cnt = (unsigned)_mm_popcnt_u32(m);
 
-		if (mode == SLOT_GATHER) {
-			const __m512i a = h ? _mm512_unpackhi_epi16(aw, zero) :
-					      _mm512_unpacklo_epi16(aw, zero);
-			const __m512i idx = _mm512_sub_epi32(
-				_mm512_add_epi32(a, xs[h]), prod);
+	*pp -= 2 * cnt;
+	_mm256_mask_storeu_epi16(*pp, (__mmask16)_bzhi_u32(0xffff, cnt),
+		_mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, x)));
+	return _mm512_mask_srli_epi32(x, m, x, 16);
+}
 
-			v->g[h] = _mm512_i32gather_epi32(idx, tb->dslot, 2);
-			v->q[h] = _mm512_mask_sub_epi32(q,
-				_mm512_cmplt_epu32_mask(idx, a), q,
-				_mm512_set1_epi32(1));
-			continue;
-		}
-		r[h] = _mm512_sub_epi32(xs[h], prod);
-		v->q[h] = _mm512_add_epi32(q, _mm512_srai_epi32(r[h], 31));
-		r[h] = _mm512_min_epu32(r[h], _mm512_add_epi32(r[h], f[h]));
-		if (mode == SLOT_CUM)
-			v->g[h] = _mm512_add_epi32(r[h], h ?
-				_mm512_unpackhi_epi16(aw, zero) :
-				_mm512_unpacklo_epi16(aw, zero));
-	}
-	if (mode == SLOT_PIECE2 || mode == SLOT_PIECE4) {
-		const __m512i rw = _mm512_packus_epi32(r[0], r[1]);
-		const __m512i blk = _mm512_add_epi16(aw,
-					_mm512_srli_epi16(rw, BLOCK_LOG2));
-		const __m512i o1 = _mm512_mullo_epi16(_mm512_add_epi16(
-			_mm512_and_si512(rw, _mm512_set1_epi16(63)),
-			_mm512_set1_epi16(1)), _mm512_set1_epi16(0x0101));
-		const __mmask32 m6 = _mm512_test_epi16_mask(blk,
-						_mm512_set1_epi16(64));
-		__m512i rho = _mm512_add_epi16(lookup(v->first, blk, m6, 0, 2),
-				count_le(o1, lookup(v->starts[0], blk, m6, 0, 2)));
-		__m512i slot;
+/*
+ * Codes 16 lanes whose states after renormalisation are xs: *q gets the
+ * quotient and *g the slot (in its low 12 bits).
+ */
+static inline __attribute__((always_inline)) void
+code16(const struct enc_tabs *tb, __m512i xs, __m512i f, __m512 rcp,
+       __m512i a, __m512i *q, __m512i *g, const bool alias)
+{
+	/* q' in {q, q + 1}, r' = xs - q' * f in [-f, f) */
+	const __m512i qe = _mm512_cvttps_epi32(_mm512_fmadd_ps(
+		_mm512_cvtepu32_ps(xs), rcp, _mm512_set1_ps(0.5f)));
+	const __m512i re = _mm512_sub_epi32(xs, _mm512_mullo_epi32(qe, f));
 
-		if (mode == SLOT_PIECE4)
-			rho = _mm512_add_epi16(rho, count_le(o1,
-				lookup(v->starts[1], blk, m6, 0, 2)));
-		slot = _mm512_add_epi16(rw, lookup128(v->delta, rho));
-		v->g[0] = _mm512_unpacklo_epi16(slot, zero);
-		v->g[1] = _mm512_unpackhi_epi16(slot, zero);
+	if (alias) {
+		const __m512i idx = _mm512_add_epi32(a, re);
+
+		*g = _mm512_i32gather_epi32(idx, tb->dslot, 2);
+		*q = _mm512_mask_sub_epi32(qe, _mm512_movepi32_mask(re), qe,
+					   _mm512_set1_epi32(1));
+	} else {
+		*q = _mm512_add_epi32(qe, _mm512_srai_epi32(re, 31));
+		*g = _mm512_add_epi32(a, _mm512_min_epu32(re,
+					_mm512_add_epi32(re, f)));
 	}
 }
 
@@ -337,64 +227,56 @@ load_words(__m512i *r, const uint16_t *t, unsigned nreg)
 		r[j] = _mm512_load_si512(t + 32 * j);
 }
 
-/* The groups before symbol i, from the last, while a whole group fits. */
+/*
+ * The groups before symbol i (a multiple of 32), from the last, while a
+ * whole group fits. The symbols of the next group are looked up before
+ * the current one is coded.
+ */
 static inline __attribute__((always_inline)) size_t
 groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	   uint32_t *x, uint8_t **pp, const uint8_t *lim, const unsigned nblk,
-	   const enum slot_mode mode)
+	   const bool alias)
 {
 	const __m512i lo12 = _mm512_set1_epi32(RANS_M - 1);
 	const __m256i base = _mm256_set1_epi8((char)tb->base);
-	const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-	struct enc_regs v;
+	__m512i t[8], u[8], x0, x1, q0, q1, g0, g1;
+	struct enc_syms sd;
 	uint8_t *p = *pp;
 
-	for (int h = 0; h < 2; h++) {
-		const __m512i xh = _mm512_loadu_si512(x + 16 * h);
-
-		v.q[h] = _mm512_srli_epi32(xh, 12);
-		v.g[h] = _mm512_and_si512(xh, lo12);
-	}
-	load_words(v.ft, tb->freq, 2 * nblk);
-	load_words(v.at, tb->aux, 2 * nblk);
-	if (mode == SLOT_PIECE2 || mode == SLOT_PIECE4) {
-		load_words(v.first, tb->first, 4);
-		load_words(v.starts[0], tb->starts[0], 4);
-		load_words(v.starts[1], tb->starts[1], 4);
-		load_words(v.delta, tb->delta, 4);
-	}
-	while (i > 0 && p - lim >= GROUP_NBYTES) {
-		/* dwords of 4 symbols: lanes 0-3, 16-19, 4-7, 20-23, ... */
-		const __m256i s = _mm256_permutevar8x32_epi32(_mm256_sub_epi8(
-			_mm256_loadu_si256((const void *)(syms + i - GROUP)),
-			base), order);
+	if (i == 0 || p - lim < GROUP_NBYTES)
+		return i;
+	load_words(t, tb->freq, 2 * nblk);
+	load_words(u, tb->aux, 2 * nblk);
+	x0 = _mm512_loadu_si512(x);
+	x1 = _mm512_loadu_si512(x + 16);
+	q0 = _mm512_srli_epi32(x0, 12);
+	q1 = _mm512_srli_epi32(x1, 12);
+	g0 = _mm512_and_si512(x0, lo12);
+	g1 = _mm512_and_si512(x1, lo12);
+	syms_load(t, u, syms + i - GROUP, base, &sd, nblk);
+	do {
+		const struct enc_syms cur = sd;
+		__m512i xs0, xs1;
 
 		i -= GROUP;
-		group_step(tb, &v, _mm512_cvtepu8_epi16(s), &p, nblk, mode);
-	}
-	for (int h = 0; h < 2; h++)
-		_mm512_storeu_si512(x + 16 * h, _mm512_ternarylogic_epi32(
-			_mm512_slli_epi32(v.q[h], 12), v.g[h], lo12,
-			TERN_A_OR_B_AND_C));
+		if (i > 0)
+			syms_load(t, u, syms + i - GROUP, base, &sd, nblk);
+		xs1 = renorm16(q1, g1, cur.f81, &p);
+		xs0 = renorm16(q0, g0, cur.f80, &p);
+		code16(tb, xs0, cur.f0, cur.rcp0, cur.a0, &q0, &g0, alias);
+		code16(tb, xs1, cur.f1, cur.rcp1, cur.a1, &q1, &g1, alias);
+	} while (i > 0 && p - lim >= GROUP_NBYTES);
+	_mm512_storeu_si512(x, _mm512_ternarylogic_epi32(
+		_mm512_slli_epi32(q0, 12), g0, lo12, TERN_A_OR_B_AND_C));
+	_mm512_storeu_si512(x + 16, _mm512_ternarylogic_epi32(
+		_mm512_slli_epi32(q1, 12), g1, lo12, TERN_A_OR_B_AND_C));
 	*pp = p;
 	return i;
 }
 
-#define GROUPS_MODE(nblk)						\
-	switch (tb.mode) {						\
-	case SLOT_CUM:							\
-		i = groups_vec(&tb, syms, i, x, &p, lim, nblk, SLOT_CUM); \
-		break;							\
-	case SLOT_PIECE2:						\
-		i = groups_vec(&tb, syms, i, x, &p, lim, nblk, SLOT_PIECE2); \
-		break;							\
-	case SLOT_PIECE4:						\
-		i = groups_vec(&tb, syms, i, x, &p, lim, nblk, SLOT_PIECE4); \
-		break;							\
-	default:							\
-		i = groups_vec(&tb, syms, i, x, &p, lim, nblk, SLOT_GATHER); \
-		break;							\
-	}
+#define GROUPS_VEC(nblk)						\
+	(e->alias ? groups_vec(&tb, syms, i, x, &p, lim, nblk, true) :	\
+		    groups_vec(&tb, syms, i, x, &p, lim, nblk, false))
 
 size_t
 rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
@@ -422,16 +304,16 @@ rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 	tabs_build(e, &tb);
 	switch (tb.nblk) {
 	case 1:
-		GROUPS_MODE(1);
+		i = GROUPS_VEC(1);
 		break;
 	case 2:
-		GROUPS_MODE(2);
+		i = GROUPS_VEC(2);
 		break;
 	case 3:
-		GROUPS_MODE(3);
+		i = GROUPS_VEC(3);
 		break;
 	default:
-		GROUPS_MODE(4);
+		i = GROUPS_VEC(4);
 		break;
 	}
 	while (i > 0) {

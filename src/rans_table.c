@@ -331,22 +331,27 @@ bad:
 bool
 rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 {
-	unsigned rem[256], used[256];
+	unsigned rem[256], used[256], sym[256], n = 0;
 
 	GAUSS_ASSERT(t->nsym >= 2);
 	memset(a, 0, sizeof(*a));
+	/* the symbols present, in increasing order: ties go to the lower */
 	for (unsigned s = 0; s < 256; s++) {
 		rem[s] = t->freq[s];
 		used[s] = 0;
+		if (t->freq[s])
+			sym[n++] = s;
 	}
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
-		int small = -1, large = -1;
-		unsigned need;
+		unsigned small = 256, large = 256, need;
 
-		for (unsigned s = 0; s < 256; s++)
-			if (rem[s] && (small < 0 || rem[s] < rem[small]))
-				small = (int)s;
-		GAUSS_ASSERT(small >= 0);
+		for (unsigned i = 0; i < n; i++) {
+			const unsigned s = sym[i];
+
+			if (rem[s] && (small == 256 || rem[s] < rem[small]))
+				small = s;
+		}
+		GAUSS_ASSERT(small < 256);
 		if (rem[small] >= RANS_ALIAS_SLOTS) {
 			a->div[b] = 0;
 			a->hi[b] = (uint8_t)small;
@@ -360,10 +365,13 @@ rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 		need = RANS_ALIAS_SLOTS - rem[small];
 		used[small] += rem[small];
 		rem[small] = 0;
-		for (unsigned s = 0; s < 256; s++)
-			if (rem[s] && (large < 0 || rem[s] > rem[large]))
-				large = (int)s;
-		if (large < 0 || rem[large] < need)
+		for (unsigned i = 0; i < n; i++) {
+			const unsigned s = sym[i];
+
+			if (rem[s] && (large == 256 || rem[s] > rem[large]))
+				large = s;
+		}
+		if (large == 256 || rem[large] < need)
 			return false;
 		a->hi[b] = (uint8_t)large;
 		a->khi[b] = (uint16_t)used[large];
