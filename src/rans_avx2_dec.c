@@ -1,18 +1,275 @@
 /* SPDX-License-Identifier: MIT */
-/* rans_avx2_dec.c: TEMPORARY: forwards to the scalar decoder until the vector kernel lands. */
+/*
+ * rans_avx2_dec.c: the 32-lane rANS decoder with AVX2 (draft).
+ */
+#include <immintrin.h>
+
+#include "endian.h"
 #include "rans.h"
+#include "banned.h"
+
+#define GROUP		RANS_MAX_LANES
+#define GROUP_NBYTES	(2 * GROUP)	/* most words a group can read */
+#define FA_WORDS	1024		/* word entries computed at a time */
+
+/*
+ * lut[m], byte j: how many of the bits below bit j are set in m, which is
+ * the index of lane j's word among the words a renormalising set m reads.
+ */
+#define PC8(m)	(((m) & 1) + ((m) >> 1 & 1) + ((m) >> 2 & 1) + ((m) >> 3 & 1) + \
+		 ((m) >> 4 & 1) + ((m) >> 5 & 1) + ((m) >> 6 & 1) + ((m) >> 7 & 1))
+#define LUT1(m)	((uint64_t)PC8((m) & 0x01) << 8 | (uint64_t)PC8((m) & 0x03) << 16 | \
+		 (uint64_t)PC8((m) & 0x07) << 24 | (uint64_t)PC8((m) & 0x0f) << 32 | \
+		 (uint64_t)PC8((m) & 0x1f) << 40 | (uint64_t)PC8((m) & 0x3f) << 48 | \
+		 (uint64_t)PC8((m) & 0x7f) << 56)
+#define LUT4(m)		LUT1(m), LUT1((m) + 1), LUT1((m) + 2), LUT1((m) + 3)
+#define LUT16(m)	LUT4(m), LUT4((m) + 4), LUT4((m) + 8), LUT4((m) + 12)
+#define LUT64(m)	LUT16(m), LUT16((m) + 16), LUT16((m) + 32), LUT16((m) + 48)
+
+static const uint64_t lut[256] = {
+	LUT64(0), LUT64(64), LUT64(128), LUT64(192)
+};
+
+/* The frequency, the code (k) and the symbol (low byte) of slot x & 4095. */
+struct fks {
+	__m256i f, k, s;
+};
+
+static inline __attribute__((always_inline)) struct fks
+entry(const struct rans_dtable *d, __m256i x)
+{
+	const __m256i e = _mm256_i32gather_epi32(
+		(const int *)(const void *)d->slot,
+		_mm256_and_si256(x, _mm256_set1_epi32(RANS_M - 1)), 4);
+	struct fks r;
+
+	r.f = _mm256_and_si256(_mm256_srli_epi32(e, 8),
+			       _mm256_set1_epi32(0xfff));
+	r.k = _mm256_srli_epi32(e, 20);
+	r.s = e;
+	return r;
+}
+
+/*
+ * Fills fa[] with f << 16 | (f * (w >> 12) + k) and sy[] with the symbol
+ * for the words w at p (nwords, a multiple of 8).
+ */
+static void
+fa_fill(const struct rans_dtable *d, uint32_t *fa, uint32_t *sy,
+	const uint8_t *p, size_t nwords)
+{
+	for (size_t j = 0; j < nwords; j += 8) {
+		const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(
+			(const __m128i *)(const void *)(p + 2 * j)));
+		const struct fks e = entry(d, w);
+
+		_mm256_store_si256((__m256i *)(void *)(fa + j),
+			_mm256_add_epi32(_mm256_add_epi32(
+				_mm256_slli_epi32(e.f, 16), e.k),
+				_mm256_mullo_epi32(e.f,
+						   _mm256_srli_epi32(w, 12))));
+		_mm256_store_si256((__m256i *)(void *)(sy + j), e.s);
+	}
+}
+
+/*
+ * One step of 8 lanes: the pending renormalisation of y (lanes rm, word
+ * entries at fa, sy), then the decode. Updates rm to the lanes to
+ * renormalise next; *s_ret: the symbols decoded (low bytes).
+ */
+static inline __attribute__((always_inline)) __m256i
+step(const struct rans_dtable *d, __m256i y, __m256i *rmp, unsigned m,
+     const uint32_t *fa, const uint32_t *sy, __m256i *s_ret)
+{
+	const __m256i rm = *rmp;
+	const struct fks e = entry(d, y);
+	const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+		(const __m128i *)(const void *)(lut + m)));
+	const __m256i wa = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(
+		(const __m256i *)(const void *)fa), idx);
+	const __m256i ws = _mm256_permutevar8x32_epi32(_mm256_loadu_si256(
+		(const __m256i *)(const void *)sy), idx);
+	const __m256i f = _mm256_blendv_epi8(e.f, _mm256_srli_epi32(wa, 16),
+					     rm);
+	const __m256i a = _mm256_blendv_epi8(e.k, _mm256_and_si256(wa,
+		_mm256_set1_epi32(0xffff)), rm);
+	const __m256i q = _mm256_blendv_epi8(_mm256_srli_epi32(y, 12),
+					     _mm256_slli_epi32(y, 4), rm);
+	const __m256i yn = _mm256_add_epi32(_mm256_mullo_epi32(f, q), a);
+
+	*s_ret = _mm256_blendv_epi8(e.s, ws, rm);
+	*rmp = _mm256_cmpeq_epi32(_mm256_srli_epi32(yn, 16),
+				  _mm256_setzero_si256());
+	return yn;
+}
+
+/* The first step: no renormalisation pending. */
+static inline __attribute__((always_inline)) __m256i
+step_first(const struct rans_dtable *d, __m256i x, __m256i *rm_ret,
+	   __m256i *s_ret)
+{
+	const struct fks e = entry(d, x);
+	const __m256i yn = _mm256_add_epi32(_mm256_mullo_epi32(e.f,
+		_mm256_srli_epi32(x, 12)), e.k);
+
+	*s_ret = e.s;
+	*rm_ret = _mm256_cmpeq_epi32(_mm256_srli_epi32(yn, 16),
+				     _mm256_setzero_si256());
+	return yn;
+}
+
+static inline __attribute__((always_inline)) unsigned
+lanes_mask(__m256i rm)
+{
+	return (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(rm));
+}
+
+/* The symbols of lanes 8h..8h+7 in s[h] (low bytes), as 32 words. */
+static inline __attribute__((always_inline)) void
+put_group(uint8_t *out, const uint8_t *raw, size_t i, const __m256i s[4])
+{
+	const __m256i lo = _mm256_set1_epi32(0xff);
+	const __m256i a = _mm256_packus_epi32(_mm256_and_si256(s[0], lo),
+					      _mm256_and_si256(s[1], lo));
+	const __m256i b = _mm256_packus_epi32(_mm256_and_si256(s[2], lo),
+					      _mm256_and_si256(s[3], lo));
+
+	if (raw) {
+		const __m256i m = _mm256_set1_epi16(0x7f80);
+		const __m256i w[2] = {
+			_mm256_permute4x64_epi64(a, 0xd8),
+			_mm256_permute4x64_epi64(b, 0xd8),
+		};
+
+		for (unsigned h = 0; h < 2; h++) {
+			const __m256i r = _mm256_cvtepu8_epi16(_mm_loadu_si128(
+				(const __m128i *)(const void *)(raw + i + 16 * h)));
+			const __m256i rr = _mm256_or_si256(r,
+				_mm256_slli_epi16(r, 8));
+
+			_mm256_storeu_si256(
+				(__m256i *)(void *)(out + 2 * i + 32 * h),
+				_mm256_or_si256(_mm256_andnot_si256(m, rr),
+					_mm256_and_si256(m,
+						_mm256_slli_epi16(w[h], 7))));
+		}
+	} else {
+		_mm256_storeu_si256((__m256i *)(void *)(out + i),
+			_mm256_permutevar8x32_epi32(_mm256_packus_epi16(a, b),
+				_mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+	}
+}
+
+static inline __attribute__((always_inline)) void
+put_one(uint8_t *out, const uint8_t *raw, size_t i, uint32_t e)
+{
+	if (raw)
+		put_le16(out + 2 * i, (uint16_t)((raw[i] & 0x80u) << 8 |
+						 (e & 0xffu) << 7 |
+						 (raw[i] & 0x7fu)));
+	else
+		out[i] = (uint8_t)e;
+}
+
+static inline __attribute__((always_inline)) enum gauss_status
+decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+	 const uint8_t *raw, uint8_t *out, size_t n)
+{
+	const uint8_t *p = in + 4 * GROUP;
+	const uint8_t *const end = in + in_nbytes;
+	uint32_t fa[FA_WORDS] __attribute__((aligned(32)));
+	uint32_t sy[FA_WORDS] __attribute__((aligned(32)));
+	uint32_t x[GROUP] __attribute__((aligned(32)));
+	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
+	__m256i y[4], rm[4], s[4];
+	size_t i;
+
+	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
+		return GAUSS_E_CORRUPT;
+	for (unsigned h = 0; h < 4; h++) {
+		y[h] = _mm256_loadu_si256((const __m256i *)(const void *)
+					  (in + 32 * h));
+		/* x < 2^16, and so the state invalid */
+		if (!_mm256_testz_si256(_mm256_cmpeq_epi32(
+				_mm256_srli_epi32(y[h], 16),
+				_mm256_setzero_si256()),
+			_mm256_set1_epi32(-1)))
+			return GAUSS_E_CORRUPT;
+		y[h] = step_first(d, y[h], &rm[h], &s[h]);
+	}
+	put_group(out, raw, 0, s);
+	for (i = GROUP; n - i >= GROUP && end - p >= GROUP_NBYTES;
+	     i += GROUP) {
+		unsigned c = 0;
+
+		if (jend - j < GROUP) {
+			size_t nw = (size_t)(end - p) / 2;
+
+			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)7;
+			fa_fill(d, fa, sy, p, nw);
+			j = 0;
+			jend = nw;
+		}
+		for (unsigned h = 0; h < 4; h++) {
+			const unsigned m = lanes_mask(rm[h]);
+
+			y[h] = step(d, y[h], &rm[h], m, fa + j + c, sy + j + c,
+				    &s[h]);
+			c += (unsigned)__builtin_popcount(m);
+		}
+		j += c;
+		p += 2 * c;
+		put_group(out, raw, i, s);
+	}
+	for (unsigned h = 0; h < 4; h++)
+		_mm256_store_si256((__m256i *)(void *)(x + 8 * h), y[h]);
+	/* the renormalisation pending from the last group, then the rest */
+	for (unsigned k = 0; k < GROUP; k++) {
+		if (x[k] < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			x[k] = (x[k] << 16) | get_le16(p);
+			p += 2;
+		}
+	}
+	for (; i < n; i++) {
+		const unsigned k = (unsigned)(i % GROUP);
+		const uint32_t e = d->slot[x[k] & (RANS_M - 1)];
+		uint32_t xs;
+
+		put_one(out, raw, i, e);
+		xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) + (e >> 20);
+		if (xs < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			xs = (xs << 16) | get_le16(p);
+			p += 2;
+		}
+		x[k] = xs;
+	}
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < GROUP; k++)
+		if (x[k] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}
 
 enum gauss_status
 rans_decode_avx2(const struct rans_dtable *d, const uint8_t *in,
-		  size_t in_nbytes, uint8_t *syms, size_t n)
+		 size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	return rans_decode_scalar(d, in, in_nbytes, syms, n);
+	if (rans_lanes(n) != GROUP)
+		return rans_decode_scalar(d, in, in_nbytes, syms, n);
+	return decode32(d, in, in_nbytes, NULL, syms, n);
 }
 
 enum gauss_status
 rans_decode_bf16_avx2(const struct rans_dtable *d, const uint8_t *in,
-		       size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
-		       size_t n)
+		      size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
+		      size_t n)
 {
-	return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
+	if (rans_lanes(n) != GROUP)
+		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
+	return decode32(d, in, in_nbytes, raw, dst, n);
 }

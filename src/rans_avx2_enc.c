@@ -1,37 +1,41 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx2_enc.c: the 32-lane rANS encoder with AVX2, writing the bytes
- * of rans_encode_scalar().
+ * rans_avx2_enc.c: the 4- to 32-lane rANS encoder with AVX2, writing the
+ * bytes of rans_encode_scalar().
  *
  * The plan is that of rans_avx512_enc.c (read its header first): chunks of
- * fewer than 32 lanes go to the scalar encoder; the partial last group and
- * the groups left once fewer than 64 bytes of room remain take the scalar
- * step with its room check, so the bytes and the 0 return agree; the other
- * groups run here, in four ymm of 8 states (lanes 0-7, ..., 24-31); the
- * states are kept as q = x >> 12 and g (slot in its low 12 bits); the
- * quotient comes from a float estimate and an exact correction; the alias
+ * 1 or 2 lanes go to the scalar encoder; in a chunk of w lanes the partial
+ * last group and the groups left once fewer than max(2 * w, 16) bytes of
+ * room remain take the scalar step with its room check, so the bytes and
+ * the 0 return agree; the other groups run here, in ymm of 8 states
+ * (lanes 0-7, 8-15, ...), the highest lanes renormalised first: four ymm
+ * for 32 lanes, two for 16, one for 8, and for 4 one whose lanes 4-7 copy
+ * lanes 0-3 (same states, same symbols) and push nothing. The quotient
+ * comes from a float estimate and an exact correction, and the alias
  * layout's slot is gathered from dslot[], where each symbol's run appears
  * twice so that the uncorrected remainder can index it.
  *
  * What AVX2 lacks, and what stands in for it:
  *
- *   - per-symbol data: a 32-bit gather from freq | aux << 16 by symbol
- *     (no word permutes across a register);
- *   - unsigned compares: q >= f << 8 is signed-safe (both below 2^20);
+ *   - word permutes across a register: freq | aux << 16 per symbol comes
+ *     from a 32-bit gather by symbol;
+ *   - unsigned compares: x >= f << 20 is read as x >> 12 >= f << 8, both
+ *     below 2^20, where a signed compare is right;
  *   - unsigned to float: cvtdq2ps reads x >= 2^31 as x - 2^32, so 2^32 is
- *     added back where the sign bit is set. Rounding x - 2^32 then the sum
- *     costs at most 192 at x >= 2^31, a relative 1.5 * 2^-24, which keeps
- *     the estimate x * (1 / f) + 1/2 (three more roundings, as no FMA is
- *     assumed) within 0.28 of x / f + 1/2: it still truncates to q or q + 1;
+ *     added back where the sign bit is set. Rounding x - 2^32, then the
+ *     sum, is off by at most 64 + 128, a relative 1.5 * 2^-24 of x; with
+ *     1/f (2^-24) and the product (2^-24) the estimate of x / f is within
+ *     3.5 * 2^-24 * 2^20 < 0.22, and adding 1/2 rounds by at most 1/16 (no
+ *     FMA is assumed), so it still truncates to q or q + 1;
  *   - compress: the 8 states' low halves are packed to 8 words and moved by
  *     pshufb to the top of an xmm, then stored whole just below p:
  *
  *       words:  [ w7 w6 w5 w4 w3 w2 w1 w0 ]   renormalise: lanes 0, 2, 5
  *       pshufb: [ w5 w2 w0  .  .  .  .  . ]   16 bytes at p - 16, p -= 6
  *
- *     the 10 bytes below the new p are junk that later words overwrite (or
- *     that stay below the stream, inside out[]: a group starts with 64
- *     bytes of room and writes at most 64 bytes down from there).
+ *     the 10 bytes below the new p are junk that later words overwrite, or
+ *     that stay below the stream inside out[]: a group starts with
+ *     max(2 * w, 16) bytes of room and writes no lower than that.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -42,6 +46,7 @@
 
 #define GROUP		RANS_MAX_LANES
 #define GROUP_NBYTES	(2 * GROUP)	/* most a group can push */
+#define MIN_VEC_LANES	4		/* fewer go to the scalar encoder */
 
 struct enc_tabs {
 	uint32_t fa[256];		/* freq | aux << 16 */
@@ -111,11 +116,12 @@ syms_load8(const struct enc_tabs *tb, const uint8_t *sp)
 
 /*
  * Codes 8 lanes of states x whose symbols gave fa, pushing the words of
- * those that renormalise below *pp; returns the new states.
+ * those of the lanes in km (0xff, or 0x0f when lanes 4-7 copy lanes 0-3)
+ * that renormalise below *pp; returns the new states.
  */
 static inline __attribute__((always_inline)) __m256i
 code8(const struct enc_tabs *tb, __m256i x, __m256i fa, uint8_t **pp,
-      const bool alias)
+      const unsigned km, const bool alias)
 {
 	const __m256i f = _mm256_blend_epi16(fa, _mm256_setzero_si256(), 0xaa);
 	const __m256i a = _mm256_srli_epi32(fa, 16);
@@ -125,7 +131,7 @@ code8(const struct enc_tabs *tb, __m256i x, __m256i fa, uint8_t **pp,
 	const __m256i keep = _mm256_cmpgt_epi32(_mm256_slli_epi32(f, 8),
 						_mm256_srli_epi32(x, 12));
 	const unsigned m = ~(unsigned)_mm256_movemask_ps(
-				_mm256_castsi256_ps(keep)) & 0xff;
+				_mm256_castsi256_ps(keep)) & km;
 	const __m256i lo = _mm256_blend_epi16(x, _mm256_setzero_si256(), 0xaa);
 	const __m128i w = _mm_packus_epi32(_mm256_castsi256_si128(lo),
 					   _mm256_extracti128_si256(lo, 1));
@@ -187,10 +193,10 @@ groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 			fa2 = syms_load8(tb, syms + i - GROUP + 16);
 			fa3 = syms_load8(tb, syms + i - GROUP + 24);
 		}
-		x3 = code8(tb, x3, c3, &p, alias);
-		x2 = code8(tb, x2, c2, &p, alias);
-		x1 = code8(tb, x1, c1, &p, alias);
-		x0 = code8(tb, x0, c0, &p, alias);
+		x3 = code8(tb, x3, c3, &p, 0xff, alias);
+		x2 = code8(tb, x2, c2, &p, 0xff, alias);
+		x1 = code8(tb, x1, c1, &p, 0xff, alias);
+		x0 = code8(tb, x0, c0, &p, 0xff, alias);
 	} while (i > 0 && p - lim >= GROUP_NBYTES);
 	_mm256_storeu_si256((void *)x, x0);
 	_mm256_storeu_si256((void *)(x + 8), x1);
@@ -200,42 +206,130 @@ groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	return i;
 }
 
+/* freq | aux << 16 of the 4 symbols at sp, twice: lanes 0-3, 4-7 */
+static inline __attribute__((always_inline)) __m256i
+syms_load4(const struct enc_tabs *tb, const uint8_t *sp)
+{
+	uint32_t b;
+
+	memcpy(&b, sp, 4);
+	return _mm256_i32gather_epi32((const int *)tb->fa,
+		_mm256_cvtepu8_epi32(_mm_set1_epi32((int)b)), 4);
+}
+
+/*
+ * The groups of w lanes (4, 8 or 16) before symbol i (a multiple of w),
+ * from the last, while a whole group fits: two ymm for 16 lanes, one for
+ * 8, and for 4 one whose lanes 4-7 copy lanes 0-3 (same states, same
+ * symbols), pushing nothing. code8() stores 16 bytes below p, so a group
+ * starts with max(2 * w, 16) bytes of room.
+ */
+static inline __attribute__((always_inline)) size_t
+groups_w(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
+	 uint32_t *x, uint8_t **pp, const uint8_t *lim, const unsigned w,
+	 const bool alias)
+{
+	const ptrdiff_t room = w == 4 ? 16 : 2 * (ptrdiff_t)w;
+	const unsigned km = w == 4 ? 0x0f : 0xff;
+	__m256i x0, x1 = _mm256_setzero_si256(), fa0, fa1 = x1;
+	uint8_t *p = *pp;
+
+	if (i == 0 || p - lim < room)
+		return i;
+	if (w == 4) {
+		x0 = _mm256_broadcastsi128_si256(
+			_mm_loadu_si128((const void *)x));
+		fa0 = syms_load4(tb, syms + i - w);
+	} else {
+		x0 = _mm256_loadu_si256((const void *)x);
+		fa0 = syms_load8(tb, syms + i - w);
+	}
+	if (w == 16) {
+		x1 = _mm256_loadu_si256((const void *)(x + 8));
+		fa1 = syms_load8(tb, syms + i - w + 8);
+	}
+	do {
+		const __m256i c0 = fa0, c1 = fa1;
+
+		i -= w;
+		if (i > 0) {
+			if (w == 4)
+				fa0 = syms_load4(tb, syms + i - w);
+			else
+				fa0 = syms_load8(tb, syms + i - w);
+			if (w == 16)
+				fa1 = syms_load8(tb, syms + i - w + 8);
+		}
+		if (w == 16)
+			x1 = code8(tb, x1, c1, &p, km, alias);
+		x0 = code8(tb, x0, c0, &p, km, alias);
+	} while (i > 0 && p - lim >= room);
+	if (w == 4) {
+		_mm_storeu_si128((void *)x, _mm256_castsi256_si128(x0));
+	} else {
+		_mm256_storeu_si256((void *)x, x0);
+		if (w == 16)
+			_mm256_storeu_si256((void *)(x + 8), x1);
+	}
+	*pp = p;
+	return i;
+}
+
+/* The vector groups of a chunk of `lanes` lanes */
+static inline __attribute__((always_inline)) size_t
+groups_any(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
+	   uint32_t *x, uint8_t **pp, const uint8_t *lim, unsigned lanes,
+	   const bool alias)
+{
+	switch (lanes) {
+	case GROUP:
+		return groups_vec(tb, syms, i, x, pp, lim, alias);
+	case 16:
+		return groups_w(tb, syms, i, x, pp, lim, 16, alias);
+	case 8:
+		return groups_w(tb, syms, i, x, pp, lim, 8, alias);
+	default:
+		return groups_w(tb, syms, i, x, pp, lim, 4, alias);
+	}
+}
+
 size_t
 rans_encode_avx2(const struct rans_etable *e, const uint8_t *syms,
 		 size_t n, uint8_t *out, size_t cap)
 {
-	const size_t head = (size_t)GROUP * 4;
+	const unsigned lanes = rans_lanes(n);
+	const size_t head = (size_t)lanes * 4;
 	const uint8_t *const lim = out + head;
 	struct enc_tabs tb;
 	uint32_t x[GROUP];
 	uint8_t *p = out + cap;
 	size_t i = n, nbytes;
 
-	if (rans_lanes(n) != GROUP)
+	if (lanes < MIN_VEC_LANES)
 		return rans_encode_scalar(e, syms, n, out, cap);
 	GAUSS_ASSERT(e->nsym >= 2);
 	if (cap < head)
 		return 0;
-	for (unsigned k = 0; k < GROUP; k++)
+	for (unsigned k = 0; k < lanes; k++)
 		x[k] = RANS_L;
-	while (i % GROUP) {
+	while (i % lanes) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % GROUP], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
 			return 0;
 	}
 	tabs_build(e, &tb);
 	if (e->alias)
-		i = groups_vec(&tb, syms, i, x, &p, lim, true);
+		i = groups_any(&tb, syms, i, x, &p, lim, lanes, true);
 	else
-		i = groups_vec(&tb, syms, i, x, &p, lim, false);
+		i = groups_any(&tb, syms, i, x, &p, lim, lanes, false);
 	while (i > 0) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % GROUP], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
 			return 0;
 	}
 	nbytes = (size_t)(out + cap - p);
 	memmove(out + head, p, nbytes);
-	for (unsigned k = 0; k < GROUP; k++)
+	for (unsigned k = 0; k < lanes; k++)
 		put_le32(out + 4 * k, x[k]);
 	return head + nbytes;
 }

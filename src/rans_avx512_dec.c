@@ -1,7 +1,67 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx512_dec.c: the 32-lane rANS decoder with AVX-512 (F, BW, DQ, VL).
- * (draft 2: renorm folded into the next step, word entries precomputed)
+ * rans_avx512_dec.c: the 32-lane rANS decoder with AVX-512 (F, BW, DQ, VL),
+ * giving the bytes and verdicts of rans_decode_scalar().
+ *
+ * Chunks of fewer than 32 lanes go to the scalar decoder. The 32 states of
+ * a full chunk live in two zmm, lanes 0-15 and 16-31; a group is the 32
+ * elements of one row, element 32 * g + k in lane k.
+ *
+ * Renormalise first, then decode. The scalar loop decodes a lane (x' =
+ * f * (x >> 12) + k for the entry of slot x & 4095) and then, if x' < L,
+ * shifts in the next word: x = x' << 16 | w. Looking the slot up only after
+ * the word has been placed puts the lookup behind the renormalisation on
+ * every step. So this kernel keeps y = x', renormalisation pending, and
+ * folds the two cases into the next step:
+ *
+ *   y >= L:  slot = y & 4095,  x' = f * (y >> 12) + k
+ *   y <  L:  slot = w & 4095,  x' = f * ((y << 16 | w) >> 12) + k
+ *                                  = f * (y << 4) + (f * (w >> 12) + k)
+ *
+ * In the second case f and a = f * (w >> 12) + k depend on the word alone:
+ * they are computed ahead for the words at p (fa[], FA_WORDS at a time, 16
+ * per vector op), and a step only moves them into place with one vpexpandd
+ * while the lookup for the first case runs beside it:
+ *
+ *   k   = lanes with y < L         (from the previous step: fq < L - a)
+ *   fa  = fa[j ...]                words in stream order
+ *   expand(k, fa):  [ .. fa2 .. .. fa1 fa0 .. ]  -> into the lanes of k
+ *   f, a = k ? that : lookup(y),  q = k ? y << 4 : y >> 12
+ *   y'  = f * q + a
+ *
+ * A lane of the second half takes the words after those of the first (its
+ * entries start at fa + j + popcount(k0)), so the words go to lanes in the
+ * scalar order. All values are the scalar decoder's: f * q + a is the true
+ * next state, below 2^32, and k, a below 2^16.
+ *
+ * The alias lookup (version 2 tables, rans.h): slot = 64 * b + o. Six
+ * tables of 64 words, each held in two zmm, give f and the code offset of
+ * the bucket's low and high symbol, its div and its two symbols. vpermt2w
+ * looks up 32 words at once with a 6-bit index; the index is x >> 6, whose
+ * low word holds b, and zero-masking clears the high words, so each result
+ * is a clean dword per lane:
+ *
+ *   x >> 6   [ junk | b ] [ junk | b ] ...     (dword lanes, words hi|lo)
+ *   flo      [  0   | flo[b] ] ...
+ *
+ * The low symbol owns o < div; with both offsets kept + 64 the code is
+ * k = (x | ~63) + (o < div ? blo : bhi), and o - div comes from the same
+ * (x | ~63) in 16-bit arithmetic. Tables without the alias layout (version
+ * 1, or more than 64 symbols) take f, k and the symbol from d->slot with
+ * gathers, two of 8 lanes each (faster here than one of 16).
+ *
+ * Bounds. The vector loop runs while a whole group remains and at least 64
+ * bytes of words do: a group reads at most 32 words. fa[] is filled from p
+ * for at most (end - p) / 2 words, rounded down to 16, so no load reaches
+ * end. The renormalisation pending after the loop and every group after it
+ * run in the scalar code, which checks end - p before each word as the
+ * scalar decoder does; so the verdict is the scalar one: a stream that runs
+ * short fails there, and the final p == end and x == L checks are the
+ * same.
+ *
+ * Output: a group's 32 symbols are packed to words (one vpermt2w of the two
+ * halves); decode_bf16 merges them with 32 raw bytes and stores 64 bytes,
+ * the plain decode narrows them to 32 bytes.
  */
 #include <immintrin.h>
 
@@ -12,18 +72,16 @@
 #define GROUP		RANS_MAX_LANES
 #define GROUP_NBYTES	(2 * GROUP)	/* most words a group can read */
 #define FA_WORDS	1024		/* word entries computed at a time */
+#define LOW_WORDS	0x55555555u	/* the low word of each dword */
 
-/*
- * An entry "fa" says how a lane steps: x' = (fa >> 16) * q + (fa & 0xffff)
- * with q = x >> 12 for a lane that did not renormalise; for a lane that
- * did, with word w, q = y << 4 and fa = f << 16 | (f * (w >> 12) + k),
- * which depends on w alone.
- */
+#define SEL(m, a, b)	_mm512_ternarylogic_epi32(m, a, b, 0xca) /* m?a:b */
+
+/* The alias layout as word tables, two zmm each. */
 struct alias_regs {
-	__m512i flo[2], blo[2];	/* 64 words each */
-	__m512i fhi[2], bhi[2];
-	__m512i div[2];
-	__m512i sym[2];		/* sym_lo | sym_hi << 8 */
+	__m512i flo[2], blo[2];	/* f and 64 + f - div of the low symbol */
+	__m512i fhi[2], bhi[2];	/* f and 64 + khi - div of the high one */
+	__m512i div[2];		/* div - 64, as a 16-bit number */
+	__m512i sym[2];		/* low symbol | high symbol << 8 */
 };
 
 static void
@@ -32,24 +90,25 @@ alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 	uint16_t t[6][RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
-		const uint32_t a = d->alo[b], h = d->ahi[b];
-		uint32_t div = (a >> 12) & 0x7f;
-		const uint32_t fhi = h & 0xfff, khi = (h >> 12) & 0xfff;
-		const uint32_t shi = h >> 24;
-		uint32_t flo = a & 0xfff, blo = flo - div, slo = a >> 24;
+		const uint32_t lo = d->alo[b], hi = d->ahi[b];
+		const uint32_t fhi = hi & 0xfff, khi = (hi >> 12) & 0xfff;
+		const uint32_t shi = hi >> 24;
+		uint32_t div = (lo >> 12) & 0x7f;
+		uint32_t flo = lo & 0xfff, klo = flo - div, slo = lo >> 24;
 
 		if (div == 0) {
-			/* no low half: the high one takes the whole bucket */
+			/* no low symbol: the high one is low for all o */
 			flo = fhi;
-			blo = khi;
+			klo = khi;
 			slo = shi;
 			div = RANS_ALIAS_SLOTS;
 		}
 		t[0][b] = (uint16_t)flo;
-		t[1][b] = (uint16_t)(blo + 64);
+		t[1][b] = (uint16_t)(klo + 64);
 		t[2][b] = (uint16_t)(div < RANS_ALIAS_SLOTS ? fhi : 0);
-		t[3][b] = (uint16_t)(div < RANS_ALIAS_SLOTS ? khi - div + 64 : 0);
-		t[4][b] = (uint16_t)div;
+		t[3][b] = (uint16_t)(div < RANS_ALIAS_SLOTS ?
+				     khi - div + 64 : 0);
+		t[4][b] = (uint16_t)(div - 64);
 		t[5][b] = (uint16_t)(slo | shi << 8);
 	}
 	r->flo[0] = _mm512_load_si512(t[0]);
@@ -66,143 +125,139 @@ alias_regs_build(const struct rans_dtable *d, struct alias_regs *r)
 	r->sym[1] = _mm512_load_si512(t[5] + 32);
 }
 
-#define SEL(m, a, b)	_mm512_ternarylogic_epi32(m, a, b, 0xca) /* m?a:b */
-#define LOW_WORDS	0x55555555u
-#define HIGH_WORDS	0xaaaaaaaau
+/* The frequency, code (k) and symbol (low byte) of the slot x & 4095. */
+struct fks {
+	__m512i f, k, s;
+};
 
-/* f << 16 | k for the slot x & 4095. */
 static inline __attribute__((always_inline)) __m512i
+lookup(const __m512i t[2], __m512i idx)
+{
+	return _mm512_maskz_permutex2var_epi16(LOW_WORDS, t[0], idx, t[1]);
+}
+
+static inline __attribute__((always_inline)) struct fks
 entry_alias(const struct alias_regs *r, __m512i x)
 {
-	const __m512i il = _mm512_srli_epi32(x, 6);
-	const __m512i ih = _mm512_slli_epi32(x, 10);
-	const __m512i lo = _mm512_or_si512(
-		_mm512_maskz_permutex2var_epi16(HIGH_WORDS, r->flo[0], ih,
-						r->flo[1]),
-		_mm512_maskz_permutex2var_epi16(LOW_WORDS, r->blo[0], il,
-						r->blo[1]));
-	const __m512i hi = _mm512_or_si512(
-		_mm512_maskz_permutex2var_epi16(HIGH_WORDS, r->fhi[0], ih,
-						r->fhi[1]),
-		_mm512_maskz_permutex2var_epi16(LOW_WORDS, r->bhi[0], il,
-						r->bhi[1]));
-	const __m512i div = _mm512_maskz_permutex2var_epi16(LOW_WORDS,
-							    r->div[0], il,
-							    r->div[1]);
-	const __m512i o = _mm512_and_si512(x, _mm512_set1_epi32(63));
-	const __m512i ml = _mm512_srai_epi32(_mm512_sub_epi32(o, div), 31);
+	const __m512i b = _mm512_srli_epi32(x, 6);
+	const __m512i om = _mm512_or_si512(x, _mm512_set1_epi32(~63));
+	const __m512i div = _mm512_permutex2var_epi16(r->div[0], b, r->div[1]);
+	const __m512i sym = lookup(r->sym, b);
+	/* low word all ones if o < div (o - 64 - (div - 64) < 0) */
+	const __m512i m = _mm512_srai_epi16(_mm512_sub_epi16(om, div), 15);
+	struct fks e;
 
-	return _mm512_add_epi32(SEL(ml, lo, hi),
-				_mm512_or_si512(x, _mm512_set1_epi32(~63)));
+	/* the high words of the candidates are 0, whatever m's are */
+	e.f = SEL(m, lookup(r->flo, b), lookup(r->fhi, b));
+	e.k = _mm512_add_epi32(om, SEL(m, lookup(r->blo, b),
+				       lookup(r->bhi, b)));
+	e.s = SEL(m, sym, _mm512_srli_epi32(sym, 8));
+	return e;
 }
 
-static inline __attribute__((always_inline)) __m512i
+static inline __attribute__((always_inline)) struct fks
 entry_gather(const struct rans_dtable *d, __m512i x)
 {
-	const __m512i e = _mm512_i32gather_epi32(
-		_mm512_and_si512(x, _mm512_set1_epi32(RANS_M - 1)),
-		(const void *)d->slot, 4);
+	const __m512i i = _mm512_and_si512(x, _mm512_set1_epi32(RANS_M - 1));
+	const int *const t = (const int *)(const void *)d->slot;
+	const __m512i e = _mm512_inserti64x4(_mm512_castsi256_si512(
+		_mm256_i32gather_epi32(t, _mm512_castsi512_si256(i), 4)),
+		_mm256_i32gather_epi32(t, _mm512_extracti64x4_epi64(i, 1), 4),
+		1);
+	struct fks r;
 
-	return _mm512_or_si512(
-		_mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xfff00)),
-				  8),
-		_mm512_srli_epi32(e, 20));
+	r.f = _mm512_and_si512(_mm512_srli_epi32(e, 8),
+			       _mm512_set1_epi32(0xfff));
+	r.k = _mm512_srli_epi32(e, 20);
+	r.s = e;
+	return r;
 }
 
-static inline __attribute__((always_inline)) __m512i
+static inline __attribute__((always_inline)) struct fks
 entry(const struct rans_dtable *d, const struct alias_regs *r, __m512i x,
       bool alias)
 {
 	return alias ? entry_alias(r, x) : entry_gather(d, x);
 }
 
-/* Fills fa[] with the entries of the words at p (a multiple of 16). */
+/*
+ * Fills fa[] with f << 16 | (f * (w >> 12) + k) and sy[] with the symbol of
+ * each of the nwords (a multiple of 16) words w at p.
+ */
 static inline __attribute__((always_inline)) void
 fa_fill(const struct rans_dtable *d, const struct alias_regs *r,
-	uint32_t *fa, const uint8_t *p, size_t nwords, bool alias)
+	uint32_t *fa, uint32_t *sy, const uint8_t *p, size_t nwords,
+	bool alias)
 {
 	for (size_t j = 0; j < nwords; j += 16) {
 		const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
 			(const __m256i *)(const void *)(p + 2 * j)));
-		const __m512i e = entry(d, r, w, alias);
+		const struct fks e = entry(d, r, w, alias);
 
-		_mm512_store_si512(fa + j, _mm512_add_epi32(e,
-			_mm512_mullo_epi32(_mm512_srli_epi32(e, 16),
-					   _mm512_srli_epi32(w, 12))));
+		_mm512_store_si512(fa + j, _mm512_add_epi32(
+			_mm512_add_epi32(_mm512_slli_epi32(e.f, 16), e.k),
+			_mm512_mullo_epi32(e.f, _mm512_srli_epi32(w, 12))));
+		_mm512_store_si512(sy + j, e.s);
 	}
 }
 
 /*
- * One step of 16 lanes: the pending renormalisation of y (words at p,
- * their entries at fa), then the decode. *s_ret: the slots decoded.
+ * One step of 16 lanes: the pending renormalisation of y in the lanes *kp
+ * (their words' entries at fa, sy), then the decode. Returns the new y and
+ * sets *kp to its lanes below L; *s_ret: the symbols (low bytes).
  */
 static inline __attribute__((always_inline)) __m512i
 step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
-     const uint8_t **pp, const uint32_t **fap, __m512i *s_ret, bool alias)
+     __mmask16 *kp, const uint32_t *fa, const uint32_t *sy, __m512i *s_ret,
+     bool alias)
 {
-	const __mmask16 k = _mm512_cmplt_epu32_mask(y,
-						    _mm512_set1_epi32(RANS_L));
-	const __m512i fnr = entry(d, r, y, alias);
-	const __m512i fa = _mm512_mask_blend_epi32(k, fnr,
-		_mm512_maskz_expand_epi32(k, _mm512_loadu_si512(*fap)));
+	const __mmask16 k = *kp;
+	const struct fks e = entry(d, r, y, alias);
+	const __m512i w = _mm512_maskz_expand_epi32(k, _mm512_loadu_si512(fa));
+	const __m512i f = _mm512_mask_srli_epi32(e.f, k, w, 16);
+	const __m512i a = _mm512_mask_and_epi32(e.k, k, w,
+						_mm512_set1_epi32(0xffff));
 	const __m512i q = _mm512_mask_slli_epi32(_mm512_srli_epi32(y, 12), k,
 						 y, 4);
-	const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(
-		(const __m256i *)(const void *)*pp));
-	const unsigned c = (unsigned)__builtin_popcount(k);
+	const __m512i fq = _mm512_mullo_epi32(f, q);
 
-	*s_ret = _mm512_mask_expand_epi32(y, k, w);
-	*pp += 2 * c;
-	*fap += c;
-	return _mm512_add_epi32(_mm512_mullo_epi32(_mm512_srli_epi32(fa, 16), q),
-				_mm512_and_si512(fa, _mm512_set1_epi32(0xffff)));
+	*s_ret = _mm512_mask_expand_epi32(e.s, k, _mm512_loadu_si512(sy));
+	/* fq + a < L, known a few cycles before the sum */
+	*kp = _mm512_cmplt_epu32_mask(fq, _mm512_sub_epi32(
+		_mm512_set1_epi32(RANS_L), a));
+	return _mm512_add_epi32(fq, a);
 }
 
 /* The first step: no renormalisation pending. */
 static inline __attribute__((always_inline)) __m512i
 step_first(const struct rans_dtable *d, const struct alias_regs *r,
-	   __m512i x, bool alias)
+	   __m512i x, __mmask16 *k_ret, __m512i *s_ret, bool alias)
 {
-	const __m512i e = entry(d, r, x, alias);
+	const struct fks e = entry(d, r, x, alias);
+	const __m512i y = _mm512_add_epi32(
+		_mm512_mullo_epi32(e.f, _mm512_srli_epi32(x, 12)), e.k);
 
-	return _mm512_add_epi32(
-		_mm512_mullo_epi32(_mm512_srli_epi32(e, 16),
-				   _mm512_srli_epi32(x, 12)),
-		_mm512_and_si512(e, _mm512_set1_epi32(0xffff)));
+	*s_ret = e.s;
+	*k_ret = _mm512_cmplt_epu32_mask(y, _mm512_set1_epi32(RANS_L));
+	return y;
 }
 
-/* Symbols of slots s0 (lanes 0-15) and s1, one per word, low byte. */
+/*
+ * The low words of s0 (lanes 0-15) and s1 (lanes 16-31) as 32 words:
+ *   s1, s0 (dwords)   [ . b31 ... . b16 ] [ . b15 ... . b1 . b0 ]
+ *   result (words)    [ b31 ... b16 b15 ... b1 b0 ]
+ */
 static inline __attribute__((always_inline)) __m512i
-syms_alias(const struct alias_regs *r, __m512i s0, __m512i s1)
+pack_syms(__m512i s0, __m512i s1)
 {
 	const __m512i even = _mm512_set_epi16(
 		62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
 		30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i s = _mm512_permutex2var_epi16(s0, even, s1);
-	const __m512i b = _mm512_srli_epi16(s, 6);
-	const __m512i sym = _mm512_permutex2var_epi16(r->sym[0], b, r->sym[1]);
-	const __m512i div = _mm512_permutex2var_epi16(r->div[0], b, r->div[1]);
-	const __mmask32 hi = _mm512_cmpge_epu16_mask(
-		_mm512_and_si512(s, _mm512_set1_epi16(63)), div);
 
-	return _mm512_mask_srli_epi16(sym, hi, sym, 8);
+	return _mm512_permutex2var_epi16(s0, even, s1);
 }
 
-static inline __attribute__((always_inline)) __m512i
-syms_gather(const struct rans_dtable *d, __m512i s0, __m512i s1)
-{
-	const __m512i even = _mm512_set_epi16(
-		62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32,
-		30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
-	const __m512i m = _mm512_set1_epi32(RANS_M - 1);
-	const __m512i e0 = _mm512_i32gather_epi32(_mm512_and_si512(s0, m),
-						  (const void *)d->slot, 4);
-	const __m512i e1 = _mm512_i32gather_epi32(_mm512_and_si512(s1, m),
-						  (const void *)d->slot, 4);
-
-	return _mm512_permutex2var_epi16(e0, even, e1);
-}
-
+/* Stores group i: 32 symbols (low bytes of s's words), merged with raw. */
 static inline __attribute__((always_inline)) void
 put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
 {
@@ -211,10 +266,10 @@ put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
 			(const __m256i *)(const void *)(raw + i)));
 		const __m512i rr = _mm512_or_si512(r, _mm512_slli_epi16(r, 8));
 
-		/* bits 7-14 from the symbol, the others from the raw byte */
-		_mm512_storeu_si512(out + 2 * i, SEL(_mm512_set1_epi16(0x7f80),
-						     _mm512_slli_epi16(s, 7),
-						     rr));
+		/* bits 7-14 from the symbol, 15 and 0-6 from the raw byte */
+		_mm512_storeu_si512(out + 2 * i,
+				    SEL(_mm512_set1_epi16(0x7f80),
+					_mm512_slli_epi16(s, 7), rr));
 	} else {
 		_mm256_storeu_si256((__m256i *)(void *)(out + i),
 				    _mm512_cvtepi16_epi8(s));
@@ -239,10 +294,12 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	const uint8_t *p = in + 4 * GROUP;
 	const uint8_t *const end = in + in_nbytes;
 	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
+	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t x[GROUP] __attribute__((aligned(64)));
-	const uint32_t *fap = fa, *faend = fa;
+	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
 	struct alias_regs r;
-	__m512i y0, y1;
+	__m512i y0, y1, s0, s1;
+	__mmask16 k0, k1;
 	size_t i;
 
 	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
@@ -254,30 +311,32 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 		return GAUSS_E_CORRUPT;
 	if (alias)
 		alias_regs_build(d, &r);
-	put_group(out, raw, 0, alias ? syms_alias(&r, y0, y1) :
-				       syms_gather(d, y0, y1));
-	y0 = step_first(d, &r, y0, alias);
-	y1 = step_first(d, &r, y1, alias);
+	y0 = step_first(d, &r, y0, &k0, &s0, alias);
+	y1 = step_first(d, &r, y1, &k1, &s1, alias);
+	put_group(out, raw, 0, pack_syms(s0, s1));
 	for (i = GROUP; n - i >= GROUP && end - p >= GROUP_NBYTES;
 	     i += GROUP) {
-		__m512i s0, s1;
+		const unsigned c0 = (unsigned)__builtin_popcount(k0);
+		const unsigned c1 = (unsigned)__builtin_popcount(k1);
 
-		if (faend - fap < GROUP) {
+		if (jend - j < GROUP) {
 			size_t nw = (size_t)(end - p) / 2;
 
 			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
-			fa_fill(d, &r, fa, p, nw, alias);
-			fap = fa;
-			faend = fa + nw;
+			fa_fill(d, &r, fa, sy, p, nw, alias);
+			j = 0;
+			jend = nw;
 		}
-		y0 = step(d, &r, y0, &p, &fap, &s0, alias);
-		y1 = step(d, &r, y1, &p, &fap, &s1, alias);
-		put_group(out, raw, i, alias ? syms_alias(&r, s0, s1) :
-					       syms_gather(d, s0, s1));
+		y0 = step(d, &r, y0, &k0, fa + j, sy + j, &s0, alias);
+		y1 = step(d, &r, y1, &k1, fa + j + c0, sy + j + c0, &s1,
+			  alias);
+		j += c0 + c1;
+		p += 2 * (c0 + c1);
+		put_group(out, raw, i, pack_syms(s0, s1));
 	}
 	_mm512_store_si512(x, y0);
 	_mm512_store_si512(x + 16, y1);
-	/* the renormalisation pending from the last group, then the rest */
+	/* the renormalisation pending from group i - 32, then the rest */
 	for (unsigned k = 0; k < GROUP; k++) {
 		if (x[k] < RANS_L) {
 			if (unlikely(end - p < 2))

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx512_enc.c: the 32-lane rANS encoder with AVX-512 (F, BW, DQ, VL),
- * writing the bytes of rans_encode_scalar().
+ * rans_avx512_enc.c: the 4- to 32-lane rANS encoder with AVX-512 (F, BW,
+ * DQ, VL), writing the bytes of rans_encode_scalar().
  *
- * Chunks of fewer than 32 lanes go to the scalar encoder. A 32-lane chunk
- * is coded group by group, a group being the elements 32 * j + k of one
- * row (k the lane), from the last group to the first, as the scalar loop
- * meets them:
+ * Chunks of 1 or 2 lanes go to the scalar encoder. A chunk of w lanes (4,
+ * 8, 16 or 32) is coded group by group, a group being the elements
+ * w * j + k of one row (k the lane), from the last group to the first, as
+ * the scalar loop meets them:
  *
- *   - the partial last group (n % 32 elements) and every group left once
- *     fewer than 64 bytes of room remain go through step_scalar(), the
+ *   - the partial last group (n % w elements) and every group left once
+ *     fewer than 2 * w bytes of room remain go through step_scalar(), the
  *     scalar step with its room check, so a stream that does not fit fails
  *     at the same word and the call returns 0;
- *   - the other groups run in two zmm of 16 states, lanes 0-15 and 16-31.
+ *   - the other groups of 32 lanes run in two zmm of 16 states, lanes 0-15
+ *     and 16-31; those of 16, 8 or 4 lanes in one zmm, lanes w to 15
+ *     copying lanes 0 to w - 1 (groups_w()): they start from the same
+ *     states and code the same symbols, so they stay copies and need no
+ *     special case in the division or the lookups, and only the words of
+ *     lanes below w are stored. A group's chain of latencies is the same
+ *     at any w, so the speed is about proportional to w.
  *
  * State. x = q << 12 | slot is kept as q and g (the slot is the low 12 bits
  * of g), so that what depends only on x's top bits is ready before the
@@ -23,31 +29,39 @@
  * order, lane 0 lowest. A vector step compresses the states that
  * renormalise to the bottom of a register, narrows them to their low 16
  * bits and stores them, masked to their count, just below p: lanes 16-31
- * first, then lanes 0-15 below those.
+ * first, then lanes 0-15 below those. A narrow group compresses the same
+ * way and counts only the lanes below w; compress keeps lane order, so
+ * those words are the first ones.
  *
  *   x:       [ x15 .. x3  x2  x1  x0 ]     mask 0b0101
  *   compress, narrow: [ 0 .. 0  w2  w0 ]   p - 4: w0, p - 2: w2
  *
- * Division. After renormalisation x < f << 20, so x / f < 2^20. The
- * estimate is x * (1 / f) + 1/2, with x and 1/f rounded to float once each
- * and the product and sum rounded once more (one FMA): the product is off
- * by a relative 3 * 2^-24 at most, under 0.19 below 2^20, and the sum's
- * rounding adds at most 1/16, so the estimate truncates to q or q + 1 for
- * the true quotient q. The remainder x - q' * f is then in [-f, f) and its
- * sign corrects both: the quotient and remainder used are exact, so no
- * rounding can reach the output.
+ * Division. After renormalisation x < f << 20, so q = x / f < 2^20. The
+ * estimate is x * (1 / f) + 1/2 with x and 1/f rounded to float (each off
+ * by a relative 2^-24 at most, so their product is within 2^-23 * 2^20 =
+ * 1/8 of x / f) and the sum rounded once (one FMA, at most 1/16 more), so
+ * it truncates to q or q + 1. The remainder x - q' * f is then in [-f, f)
+ * and its sign corrects both: the quotient and remainder used are exact,
+ * so no rounding can reach the output.
  *
  * Lookups. freq and one more word per symbol come from two tables of up to
  * 256 words held in registers and read with vpermt2w (64 entries a
- * shuffle), the symbols less the smallest one being the indexes; the words
- * come back as dwords in lane order through vpunpck{l,h}wd with zero,
- * which is why the symbols are first shuffled into the order of vpackusdw
- * of the two halves. The second word is cum for the cumulative layout,
- * where the slot of code r is cum + r: no memory access at all. For the
- * alias layout it is 2 * cum + f, the middle of the symbol's run in dslot[],
- * which holds each symbol's slots twice over, so that 2 * cum + f + r
- * indexes the right slot for an r anywhere in [-f, f): the gather of the
- * slot waits for the division only, not for its correction.
+ * shuffle), indexed by the symbols less the smallest one. The 32 symbols
+ * of a group are widened to words in an order that vpunpck{l,h}wd with
+ * zero turns back into two registers of dwords in lane order:
+ *
+ *   words (128-bit blocks):  [ 12-15 28-31 | .. | 4-7 20-23 | 0-3 16-19 ]
+ *   vpunpcklwd: lanes 0-15   vpunpckhwd: lanes 16-31
+ *
+ * A narrow group widens its symbols straight to dwords, the index in the
+ * low word; the high word looks up entry 0 and is masked off.
+ *
+ * The second word is cum for the cumulative layout, where the slot of code
+ * r is cum + r: no memory access at all. For the alias layout it is
+ * 2 * cum + f, the middle of the symbol's run in dslot[], which holds each
+ * symbol's slots twice over, so that 2 * cum + f + r indexes the right
+ * slot for an r anywhere in [-f, f): the gather of the slot waits for the
+ * division only, not for its correction.
  */
 #include <immintrin.h>
 #include <string.h>
@@ -58,6 +72,7 @@
 
 #define GROUP		RANS_MAX_LANES
 #define GROUP_NBYTES	(2 * GROUP)	/* most a group can push */
+#define MIN_VEC_LANES	4		/* fewer go to the scalar encoder */
 
 /* vpternlogd: a | (b & c) */
 #define TERN_A_OR_B_AND_C 0xf8
@@ -177,16 +192,18 @@ syms_load(const __m512i *t, const __m512i *u, const uint8_t *sp,
 }
 
 /*
- * Renormalises 16 lanes, pushing the low halves of the states that need it
- * below *pp; returns the states then.
+ * Renormalises 16 lanes, pushing the low halves of the states of the lanes
+ * in km that need it below *pp; returns the states then.
  */
 static inline __attribute__((always_inline)) __m512i
-renorm16(__m512i q, __m512i g, __m512i f8, uint8_t **pp)
+renorm16(__m512i q, __m512i g, __m512i f8, uint8_t **pp,
+	 const __mmask16 km)
 {
 	const __m512i x = _mm512_ternarylogic_epi32(_mm512_slli_epi32(q, 12),
 		g, _mm512_set1_epi32(RANS_M - 1), TERN_A_OR_B_AND_C);
 	const __mmask16 m = _mm512_cmpge_epu32_mask(q, f8);
-	const unsigned cnt = (unsigned)_mm_popcnt_u32(m);
+	/* the copies above the w lanes of km shift too, but push nothing */
+	const unsigned cnt = (unsigned)_mm_popcnt_u32(m & km);
 
 	*pp -= 2 * cnt;
 	_mm256_mask_storeu_epi16(*pp, (__mmask16)_bzhi_u32(0xffff, cnt),
@@ -261,8 +278,8 @@ groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 		i -= GROUP;
 		if (i > 0)
 			syms_load(t, u, syms + i - GROUP, base, &sd, nblk);
-		xs1 = renorm16(q1, g1, cur.f81, &p);
-		xs0 = renorm16(q0, g0, cur.f80, &p);
+		xs1 = renorm16(q1, g1, cur.f81, &p, 0xffff);
+		xs0 = renorm16(q0, g0, cur.f80, &p, 0xffff);
 		code16(tb, xs0, cur.f0, cur.rcp0, cur.a0, &q0, &g0, alias);
 		code16(tb, xs1, cur.f1, cur.rcp1, cur.a1, &q1, &g1, alias);
 	} while (i > 0 && p - lim >= GROUP_NBYTES);
@@ -274,56 +291,165 @@ groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	return i;
 }
 
-#define GROUPS_VEC(nblk)						\
-	(e->alias ? groups_vec(&tb, syms, i, x, &p, lim, nblk, true) :	\
-		    groups_vec(&tb, syms, i, x, &p, lim, nblk, false))
+/* What the w symbols of a narrow group give, copied to fill 16 lanes. */
+struct enc_syms16 {
+	__m512i f, f8, a;		/* freq, freq << 8, aux */
+	__m512 rcp;			/* 1.0f / freq */
+};
+
+/* Looks up the w (4, 8 or 16) symbols at sp, lane k + w holding lane k's. */
+static inline __attribute__((always_inline)) void
+syms_load16(const __m512i *t, const __m512i *u, const uint8_t *sp,
+	    __m128i base, struct enc_syms16 *sd, const unsigned w,
+	    const unsigned nblk)
+{
+	const __m512i lo16 = _mm512_set1_epi32(0xffff);
+	__m128i v;
+	__m512i sd32;
+	__mmask32 b6, b7;
+
+	if (w == 16) {
+		v = _mm_loadu_si128((const void *)sp);
+	} else if (w == 8) {
+		uint64_t b;
+
+		memcpy(&b, sp, 8);
+		v = _mm_set1_epi64x((long long)b);
+	} else {
+		uint32_t b;
+
+		memcpy(&b, sp, 4);
+		v = _mm_set1_epi32((int)b);
+	}
+	/* a dword per lane: the index in its low word, 0 in its high one */
+	sd32 = _mm512_cvtepu8_epi32(_mm_sub_epi8(v, base));
+	b6 = _mm512_test_epi16_mask(sd32, _mm512_set1_epi16(64));
+	b7 = _mm512_test_epi16_mask(sd32, _mm512_set1_epi16(128));
+	sd->f = _mm512_and_si512(lookup(t, sd32, b6, b7, nblk), lo16);
+	sd->a = _mm512_and_si512(lookup(u, sd32, b6, b7, nblk), lo16);
+	sd->f8 = _mm512_slli_epi32(sd->f, 8);
+	sd->rcp = _mm512_div_ps(_mm512_set1_ps(1.0f),
+				_mm512_cvtepi32_ps(sd->f));
+}
+
+/*
+ * The groups of w lanes (4, 8 or 16) before symbol i (a multiple of w),
+ * from the last, while a whole group fits: one zmm, lanes w to 15 a copy
+ * of the lanes below, which code the same symbols from the same states
+ * and so stay copies; only the lanes below w push words.
+ */
+static inline __attribute__((always_inline)) size_t
+groups_w(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
+	 uint32_t *x, uint8_t **pp, const uint8_t *lim, const unsigned w,
+	 const unsigned nblk, const bool alias)
+{
+	const __m512i lo12 = _mm512_set1_epi32(RANS_M - 1);
+	const __m128i base = _mm_set1_epi8((char)tb->base);
+	const __mmask16 km = (__mmask16)((1u << w) - 1);
+	__m512i t[8], u[8], x0, q0, g0;
+	struct enc_syms16 sd;
+	uint8_t *p = *pp;
+
+	if (i == 0 || p - lim < 2 * (ptrdiff_t)w)
+		return i;
+	load_words(t, tb->freq, 2 * nblk);
+	load_words(u, tb->aux, 2 * nblk);
+	if (w == 16)
+		x0 = _mm512_loadu_si512(x);
+	else if (w == 8)
+		x0 = _mm512_broadcast_i32x8(
+			_mm256_loadu_si256((const void *)x));
+	else
+		x0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const void *)x));
+	q0 = _mm512_srli_epi32(x0, 12);
+	g0 = _mm512_and_si512(x0, lo12);
+	syms_load16(t, u, syms + i - w, base, &sd, w, nblk);
+	do {
+		const struct enc_syms16 cur = sd;
+		__m512i xs0;
+
+		i -= w;
+		if (i > 0)
+			syms_load16(t, u, syms + i - w, base, &sd, w, nblk);
+		xs0 = renorm16(q0, g0, cur.f8, &p, km);
+		code16(tb, xs0, cur.f, cur.rcp, cur.a, &q0, &g0, alias);
+	} while (i > 0 && p - lim >= 2 * (ptrdiff_t)w);
+	_mm512_mask_storeu_epi32(x, km, _mm512_ternarylogic_epi32(
+		_mm512_slli_epi32(q0, 12), g0, lo12, TERN_A_OR_B_AND_C));
+	*pp = p;
+	return i;
+}
+
+/* The vector groups of a chunk of `lanes` lanes, for tables of nblk blocks */
+static inline __attribute__((always_inline)) size_t
+groups_any(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
+	   uint32_t *x, uint8_t **pp, const uint8_t *lim, unsigned lanes,
+	   const unsigned nblk, const bool alias)
+{
+	switch (lanes) {
+	case GROUP:
+		return groups_vec(tb, syms, i, x, pp, lim, nblk, alias);
+	case 16:
+		return groups_w(tb, syms, i, x, pp, lim, 16, nblk, alias);
+	case 8:
+		return groups_w(tb, syms, i, x, pp, lim, 8, nblk, alias);
+	default:
+		return groups_w(tb, syms, i, x, pp, lim, 4, nblk, alias);
+	}
+}
+
+#define GROUPS_ANY(nblk)						\
+	(e->alias ?							\
+	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, true) :	\
+	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, false))
 
 size_t
 rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 		   size_t n, uint8_t *out, size_t cap)
 {
-	const size_t head = (size_t)GROUP * 4;
+	const unsigned lanes = rans_lanes(n);
+	const size_t head = (size_t)lanes * 4;
 	const uint8_t *const lim = out + head;
 	struct enc_tabs tb;
 	uint32_t x[GROUP];
 	uint8_t *p = out + cap;
 	size_t i = n, nbytes;
 
-	if (rans_lanes(n) != GROUP)
+	if (lanes < MIN_VEC_LANES)
 		return rans_encode_scalar(e, syms, n, out, cap);
 	GAUSS_ASSERT(e->nsym >= 2);
 	if (cap < head)
 		return 0;
-	for (unsigned k = 0; k < GROUP; k++)
+	for (unsigned k = 0; k < lanes; k++)
 		x[k] = RANS_L;
-	while (i % GROUP) {
+	while (i % lanes) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % GROUP], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
 			return 0;
 	}
 	tabs_build(e, &tb);
 	switch (tb.nblk) {
 	case 1:
-		i = GROUPS_VEC(1);
+		i = GROUPS_ANY(1);
 		break;
 	case 2:
-		i = GROUPS_VEC(2);
+		i = GROUPS_ANY(2);
 		break;
 	case 3:
-		i = GROUPS_VEC(3);
+		i = GROUPS_ANY(3);
 		break;
 	default:
-		i = GROUPS_VEC(4);
+		i = GROUPS_ANY(4);
 		break;
 	}
 	while (i > 0) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % GROUP], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
 			return 0;
 	}
 	nbytes = (size_t)(out + cap - p);
 	memmove(out + head, p, nbytes);
-	for (unsigned k = 0; k < GROUP; k++)
+	for (unsigned k = 0; k < lanes; k++)
 		put_le32(out + 4 * k, x[k]);
 	return head + nbytes;
 }

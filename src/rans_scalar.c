@@ -27,12 +27,14 @@ rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 		return 0;
 	for (unsigned k = 0; k < lanes; k++)
 		x[k] = RANS_L;
-	for (size_t i = n; i-- > 0;) {
-		const unsigned k = (unsigned)(i % lanes);
+	/* element i is in lane i % lanes: walk i down, k with it */
+	for (size_t i = n, k = n % lanes; i-- > 0;) {
 		const unsigned s = syms[i];
 		const uint32_t f = t->freq[s];
-		uint32_t xs = x[k];
+		uint32_t xs, q;
 
+		k = k ? k - 1 : lanes - 1;
+		xs = x[k];
 		GAUSS_ASSERT(f != 0);
 		if (xs >= (f << (32 - RANS_SCALE_BITS))) {
 			if (p - out < (ptrdiff_t)(head + 2))
@@ -41,8 +43,8 @@ rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 			put_le16(p, (uint16_t)xs);
 			xs >>= 16;
 		}
-		x[k] = ((xs / f) << RANS_SCALE_BITS) +
-		       t->slot[t->cum[s] + xs % f];
+		q = xs / f;
+		x[k] = (q << RANS_SCALE_BITS) + t->slot[t->cum[s] + xs - q * f];
 	}
 	nbytes = (size_t)(out + cap - p);
 	memmove(out + head, p, nbytes);
