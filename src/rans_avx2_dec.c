@@ -1,6 +1,31 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx2_dec.c: the 32-lane rANS decoder with AVX2 (draft).
+ * rans_avx2_dec.c: the 32-lane rANS decoder with AVX2, giving the bytes and
+ * verdicts of rans_decode_scalar().
+ *
+ * The method is that of rans_avx512_dec.c (read its comment first), in
+ * four ymm of 8 lanes (lanes 8h .. 8h + 7 in y[h]), with what AVX2 lacks
+ * built from what it has:
+ *
+ *   - no 64-entry permute: f, k and the symbol of a slot come from d->slot
+ *     with vpgatherdd, for any layout (alias or cumulative);
+ *   - no vpexpandd: the lanes to renormalise are a movemask m, and lut[m]
+ *     holds, for each lane, how many lanes below it are in m: the index of
+ *     its word among the words the vector reads. vpermd by those indices
+ *     moves the precomputed word entries into place:
+ *
+ *       m = 0b01100100        lut[m] = bytes [ 3 2 1 1 1 0 0 0 ] (lane 7..0)
+ *       fa + j (words in order)  [ .. .. .. .. .. fa2 fa1 fa0 ]
+ *       vpermd  -> lane 2: fa0, lane 5: fa1, lane 6: fa2 (others unused)
+ *
+ *   - no masks: the lanes to renormalise are kept as an all-ones vector rm
+ *     for vpblendvb, and its movemask counts them (popcnt) to step to the
+ *     next vector's words, so the words go to lanes 0 .. 31 in order.
+ *
+ * Bounds and verdicts are those of the AVX-512 kernel: the vector loop runs
+ * while a whole group and 64 bytes of words remain, fa[] is filled only
+ * from words before end, and the last pending renormalisation and the
+ * remaining groups go through the scalar code with its checks.
  */
 #include <immintrin.h>
 
@@ -16,15 +41,20 @@
  * lut[m], byte j: how many of the bits below bit j are set in m, which is
  * the index of lane j's word among the words a renormalising set m reads.
  */
-#define PC8(m)	(((m) & 1) + ((m) >> 1 & 1) + ((m) >> 2 & 1) + ((m) >> 3 & 1) + \
-		 ((m) >> 4 & 1) + ((m) >> 5 & 1) + ((m) >> 6 & 1) + ((m) >> 7 & 1))
-#define LUT1(m)	((uint64_t)PC8((m) & 0x01) << 8 | (uint64_t)PC8((m) & 0x03) << 16 | \
-		 (uint64_t)PC8((m) & 0x07) << 24 | (uint64_t)PC8((m) & 0x0f) << 32 | \
-		 (uint64_t)PC8((m) & 0x1f) << 40 | (uint64_t)PC8((m) & 0x3f) << 48 | \
+#define PC8(m)	(((m) & 1) + ((m) >> 1 & 1) + ((m) >> 2 & 1) +		\
+		 ((m) >> 3 & 1) + ((m) >> 4 & 1) + ((m) >> 5 & 1) +	\
+		 ((m) >> 6 & 1) + ((m) >> 7 & 1))
+#define LUT1(m)	((uint64_t)PC8((m) & 0x01) << 8 |			\
+		 (uint64_t)PC8((m) & 0x03) << 16 |			\
+		 (uint64_t)PC8((m) & 0x07) << 24 |			\
+		 (uint64_t)PC8((m) & 0x0f) << 32 |			\
+		 (uint64_t)PC8((m) & 0x1f) << 40 |			\
+		 (uint64_t)PC8((m) & 0x3f) << 48 |			\
 		 (uint64_t)PC8((m) & 0x7f) << 56)
 #define LUT4(m)		LUT1(m), LUT1((m) + 1), LUT1((m) + 2), LUT1((m) + 3)
 #define LUT16(m)	LUT4(m), LUT4((m) + 4), LUT4((m) + 8), LUT4((m) + 12)
-#define LUT64(m)	LUT16(m), LUT16((m) + 16), LUT16((m) + 32), LUT16((m) + 48)
+#define LUT64(m)	LUT16(m), LUT16((m) + 16), LUT16((m) + 32),	\
+			LUT16((m) + 48)
 
 static const uint64_t lut[256] = {
 	LUT64(0), LUT64(64), LUT64(128), LUT64(192)
@@ -142,8 +172,9 @@ put_group(uint8_t *out, const uint8_t *raw, size_t i, const __m256i s[4])
 		};
 
 		for (unsigned h = 0; h < 2; h++) {
+			const uint8_t *const rp = raw + i + 16 * h;
 			const __m256i r = _mm256_cvtepu8_epi16(_mm_loadu_si128(
-				(const __m128i *)(const void *)(raw + i + 16 * h)));
+				(const __m128i *)(const void *)rp));
 			const __m256i rr = _mm256_or_si256(r,
 				_mm256_slli_epi16(r, 8));
 
@@ -189,7 +220,7 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	for (unsigned h = 0; h < 4; h++) {
 		y[h] = _mm256_loadu_si256((const __m256i *)(const void *)
 					  (in + 32 * h));
-		/* x < 2^16, and so the state invalid */
+		/* a state below L is invalid */
 		if (!_mm256_testz_si256(_mm256_cmpeq_epi32(
 				_mm256_srli_epi32(y[h], 16),
 				_mm256_setzero_si256()),
