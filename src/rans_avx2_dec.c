@@ -1,7 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx2_dec.c: the 32-lane rANS decoder with AVX2, giving the bytes and
- * verdicts of rans_decode_scalar().
+ * rans_avx2_dec.c: the 4- to 32-lane rANS decoder with AVX2, giving the
+ * bytes and verdicts of rans_decode_scalar().
+ *
+ * Chunks of 1 or 2 lanes (and fused bf16 chunks of 4, where the scalar
+ * loop is as fast) go to the scalar decoder. Chunks of w = 16 or 8 lanes
+ * (decode_narrow()) run the steps of decode32() in w / 8 ymm, a group of w
+ * elements a step; w = 4 uses one ymm whose lanes 4-7 are cleared from
+ * every renormalisation mask (rm &= lm), so they take no word, and only
+ * the symbols of lanes below w are stored.
  *
  * The method is that of rans_avx512_dec.c (read its comment first), in
  * four ymm of 8 lanes (lanes 8h .. 8h + 7 in y[h]), with what AVX2 lacks
@@ -28,6 +35,7 @@
  * remaining groups go through the scalar code with its checks.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "endian.h"
 #include "rans.h"
@@ -286,13 +294,175 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	return GAUSS_OK;
 }
 
+/*
+ * The symbols of the first w lanes of a narrow group (8 in each of s[0 ..
+ * w / 8), or 4 in s[0]; low bytes) to out, merged with raw.
+ */
+static inline __attribute__((always_inline)) void
+put_narrow(uint8_t *out, const uint8_t *raw, size_t i, const __m256i *s,
+	   unsigned w)
+{
+	for (unsigned h = 0; h < (w + 7) / 8; h++) {
+		const size_t o = i + 8 * h;
+		__m256i v = _mm256_and_si256(s[h], _mm256_set1_epi32(0xff));
+		__m128i b;
+
+		if (raw) {
+			uint64_t r8 = 0;
+			__m256i r;
+
+			memcpy(&r8, raw + o, w < 8 ? 4 : 8);
+			r = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(
+				(long long)r8));
+			v = _mm256_or_si256(_mm256_slli_epi32(v, 7),
+				_mm256_and_si256(_mm256_or_si256(r,
+					_mm256_slli_epi32(r, 8)),
+					_mm256_set1_epi32(0x807f)));
+			v = _mm256_packus_epi32(v, v);
+			b = _mm256_castsi256_si128(
+				_mm256_permute4x64_epi64(v, 0x08));
+			if (w < 8)
+				_mm_storel_epi64((__m128i *)(void *)
+						 (out + 2 * o), b);
+			else
+				_mm_storeu_si128((__m128i *)(void *)
+						 (out + 2 * o), b);
+		} else {
+			uint64_t q;
+
+			v = _mm256_packus_epi32(v, v);
+			v = _mm256_packus_epi16(v, v);
+			q = (uint32_t)_mm256_cvtsi256_si32(v) |
+			    (uint64_t)(uint32_t)_mm_cvtsi128_si32(
+				    _mm256_extracti128_si256(v, 1)) << 32;
+			memcpy(out + o, &q, w < 8 ? 4 : 8);
+		}
+	}
+}
+
+/*
+ * Chunks of w = 16, 8 or 4 lanes: w / 8 ymm, or one with lanes 4 to 7
+ * unused for w = 4 (their bits are cleared from every renormalisation
+ * mask, so they never take a word, and what they compute is dropped). The
+ * steps and bounds are those of decode32(), one group of w elements a step.
+ */
+static inline __attribute__((always_inline)) enum gauss_status
+decode_narrow(const struct rans_dtable *d, const uint8_t *in,
+	      size_t in_nbytes, const uint8_t *raw, uint8_t *out, size_t n,
+	      unsigned w)
+{
+	const unsigned nh = (w + 7) / 8;
+	const __m256i lm = w < 8 ? _mm256_setr_epi32(-1, -1, -1, -1,
+						     0, 0, 0, 0) :
+				   _mm256_set1_epi32(-1);
+	const uint8_t *p = in + 4 * w;
+	const uint8_t *const end = in + in_nbytes;
+	uint32_t fa[FA_WORDS] __attribute__((aligned(32)));
+	uint32_t sy[FA_WORDS] __attribute__((aligned(32)));
+	uint32_t x[16] __attribute__((aligned(32)));
+	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
+	__m256i y[2], rm[2], s[2];
+	size_t i;
+
+	if (in_nbytes < 4 * w || (in_nbytes - 4 * w) % 2)
+		return GAUSS_E_CORRUPT;
+	for (unsigned h = 0; h < nh; h++) {
+		if (w < 8)
+			y[h] = _mm256_castsi128_si256(_mm_loadu_si128(
+				(const __m128i *)(const void *)in));
+		else
+			y[h] = _mm256_loadu_si256((const __m256i *)(const void *)
+						  (in + 32 * h));
+		/* a state below L is invalid */
+		if (!_mm256_testz_si256(_mm256_cmpeq_epi32(
+				_mm256_srli_epi32(y[h], 16),
+				_mm256_setzero_si256()), lm))
+			return GAUSS_E_CORRUPT;
+		y[h] = step_first(d, y[h], &rm[h], &s[h]);
+		rm[h] = _mm256_and_si256(rm[h], lm);
+	}
+	put_narrow(out, raw, 0, s, w);
+	for (i = w; n - i >= w && end - p >= GROUP_NBYTES; i += w) {
+		unsigned c = 0;
+
+		if (jend - j < 16) {
+			size_t nw = (size_t)(end - p) / 2;
+
+			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)7;
+			fa_fill(d, fa, sy, p, nw);
+			j = 0;
+			jend = nw;
+		}
+		for (unsigned h = 0; h < nh; h++) {
+			const unsigned m = lanes_mask(rm[h]);
+
+			y[h] = step(d, y[h], &rm[h], m, fa + j + c, sy + j + c,
+				    &s[h]);
+			rm[h] = _mm256_and_si256(rm[h], lm);
+			c += (unsigned)__builtin_popcount(m);
+		}
+		j += c;
+		p += 2 * c;
+		put_narrow(out, raw, i, s, w);
+	}
+	for (unsigned h = 0; h < nh; h++)
+		_mm256_store_si256((__m256i *)(void *)(x + 8 * h), y[h]);
+	/* the renormalisation pending from group i - w, then the rest */
+	for (unsigned l = 0; l < w; l++) {
+		if (x[l] < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			x[l] = (x[l] << 16) | get_le16(p);
+			p += 2;
+		}
+	}
+	for (; i < n; i++) {
+		const unsigned l = (unsigned)(i % w);
+		const uint32_t e = d->slot[x[l] & (RANS_M - 1)];
+		uint32_t xs;
+
+		put_one(out, raw, i, e);
+		xs = ((e >> 8) & 0xfff) * (x[l] >> RANS_SCALE_BITS) + (e >> 20);
+		if (xs < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			xs = (xs << 16) | get_le16(p);
+			p += 2;
+		}
+		x[l] = xs;
+	}
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned l = 0; l < w; l++)
+		if (x[l] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}
+
+/* Any chunk of at least 4 lanes; raw == NULL for the plain decoder. */
+static inline __attribute__((always_inline)) enum gauss_status
+decode_any(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+	   const uint8_t *raw, uint8_t *out, size_t n)
+{
+	switch (rans_lanes(n)) {
+	case 32:
+		return decode32(d, in, in_nbytes, raw, out, n);
+	case 16:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 16);
+	case 8:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 8);
+	default:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 4);
+	}
+}
+
 enum gauss_status
 rans_decode_avx2(const struct rans_dtable *d, const uint8_t *in,
 		 size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	if (rans_lanes(n) != GROUP)
+	if (rans_lanes(n) < 4)
 		return rans_decode_scalar(d, in, in_nbytes, syms, n);
-	return decode32(d, in, in_nbytes, NULL, syms, n);
+	return decode_any(d, in, in_nbytes, NULL, syms, n);
 }
 
 enum gauss_status
@@ -300,7 +470,8 @@ rans_decode_bf16_avx2(const struct rans_dtable *d, const uint8_t *in,
 		      size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 		      size_t n)
 {
-	if (rans_lanes(n) != GROUP)
+	/* at 4 lanes the fused scalar loop is as fast as one ymm here */
+	if (rans_lanes(n) < 8)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
-	return decode32(d, in, in_nbytes, raw, dst, n);
+	return decode_any(d, in, in_nbytes, raw, dst, n);
 }

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * rans_avx512_dec.c: the 32-lane rANS decoder with AVX-512 (F, BW, DQ, VL),
- * giving the bytes and verdicts of rans_decode_scalar().
+ * rans_avx512_dec.c: the 4- to 32-lane rANS decoder with AVX-512 (F, BW,
+ * DQ, VL), giving the bytes and verdicts of rans_decode_scalar().
  *
- * Chunks of fewer than 32 lanes go to the scalar decoder. The 32 states of
- * a full chunk live in two zmm, lanes 0-15 and 16-31; a group is the 32
- * elements of one row, element 32 * g + k in lane k.
+ * Chunks of 1 or 2 lanes go to the scalar decoder. The 32 states of a full
+ * chunk live in two zmm, lanes 0-15 and 16-31; a group is the 32 elements
+ * of one row, element 32 * g + k in lane k. Chunks of w = 16, 8 or 4 lanes
+ * (decode_narrow()) run the same steps in one zmm, a group of w elements a
+ * step; lanes w to 15 are never in a renormalisation mask (step() clears
+ * them in the compare), so they take no word, and their symbols are not
+ * stored (masked narrowing stores, masked raw loads). The chain of
+ * latencies of a step is the same at any w, so the speed is about
+ * proportional to w.
  *
  * Renormalise first, then decode. The scalar loop decodes a lane (x' =
  * f * (x >> 12) + k for the entry of slot x & 4095) and then, if x' < L,
@@ -51,7 +57,9 @@
  * gathers, two of 8 lanes each (faster here than one of 16).
  *
  * Bounds. The vector loop runs while a whole group remains and at least 64
- * bytes of words do: a group reads at most 32 words. fa[] is filled from p
+ * bytes of words do: a group reads at most 32 words (a narrow one w, and
+ * fa[] is refilled while fewer than 16 entries are left, as a step loads
+ * 16). fa[] is filled from p
  * for at most (end - p) / 2 words, rounded down to 16, so no load reaches
  * end. The renormalisation pending after the loop and every group after it
  * run in the scalar code, which checks end - p before each word as the
@@ -204,12 +212,12 @@ fa_fill(const struct rans_dtable *d, const struct alias_regs *r,
 /*
  * One step of 16 lanes: the pending renormalisation of y in the lanes *kp
  * (their words' entries at fa, sy), then the decode. Returns the new y and
- * sets *kp to its lanes below L; *s_ret: the symbols (low bytes).
+ * sets *kp to its lanes in lm below L; *s_ret: the symbols (low bytes).
  */
 static inline __attribute__((always_inline)) __m512i
 step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
      __mmask16 *kp, const uint32_t *fa, const uint32_t *sy, __m512i *s_ret,
-     bool alias)
+     __mmask16 lm, bool alias)
 {
 	const __mmask16 k = *kp;
 	const struct fks e = entry(d, r, y, alias);
@@ -223,7 +231,7 @@ step(const struct rans_dtable *d, const struct alias_regs *r, __m512i y,
 
 	*s_ret = _mm512_mask_expand_epi32(e.s, k, _mm512_loadu_si512(sy));
 	/* fq + a < L, known a few cycles before the sum */
-	*kp = _mm512_cmplt_epu32_mask(fq, _mm512_sub_epi32(
+	*kp = _mm512_mask_cmplt_epu32_mask(lm, fq, _mm512_sub_epi32(
 		_mm512_set1_epi32(RANS_L), a));
 	return _mm512_add_epi32(fq, a);
 }
@@ -327,9 +335,10 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 			j = 0;
 			jend = nw;
 		}
-		y0 = step(d, &r, y0, &k0, fa + j, sy + j, &s0, alias);
-		y1 = step(d, &r, y1, &k1, fa + j + c0, sy + j + c0, &s1,
+		y0 = step(d, &r, y0, &k0, fa + j, sy + j, &s0, 0xffff,
 			  alias);
+		y1 = step(d, &r, y1, &k1, fa + j + c0, sy + j + c0, &s1,
+			  0xffff, alias);
 		j += c0 + c1;
 		p += 2 * (c0 + c1);
 		put_group(out, raw, i, pack_syms(s0, s1));
@@ -368,15 +377,141 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	return GAUSS_OK;
 }
 
+/*
+ * Symbols of the first w lanes of s (low bytes) to out, merged with raw,
+ * for a narrow group of w lanes (mask m).
+ */
+static inline __attribute__((always_inline)) void
+put_narrow(uint8_t *out, const uint8_t *raw, size_t i, __m512i s,
+	   __mmask16 m)
+{
+	if (raw) {
+		const __m512i r = _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(
+			m, raw + i));
+		const __m512i rr = _mm512_or_si512(r, _mm512_slli_epi32(r, 8));
+
+		_mm512_mask_cvtepi32_storeu_epi16(out + 2 * i, m,
+			SEL(_mm512_set1_epi32(0x7f80),
+			    _mm512_slli_epi32(s, 7), rr));
+	} else {
+		_mm512_mask_cvtepi32_storeu_epi8(out + i, m, s);
+	}
+}
+
+/*
+ * Chunks of w = 16, 8 or 4 lanes: one zmm, lanes w to 15 unused (their
+ * bits are cleared from every renormalisation mask, so they never take a
+ * word, and whatever they compute is dropped). The steps and bounds are
+ * those of decode32(), one group of w elements a step.
+ */
+static inline __attribute__((always_inline)) enum gauss_status
+decode_narrow(const struct rans_dtable *d, const uint8_t *in,
+	      size_t in_nbytes, const uint8_t *raw, uint8_t *out, size_t n,
+	      unsigned w, bool alias)
+{
+	const __mmask16 lm = (__mmask16)((1u << w) - 1);
+	const uint8_t *p = in + 4 * w;
+	const uint8_t *const end = in + in_nbytes;
+	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
+	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
+	uint32_t x[16] __attribute__((aligned(64)));
+	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
+	struct alias_regs r;
+	__m512i y, s;
+	__mmask16 k;
+	size_t i;
+
+	if (in_nbytes < 4 * w || (in_nbytes - 4 * w) % 2)
+		return GAUSS_E_CORRUPT;
+	y = _mm512_maskz_loadu_epi32(lm, in);
+	if (_mm512_mask_cmplt_epu32_mask(lm, y, _mm512_set1_epi32(RANS_L)))
+		return GAUSS_E_CORRUPT;
+	if (alias)
+		alias_regs_build(d, &r);
+	y = step_first(d, &r, y, &k, &s, alias);
+	k &= lm;
+	put_narrow(out, raw, 0, s, lm);
+	for (i = w; n - i >= w && end - p >= GROUP_NBYTES; i += w) {
+		const unsigned c = (unsigned)__builtin_popcount(k);
+
+		if (jend - j < 16) {
+			size_t nw = (size_t)(end - p) / 2;
+
+			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
+			fa_fill(d, &r, fa, sy, p, nw, alias);
+			j = 0;
+			jend = nw;
+		}
+		y = step(d, &r, y, &k, fa + j, sy + j, &s, lm, alias);
+		j += c;
+		p += 2 * c;
+		put_narrow(out, raw, i, s, lm);
+	}
+	_mm512_store_si512(x, y);
+	/* the renormalisation pending from group i - w, then the rest */
+	for (unsigned l = 0; l < w; l++) {
+		if (x[l] < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			x[l] = (x[l] << 16) | get_le16(p);
+			p += 2;
+		}
+	}
+	for (; i < n; i++) {
+		const unsigned l = (unsigned)(i % w);
+		const uint32_t e = d->slot[x[l] & (RANS_M - 1)];
+		uint32_t xs;
+
+		put_one(out, raw, i, e);
+		xs = ((e >> 8) & 0xfff) * (x[l] >> RANS_SCALE_BITS) + (e >> 20);
+		if (xs < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			xs = (xs << 16) | get_le16(p);
+			p += 2;
+		}
+		x[l] = xs;
+	}
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned l = 0; l < w; l++)
+		if (x[l] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}
+
+/* Any chunk of at least 4 lanes; raw == NULL for the plain decoder. */
+static inline __attribute__((always_inline)) enum gauss_status
+decode_any(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+	   const uint8_t *raw, uint8_t *out, size_t n)
+{
+	switch (rans_lanes(n) * 2 + d->alias) {
+	case 2 * 32 + 1:
+		return decode32(d, in, in_nbytes, raw, out, n, true);
+	case 2 * 32:
+		return decode32(d, in, in_nbytes, raw, out, n, false);
+	case 2 * 16 + 1:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 16, true);
+	case 2 * 16:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 16, false);
+	case 2 * 8 + 1:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 8, true);
+	case 2 * 8:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 8, false);
+	case 2 * 4 + 1:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 4, true);
+	default:
+		return decode_narrow(d, in, in_nbytes, raw, out, n, 4, false);
+	}
+}
+
 enum gauss_status
 rans_decode_avx512(const struct rans_dtable *d, const uint8_t *in,
 		   size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	if (rans_lanes(n) != GROUP)
+	if (rans_lanes(n) < 4)
 		return rans_decode_scalar(d, in, in_nbytes, syms, n);
-	if (d->alias)
-		return decode32(d, in, in_nbytes, NULL, syms, n, true);
-	return decode32(d, in, in_nbytes, NULL, syms, n, false);
+	return decode_any(d, in, in_nbytes, NULL, syms, n);
 }
 
 enum gauss_status
@@ -384,9 +519,7 @@ rans_decode_bf16_avx512(const struct rans_dtable *d, const uint8_t *in,
 			size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 			size_t n)
 {
-	if (rans_lanes(n) != GROUP)
+	if (rans_lanes(n) < 4)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
-	if (d->alias)
-		return decode32(d, in, in_nbytes, raw, dst, n, true);
-	return decode32(d, in, in_nbytes, raw, dst, n, false);
+	return decode_any(d, in, in_nbytes, raw, dst, n);
 }
