@@ -371,8 +371,8 @@ decode_narrow(const struct rans_dtable *d, const uint8_t *in,
 			y[h] = _mm256_castsi128_si256(_mm_loadu_si128(
 				(const __m128i *)(const void *)in));
 		else
-			y[h] = _mm256_loadu_si256((const __m256i *)(const void *)
-						  (in + 32 * h));
+			y[h] = _mm256_loadu_si256(
+				(const __m256i *)(const void *)(in + 32 * h));
 		/* a state below L is invalid */
 		if (!_mm256_testz_si256(_mm256_cmpeq_epi32(
 				_mm256_srli_epi32(y[h], 16),
