@@ -215,17 +215,44 @@ struct cseg {
 	const char *name;	/* tensor name, or NULL */
 };
 
-/* A job of compress: one block of one segment. */
-struct cjob {
+/*
+ * Most pieces in one job: small segments (checkpoints hold hundreds of tiny
+ * tensors) are grouped into jobs of up to a block, so that a job is worth
+ * a trip through the pool.
+ */
+#define JOB_MAX_PIECES 64
+
+/* One block of one segment. */
+struct cpiece {
 	const struct cseg *seg;
 	uint64_t boff;		/* the block's offset within its segment */
 	size_t nbytes;
-	const uint8_t *src;	/* the block's bytes (in or the input's memory) */
-	uint8_t *in;		/* the block, read from a file */
-	uint8_t *out;		/* its table and chunk records */
+	size_t in_off;		/* where it sits in the job's in buffer */
+	const uint8_t *src;	/* its bytes (in, or the input's memory) */
+	size_t out_off;		/* its table and records in out */
 	size_t out_nbytes;
 	enum fmt_kind kind;	/* STORED when coding did not pay */
 };
+
+/* A job of compress: consecutive blocks, together at most a block. */
+struct cjob {
+	unsigned npieces;
+	struct cpiece pieces[JOB_MAX_PIECES];
+	uint8_t *in;		/* the pieces, read from a file */
+	uint8_t *out;
+};
+
+/* Room in a job's out buffer: the bytes, their records and tables. */
+static size_t
+cjob_out_cap(const struct pipeline_opts *o)
+{
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	const size_t block_nbytes = (size_t)1 << o->block_log2;
+	const size_t records = block_nbytes / chunk_nbytes + JOB_MAX_PIECES;
+
+	return block_nbytes + records * (VARINT_MAX_LEN + FMT_CHECKSUM_NBYTES) +
+	       JOB_MAX_PIECES * RANS_TABLE_MAX_NBYTES;
+}
 
 struct cstate {
 	const struct pipeline_opts *o;
@@ -314,22 +341,67 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 	struct cstate *cs = user;
 	struct cjob *j = job;
 	const uint64_t block_nbytes = (uint64_t)1 << cs->o->block_log2;
-	const struct cseg *seg;
+	size_t total = 0;
 
 	(void)eb;
-	if (cs->next_seg == cs->plan_count) {
-		*more = false;
-		return GAUSS_OK;
+	j->npieces = 0;
+	while (cs->next_seg < cs->plan_count && j->npieces < JOB_MAX_PIECES) {
+		const struct cseg *seg = &cs->plan[cs->next_seg];
+		const size_t nbytes = (size_t)MIN(block_nbytes,
+						  seg->nbytes - cs->next_boff);
+		struct cpiece *pc = &j->pieces[j->npieces];
+
+		if (total + nbytes > block_nbytes)
+			break;
+		pc->seg = seg;
+		pc->boff = cs->next_boff;
+		pc->nbytes = nbytes;
+		pc->in_off = total;
+		pc->kind = seg->kind;
+		total += nbytes;
+		j->npieces++;
+		cs->next_boff += nbytes;
+		if (cs->next_boff == seg->nbytes) {
+			cs->next_seg++;
+			cs->next_boff = 0;
+		}
 	}
-	seg = &cs->plan[cs->next_seg];
-	j->seg = seg;
-	j->boff = cs->next_boff;
-	j->nbytes = (size_t)MIN(block_nbytes, seg->nbytes - j->boff);
-	j->kind = seg->kind;
-	cs->next_boff += j->nbytes;
-	if (cs->next_boff == seg->nbytes) {
-		cs->next_seg++;
-		cs->next_boff = 0;
+	*more = j->npieces > 0;
+	return GAUSS_OK;
+}
+
+/* Codes one piece at j->out + out_off; returns the end of its output. */
+static enum gauss_status
+c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
+	struct chunk_scratch *s, struct errbuf *eb)
+{
+	const struct cseg *seg = pc->seg;
+	const uint64_t at = seg->offset + pc->boff;
+
+	if (seg->offset == 0) {
+		pc->src = cs->hdr_bytes + pc->boff;
+	} else if (cs->in->mem != NULL) {
+		pc->src = cs->in->mem + at;
+	} else {
+		const ssize_t r = io_pread_full(cs->in->fd, j->in + pc->in_off,
+						pc->nbytes, at);
+
+		if (r < 0 || (size_t)r != pc->nbytes)
+			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
+					r < 0 ? strerror((int)-r) :
+						"file shrank while being read");
+		pc->src = j->in + pc->in_off;
+	}
+	pc->out_off = out_off;
+	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes,
+				    j->out + out_off, s);
+	if (pc->boff == 0 && pc->nbytes == seg->nbytes &&
+	    pc->kind != FMT_KIND_STORED &&
+	    pc->out_nbytes >= stored_block_nbytes(cs->o, pc->nbytes)) {
+		/* coding does not pay for this segment: store it */
+		pc->kind = FMT_KIND_STORED;
+		pc->out_nbytes = code_block(cs->o, pc->kind, pc->src,
+					    pc->nbytes, j->out + out_off, s);
 	}
 	return GAUSS_OK;
 }
@@ -339,41 +411,21 @@ c_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 {
 	struct cstate *cs = user;
 	struct cjob *j = job;
-	const struct cseg *seg = j->seg;
-	const uint64_t at = seg->offset + j->boff;
-	struct chunk_scratch *s = &cs->scratch[worker];
+	size_t out_off = 0;
 
-	if (seg->offset == 0) {
-		j->src = cs->hdr_bytes + j->boff;
-	} else if (cs->in->mem != NULL) {
-		j->src = cs->in->mem + at;
-	} else {
-		const ssize_t r = io_pread_full(cs->in->fd, j->in, j->nbytes,
-						at);
+	for (unsigned i = 0; i < j->npieces; i++) {
+		struct cpiece *pc = &j->pieces[i];
+		const enum gauss_status st = c_piece(cs, j, pc, out_off,
+						     &cs->scratch[worker], eb);
 
-		if (r < 0 || (size_t)r != j->nbytes) {
-			err_setf(eb, GAUSS_E_IO, "read failed: %s",
-				 r < 0 ? strerror((int)-r) :
-					 "file shrank while being read");
-			goto fail;
+		if (st != GAUSS_OK) {
+			if (pc->seg->name)
+				err_prefix(eb, st, "tensor '%s'", pc->seg->name);
+			return st;
 		}
-		j->src = j->in;
-	}
-	j->out_nbytes = code_block(cs->o, j->kind, j->src, j->nbytes, j->out,
-				   s);
-	if (j->boff == 0 && j->nbytes == seg->nbytes &&
-	    j->kind != FMT_KIND_STORED &&
-	    j->out_nbytes >= stored_block_nbytes(cs->o, j->nbytes)) {
-		/* coding does not pay for this segment: store it */
-		j->kind = FMT_KIND_STORED;
-		j->out_nbytes = code_block(cs->o, j->kind, j->src, j->nbytes,
-					   j->out, s);
+		out_off += pc->out_nbytes;
 	}
 	return GAUSS_OK;
-fail:
-	if (seg->name)
-		return err_prefix(eb, GAUSS_E_IO, "tensor '%s'", seg->name);
-	return GAUSS_E_IO;
 }
 
 static enum gauss_status
@@ -382,24 +434,30 @@ c_write(void *user, void *job, struct errbuf *eb)
 	struct cstate *cs = user;
 	struct cjob *j = job;
 
-	XXH3_128bits_update(cs->hash, j->src, j->nbytes);
-	if (j->boff == 0) {
-		uint8_t head[1 + VARINT_MAX_LEN];
-		size_t hn = 1;
+	for (unsigned i = 0; i < j->npieces; i++) {
+		const struct cpiece *pc = &j->pieces[i];
 
-		cs->frame_start = cs->out.offset;
-		cs->frame_kind = j->kind;
-		head[0] = (uint8_t)j->kind;
-		hn += varint_put(head + 1, j->seg->nbytes);
-		TRY(sink_write(&cs->out, head, hn, eb));
+		XXH3_128bits_update(cs->hash, pc->src, pc->nbytes);
+		if (pc->boff == 0) {
+			uint8_t head[1 + VARINT_MAX_LEN];
+			size_t hn = 1;
+
+			cs->frame_start = cs->out.offset;
+			cs->frame_kind = pc->kind;
+			head[0] = (uint8_t)pc->kind;
+			hn += varint_put(head + 1, pc->seg->nbytes);
+			TRY(sink_write(&cs->out, head, hn, eb));
+		}
+		TRY(sink_write(&cs->out, j->out + pc->out_off, pc->out_nbytes,
+			       eb));
+		cs->done_nbytes += pc->nbytes;
+		if (pc->boff + pc->nbytes == pc->seg->nbytes)
+			TRY(seglist_add(&cs->segs, cs->frame_kind,
+					pc->seg->nbytes,
+					cs->out.offset - cs->frame_start));
 	}
-	TRY(sink_write(&cs->out, j->out, j->out_nbytes, eb));
-	cs->done_nbytes += j->nbytes;
 	__atomic_store_n(&cs->prog_done, cs->done_nbytes, __ATOMIC_RELAXED);
 	__atomic_store_n(&cs->prog_out, cs->out.offset, __ATOMIC_RELAXED);
-	if (j->boff + j->nbytes == j->seg->nbytes)
-		return seglist_add(&cs->segs, cs->frame_kind, j->seg->nbytes,
-				   cs->out.offset - cs->frame_start);
 	return GAUSS_OK;
 }
 
@@ -545,7 +603,6 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
 	const size_t block_nbytes = (size_t)1 << o->block_log2;
-	const size_t chunks_per_block = block_nbytes / chunk_nbytes;
 	const unsigned threads = resolve_threads(o);
 	const unsigned nslots = threads + 2;
 	struct cstate cs = { .o = o, .in = in };
@@ -578,9 +635,7 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		goto out;
 	for (unsigned i = 0; i < nslots; i++) {
 		jobv[i] = &jobs[i];
-		jobs[i].out = pool_alloc(o->cache, RANS_TABLE_MAX_NBYTES +
-					 chunks_per_block *
-						 chunk_record_bound(chunk_nbytes));
+		jobs[i].out = pool_alloc(o->cache, cjob_out_cap(o));
 		if (in->mem == NULL)
 			jobs[i].in = pool_alloc(o->cache, block_nbytes);
 		if (jobs[i].out == NULL || (in->mem == NULL &&
