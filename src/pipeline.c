@@ -788,23 +788,33 @@ struct drec {
 	uint64_t checksum;
 };
 
-/* A job of decompress: one block of one frame. */
-struct djob {
+/* One block of one frame. */
+struct dpiece {
 	enum fmt_kind kind;
 	uint64_t seg_offset;	/* the segment in the original */
-	uint64_t seg_nbytes;	/* 0 until known (for messages) */
+	uint64_t seg_nbytes;
 	uint64_t boff;		/* the block within the segment */
 	size_t nbytes;
 	uint64_t first_chunk;	/* index of its first chunk in the segment */
 	bool has_table;
 	struct rans_table table;
-	struct rans_dtable *dtable;
+	size_t first_rec;	/* its records in the job's recs[] */
 	size_t nchunks;
+	uint8_t *dst;
+};
+
+/* A job of decompress: consecutive blocks, together at most a block. */
+struct djob {
+	unsigned npieces;
+	struct dpiece pieces[JOB_MAX_PIECES];
+	struct rans_dtable *dtable;
 	struct drec *recs;
 	uint8_t *in;		/* records copied from a file */
-	uint8_t *own;		/* decoded block, unless decoded in place */
-	uint8_t *dst;
-	uint64_t in_end;	/* input offset past the block's records */
+	uint8_t *own;		/* decoded blocks, unless decoded in place */
+	uint64_t in_end;	/* input offset past the job's records */
+	uint64_t seg_offset;	/* the failing segment, for the message */
+	uint64_t seg_nbytes;	/* (0: none) */
+	unsigned done;		/* pieces decoded before a failure */
 };
 
 struct dstate {
@@ -824,6 +834,11 @@ struct dstate {
 	uint64_t seg_left;
 	uint64_t frame_start;
 	uint64_t chunk_index;
+	bool ended;			/* END was read */
+	enum gauss_status pending;	/* a failure left for the next job */
+	struct errbuf pending_eb;
+	uint64_t pending_offset;
+	uint64_t pending_nbytes;
 	/* the write stage's */
 	uint64_t original_nbytes;	/* original bytes written */
 	uint8_t *hdr_copy;		/* the header, to name tensors */
@@ -925,8 +940,8 @@ read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 
 /* Parses one chunk record of cn original bytes into r. */
 static enum gauss_status
-read_record(struct dstate *ds, struct djob *j, size_t cn, size_t *in_len,
-	    struct drec *r, struct errbuf *eb)
+read_record(struct dstate *ds, const struct djob *j, size_t cn,
+	    size_t *in_len, struct drec *r, struct errbuf *eb)
 {
 	enum gauss_status st;
 	const uint8_t *p;
@@ -958,70 +973,125 @@ read_record(struct dstate *ds, struct djob *j, size_t cn, size_t *in_len,
 	return GAUSS_OK;
 }
 
+/* Parses the next block into piece pc, its records from j->recs[*nrec]. */
+static enum gauss_status
+read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
+	   size_t *nrec, size_t *in_len, size_t own_off, struct errbuf *eb)
+{
+	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
+
+	pc->kind = ds->kind;
+	pc->seg_offset = ds->seg_offset;
+	pc->seg_nbytes = ds->seg_nbytes;
+	pc->boff = ds->seg_nbytes - ds->seg_left;
+	pc->first_chunk = ds->chunk_index;
+	pc->first_rec = *nrec;
+	pc->nchunks = 0;
+	if (ds->out.mem != NULL) {
+		if (ds->read_nbytes + pc->nbytes > ds->out.mem_cap)
+			return err_setf(eb, GAUSS_E_TOO_LARGE, "output does "
+					"not fit in %zu bytes",
+					ds->out.mem_cap);
+		pc->dst = ds->out.mem + ds->read_nbytes;
+	} else {
+		pc->dst = j->own + own_off;
+	}
+	pc->has_table = fmt_kind_has_table(pc->kind);
+	if (pc->has_table) {
+		struct cursor c;
+		size_t avail = 0;
+
+		TRY(source_fill(&ds->in, RANS_TABLE_MAX_NBYTES, &avail, eb));
+		cursor_init(&c, source_peek(&ds->in), avail);
+		TRY(chunk_table_read(pc->kind, &c, &pc->table, eb));
+		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
+	}
+	for (size_t coff = 0; coff < pc->nbytes; coff += chunk_nbytes) {
+		const size_t cn = MIN(chunk_nbytes, pc->nbytes - coff);
+		const enum gauss_status st =
+			read_record(ds, j, cn, in_len, &j->recs[*nrec], eb);
+
+		if (st != GAUSS_OK)
+			return err_prefix(eb, st, "chunk %llu",
+					  (unsigned long long)(pc->first_chunk +
+							       pc->nchunks));
+		pc->nchunks++;
+		(*nrec)++;
+	}
+	ds->chunk_index += pc->nchunks;
+	ds->seg_left -= pc->nbytes;
+	ds->read_nbytes += pc->nbytes;
+	if (ds->seg_left == 0)
+		TRY(seglist_add(&ds->segs, ds->kind, ds->seg_nbytes,
+				ds->in.offset - ds->frame_start));
+	return GAUSS_OK;
+}
+
+/*
+ * Reads blocks into the job until it holds a block's worth. A failure after
+ * the first block is kept for the next job, so that the blocks before it
+ * are decoded and written as a sequential decoder would.
+ */
 static enum gauss_status
 d_read(void *user, void *job, bool *more, struct errbuf *eb)
 {
 	struct dstate *ds = user;
 	struct djob *j = job;
 	const uint64_t block_nbytes = (uint64_t)1 << ds->fh.block_log2;
-	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
-	size_t in_len = 0;
+	size_t in_len = 0, nrec = 0, total = 0;
+	enum gauss_status st = GAUSS_OK;
 
+	j->npieces = 0;
 	j->seg_nbytes = 0;
-	if (ds->seg_left == 0) {
-		bool end = false;
+	j->done = 0;
+	if (ds->pending != GAUSS_OK) {
+		j->seg_offset = ds->pending_offset;
+		j->seg_nbytes = ds->pending_nbytes;
+		if (eb)
+			*eb = ds->pending_eb;
+		return ds->pending;
+	}
+	while (!ds->ended && j->npieces < JOB_MAX_PIECES) {
+		struct dpiece *pc = &j->pieces[j->npieces];
+		struct errbuf peb;
 
-		TRY(read_frame_head(ds, &end, eb));
-		if (end) {
-			*more = false;
-			return GAUSS_OK;
+		peb.text[0] = '\0';
+		if (ds->seg_left == 0) {
+			bool end = false;
+
+			st = read_frame_head(ds, &end, &peb);
+			if (st != GAUSS_OK)
+				goto fail;
+			if (end) {
+				ds->ended = true;
+				break;
+			}
 		}
-	}
-	j->kind = ds->kind;
-	j->seg_offset = ds->seg_offset;
-	j->seg_nbytes = ds->seg_nbytes;
-	j->boff = ds->seg_nbytes - ds->seg_left;
-	j->nbytes = (size_t)MIN(block_nbytes, ds->seg_left);
-	j->first_chunk = ds->chunk_index;
-	j->nchunks = 0;
-	if (ds->out.mem != NULL) {
-		if (ds->read_nbytes + j->nbytes > ds->out.mem_cap)
-			return err_setf(eb, GAUSS_E_TOO_LARGE, "output does "
-					"not fit in %zu bytes",
-					ds->out.mem_cap);
-		j->dst = ds->out.mem + ds->read_nbytes;
-	} else {
-		j->dst = j->own;
-	}
-	j->has_table = fmt_kind_has_table(j->kind);
-	if (j->has_table) {
-		struct cursor c;
-		size_t avail = 0;
-
-		TRY(source_fill(&ds->in, RANS_TABLE_MAX_NBYTES, &avail, eb));
-		cursor_init(&c, source_peek(&ds->in), avail);
-		TRY(chunk_table_read(j->kind, &c, &j->table, eb));
-		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
-	}
-	for (size_t coff = 0; coff < j->nbytes; coff += chunk_nbytes) {
-		const size_t cn = MIN(chunk_nbytes, j->nbytes - coff);
-		const enum gauss_status st =
-			read_record(ds, j, cn, &in_len, &j->recs[j->nchunks],
-				    eb);
-
+		pc->nbytes = (size_t)MIN(block_nbytes, ds->seg_left);
+		if (j->npieces > 0 && total + pc->nbytes > block_nbytes)
+			break;
+		st = read_piece(ds, j, pc, &nrec, &in_len, total, &peb);
 		if (st != GAUSS_OK)
-			return err_prefix(eb, st, "chunk %llu",
-					  (unsigned long long)(j->first_chunk +
-							       j->nchunks));
-		j->nchunks++;
+			goto fail;
+		total += pc->nbytes;
+		j->npieces++;
+		continue;
+fail:
+		if (j->npieces == 0) {
+			j->seg_offset = ds->seg_offset;
+			j->seg_nbytes = ds->seg_left ? ds->seg_nbytes : 0;
+			if (eb)
+				*eb = peb;
+			return st;
+		}
+		ds->pending = st;
+		ds->pending_eb = peb;
+		ds->pending_offset = ds->seg_offset;
+		ds->pending_nbytes = ds->seg_left ? ds->seg_nbytes : 0;
+		break;
 	}
 	j->in_end = ds->in.offset;
-	ds->chunk_index += j->nchunks;
-	ds->seg_left -= j->nbytes;
-	ds->read_nbytes += j->nbytes;
-	if (ds->seg_left == 0)
-		TRY(seglist_add(&ds->segs, ds->kind, ds->seg_nbytes,
-				ds->in.offset - ds->frame_start));
+	*more = j->npieces > 0;
 	return GAUSS_OK;
 }
 
@@ -1032,22 +1102,32 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 	struct djob *j = job;
 	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
 
-	if (j->has_table)
-		rans_dtable_build(&j->table, ds->fh.version, j->dtable);
-	for (size_t i = 0; i < j->nchunks; i++) {
-		const size_t coff = i * chunk_nbytes;
-		const struct drec *r = &j->recs[i];
-		const enum gauss_status st =
-			chunk_decode(j->kind, j->dtable, r->payload,
-				     r->payload_nbytes, r->stored,
-				     r->checksum, j->dst + coff,
-				     MIN(chunk_nbytes, j->nbytes - coff),
-				     &ds->scratch[worker], eb);
+	for (unsigned p = 0; p < j->npieces; p++) {
+		const struct dpiece *pc = &j->pieces[p];
 
-		if (st != GAUSS_OK)
-			return err_prefix(eb, st, "chunk %llu",
-					  (unsigned long long)(j->first_chunk +
-							       i));
+		j->done = p;
+		if (pc->has_table)
+			rans_dtable_build(&pc->table, ds->fh.version,
+					  j->dtable);
+		for (size_t i = 0; i < pc->nchunks; i++) {
+			const size_t coff = i * chunk_nbytes;
+			const struct drec *r = &j->recs[pc->first_rec + i];
+			const enum gauss_status st =
+				chunk_decode(pc->kind, j->dtable, r->payload,
+					     r->payload_nbytes, r->stored,
+					     r->checksum, pc->dst + coff,
+					     MIN(chunk_nbytes,
+						 pc->nbytes - coff),
+					     &ds->scratch[worker], eb);
+
+			if (st != GAUSS_OK) {
+				j->seg_offset = pc->seg_offset;
+				j->seg_nbytes = pc->seg_nbytes;
+				return err_prefix(eb, st, "chunk %llu",
+						  (unsigned long long)
+						  (pc->first_chunk + i));
+			}
+		}
 	}
 	return GAUSS_OK;
 }
@@ -1058,17 +1138,22 @@ d_write(void *user, void *job, struct errbuf *eb)
 	struct dstate *ds = user;
 	struct djob *j = job;
 
-	XXH3_128bits_update(ds->hash, j->dst, j->nbytes);
-	if (ds->out.mem != NULL)
-		ds->out.offset += j->nbytes;	/* decoded in place */
-	else
-		TRY(sink_write(&ds->out, j->dst, j->nbytes, eb));
-	if (j->seg_offset == 0 && ds->hdr_copy != NULL) {
-		memcpy(ds->hdr_copy + j->boff, j->dst, j->nbytes);
-		if (j->boff + j->nbytes == j->seg_nbytes)
-			learn_names(ds, ds->hdr_copy, (size_t)j->seg_nbytes);
+	for (unsigned p = 0; p < j->npieces; p++) {
+		const struct dpiece *pc = &j->pieces[p];
+
+		XXH3_128bits_update(ds->hash, pc->dst, pc->nbytes);
+		if (ds->out.mem != NULL)
+			ds->out.offset += pc->nbytes;	/* decoded in place */
+		else
+			TRY(sink_write(&ds->out, pc->dst, pc->nbytes, eb));
+		if (pc->seg_offset == 0 && ds->hdr_copy != NULL) {
+			memcpy(ds->hdr_copy + pc->boff, pc->dst, pc->nbytes);
+			if (pc->boff + pc->nbytes == pc->seg_nbytes)
+				learn_names(ds, ds->hdr_copy,
+					    (size_t)pc->seg_nbytes);
+		}
+		ds->original_nbytes += pc->nbytes;
 	}
-	ds->original_nbytes += j->nbytes;
 	__atomic_store_n(&ds->prog_done, ds->original_nbytes, __ATOMIC_RELAXED);
 	__atomic_store_n(&ds->prog_in, j->in_end, __ATOMIC_RELAXED);
 	return GAUSS_OK;
@@ -1190,8 +1275,8 @@ djobs_init(struct dstate *ds, const struct pipe_in *in, struct djob *jobs,
 {
 	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
 	const size_t block_nbytes = (size_t)1 << ds->fh.block_log2;
-	const size_t nchunks = block_nbytes / chunk_nbytes;
-	/* a block's records hold at most its bytes and their checksums */
+	const size_t nchunks = block_nbytes / chunk_nbytes + JOB_MAX_PIECES;
+	/* a job's records hold at most its bytes and their checksums */
 	const size_t in_nbytes = block_nbytes + nchunks * FMT_CHECKSUM_NBYTES;
 
 	for (unsigned i = 0; i < n; i++) {
@@ -1267,7 +1352,21 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		ops.progress = NULL;
 	st = pool_run(&ops, &ds, jobv, nslots, threads, &fail_slot, eb);
 	if (st != GAUSS_OK && fail_slot >= 0 && jobs[fail_slot].seg_nbytes) {
+		const struct djob *j = &jobs[fail_slot];
 		char what[160];
+
+		/* the header may sit, decoded, in the failed job itself */
+		for (unsigned p = 0; !ds.have_st && ds.hdr_copy != NULL &&
+				     p < j->done; p++) {
+			const struct dpiece *pc = &j->pieces[p];
+
+			if (pc->seg_offset != 0)
+				continue;
+			memcpy(ds.hdr_copy + pc->boff, pc->dst, pc->nbytes);
+			if (pc->boff + pc->nbytes == pc->seg_nbytes)
+				learn_names(&ds, ds.hdr_copy,
+					    (size_t)pc->seg_nbytes);
+		}
 
 		name_segment(&ds, jobs[fail_slot].seg_offset,
 			     jobs[fail_slot].seg_nbytes, what, sizeof(what));
