@@ -117,6 +117,24 @@ resolve_threads(const struct pipeline_opts *o)
 	return o->threads ? MIN(o->threads, 1024u) : pool_cpu_count();
 }
 
+/*
+ * How many original bytes of small blocks a job gathers: about half
+ * of each thread's share of the file, between one chunk and one block, so
+ * that a small file still gives every thread work and a large one few,
+ * big jobs. It shapes jobs only, never the bytes written.
+ */
+static uint64_t
+job_target(const struct pipeline_opts *o, unsigned chunk_log2,
+	   unsigned block_log2, uint64_t total, unsigned threads)
+{
+	const uint64_t lo = (uint64_t)1 << chunk_log2;
+	const uint64_t hi = (uint64_t)1 << block_log2;
+	const uint64_t t = total == UINT64_MAX ? hi : total / (2 * threads);
+
+	(void)o;
+	return MAX(lo, MIN(hi, t));
+}
+
 /* Per-worker scratch, from the context's cache of buffers. */
 static enum gauss_status
 scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
@@ -271,6 +289,7 @@ struct cstate {
 	uint64_t frame_start;
 	enum fmt_kind frame_kind;
 	uint64_t done_nbytes;
+	uint64_t job_nbytes;		/* see job_target() */
 	/* for the progress hook, written with atomic stores */
 	uint64_t prog_done;
 	uint64_t prog_out;
@@ -351,7 +370,7 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 						  seg->nbytes - cs->next_boff);
 		struct cpiece *pc = &j->pieces[j->npieces];
 
-		if (total + nbytes > block_nbytes)
+		if (j->npieces > 0 && total + nbytes > cs->job_nbytes)
 			break;
 		pc->seg = seg;
 		pc->boff = cs->next_boff;
@@ -649,7 +668,12 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		goto out;
 	if (o->progress == NULL)
 		ops.progress = NULL;
-	ret = pool_run(&ops, &cs, jobv, nslots, threads, NULL, eb);
+	cs.job_nbytes = job_target(o, o->chunk_log2, o->block_log2,
+				   in->nbytes, threads);
+	ret = pool_run(&ops, &cs, jobv, nslots,
+		       (unsigned)MIN((uint64_t)threads,
+				     in->nbytes / cs.job_nbytes + 1),
+		       NULL, eb);
 	if (ret == GAUSS_OK)
 		ret = compress_finish(&cs, eb);
 	if (ret == GAUSS_OK && out_nbytes_ret)
@@ -835,6 +859,7 @@ struct dstate {
 	uint64_t frame_start;
 	uint64_t chunk_index;
 	bool ended;			/* END was read */
+	uint64_t job_nbytes;		/* see job_target() */
 	enum gauss_status pending;	/* a failure left for the next job */
 	struct errbuf pending_eb;
 	uint64_t pending_offset;
@@ -1068,7 +1093,7 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 			}
 		}
 		pc->nbytes = (size_t)MIN(block_nbytes, ds->seg_left);
-		if (j->npieces > 0 && total + pc->nbytes > block_nbytes)
+		if (j->npieces > 0 && total + pc->nbytes > ds->job_nbytes)
 			break;
 		st = read_piece(ds, j, pc, &nrec, &in_len, total, &peb);
 		if (st != GAUSS_OK)
@@ -1350,7 +1375,13 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		goto out;
 	if (o->progress == NULL)
 		ops.progress = NULL;
-	st = pool_run(&ops, &ds, jobv, nslots, threads, &fail_slot, eb);
+	ds.job_nbytes = job_target(o, ds.fh.chunk_log2, ds.fh.block_log2,
+				   ds.expected_nbytes, threads);
+	st = pool_run(&ops, &ds, jobv, nslots,
+		      ds.expected_nbytes == UINT64_MAX ? threads :
+		      (unsigned)MIN((uint64_t)threads,
+				    ds.expected_nbytes / ds.job_nbytes + 1),
+		      &fail_slot, eb);
 	if (st != GAUSS_OK && fail_slot >= 0 && jobs[fail_slot].seg_nbytes) {
 		const struct djob *j = &jobs[fail_slot];
 		char what[160];
