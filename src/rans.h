@@ -37,6 +37,7 @@
 
 #include "gauss.h"
 #include "common.h"
+#include "endian.h"
 #include "error.h"
 #include "varint.h"
 
@@ -200,6 +201,59 @@ typedef enum gauss_status (*rans_decode_bf16_fn)(const struct rans_dtable *d,
 						 size_t in_nbytes,
 						 const uint8_t *raw,
 						 uint8_t *dst, size_t n);
+
+/*
+ * The scalar decoding loop, shared by every kernel: the scalar kernels run
+ * it from the start, the vector kernels to finish a chunk. x[lanes] holds
+ * the states; a state below RANS_L first reads its word (a renormalisation
+ * a vector kernel left pending; none for states fresh from the stream).
+ * Then elements [i, n) are decoded (i a multiple of lanes) into out:
+ * symbols when raw is NULL, else bf16 values merged with raw. Last come
+ * the end checks. p is the next word, end the end of the stream.
+ */
+static inline __attribute__((always_inline)) enum gauss_status
+rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
+		   const uint8_t *p, const uint8_t *end, size_t i, size_t n,
+		   const uint8_t *raw, uint8_t *out)
+{
+	for (unsigned k = 0; k < lanes; k++) {
+		if (x[k] < RANS_L) {
+			if (unlikely(end - p < 2))
+				return GAUSS_E_CORRUPT;
+			x[k] = (x[k] << 16) | get_le16(p);
+			p += 2;
+		}
+	}
+	while (i < n) {
+		for (unsigned k = 0; k < lanes && i < n; k++, i++) {
+			const uint32_t e = d->slot[x[k] & (RANS_M - 1)];
+			uint32_t xs;
+
+			if (raw)
+				put_le16(out + 2 * i,
+					 (uint16_t)((raw[i] & 0x80u) << 8 |
+						    (e & 0xffu) << 7 |
+						    (raw[i] & 0x7fu)));
+			else
+				out[i] = (uint8_t)e;
+			xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) +
+			     (e >> 20);
+			if (xs < RANS_L) {
+				if (unlikely(end - p < 2))
+					return GAUSS_E_CORRUPT;
+				xs = (xs << 16) | get_le16(p);
+				p += 2;
+			}
+			x[k] = xs;
+		}
+	}
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < lanes; k++)
+		if (x[k] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}
 
 #define RANS_DECLARE_KERNELS(level)					\
 	size_t rans_encode_##level(const struct rans_etable *e,		\

@@ -199,17 +199,6 @@ put_group(uint8_t *out, const uint8_t *raw, size_t i, const __m256i s[4])
 	}
 }
 
-static inline __attribute__((always_inline)) void
-put_one(uint8_t *out, const uint8_t *raw, size_t i, uint32_t e)
-{
-	if (raw)
-		put_le16(out + 2 * i, (uint16_t)((raw[i] & 0x80u) << 8 |
-						 (e & 0xffu) << 7 |
-						 (raw[i] & 0x7fu)));
-	else
-		out[i] = (uint8_t)e;
-}
-
 static inline __attribute__((always_inline)) enum gauss_status
 decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	 const uint8_t *raw, uint8_t *out, size_t n)
@@ -263,35 +252,7 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	for (unsigned h = 0; h < 4; h++)
 		_mm256_store_si256((__m256i *)(void *)(x + 8 * h), y[h]);
 	/* the renormalisation pending from the last group, then the rest */
-	for (unsigned k = 0; k < GROUP; k++) {
-		if (x[k] < RANS_L) {
-			if (unlikely(end - p < 2))
-				return GAUSS_E_CORRUPT;
-			x[k] = (x[k] << 16) | get_le16(p);
-			p += 2;
-		}
-	}
-	for (; i < n; i++) {
-		const unsigned k = (unsigned)(i % GROUP);
-		const uint32_t e = d->slot[x[k] & (RANS_M - 1)];
-		uint32_t xs;
-
-		put_one(out, raw, i, e);
-		xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) + (e >> 20);
-		if (xs < RANS_L) {
-			if (unlikely(end - p < 2))
-				return GAUSS_E_CORRUPT;
-			xs = (xs << 16) | get_le16(p);
-			p += 2;
-		}
-		x[k] = xs;
-	}
-	if (p != end)
-		return GAUSS_E_CORRUPT;
-	for (unsigned k = 0; k < GROUP; k++)
-		if (x[k] != RANS_L)
-			return GAUSS_E_CORRUPT;
-	return GAUSS_OK;
+	return rans_decode_finish(d, x, GROUP, p, end, i, n, raw, out);
 }
 
 /*
@@ -407,36 +368,8 @@ decode_narrow(const struct rans_dtable *d, const uint8_t *in,
 	}
 	for (unsigned h = 0; h < nh; h++)
 		_mm256_store_si256((__m256i *)(void *)(x + 8 * h), y[h]);
-	/* the renormalisation pending from group i - w, then the rest */
-	for (unsigned l = 0; l < w; l++) {
-		if (x[l] < RANS_L) {
-			if (unlikely(end - p < 2))
-				return GAUSS_E_CORRUPT;
-			x[l] = (x[l] << 16) | get_le16(p);
-			p += 2;
-		}
-	}
-	for (; i < n; i++) {
-		const unsigned l = (unsigned)(i % w);
-		const uint32_t e = d->slot[x[l] & (RANS_M - 1)];
-		uint32_t xs;
-
-		put_one(out, raw, i, e);
-		xs = ((e >> 8) & 0xfff) * (x[l] >> RANS_SCALE_BITS) + (e >> 20);
-		if (xs < RANS_L) {
-			if (unlikely(end - p < 2))
-				return GAUSS_E_CORRUPT;
-			xs = (xs << 16) | get_le16(p);
-			p += 2;
-		}
-		x[l] = xs;
-	}
-	if (p != end)
-		return GAUSS_E_CORRUPT;
-	for (unsigned l = 0; l < w; l++)
-		if (x[l] != RANS_L)
-			return GAUSS_E_CORRUPT;
-	return GAUSS_OK;
+	/* the renormalisation pending from the last group, then the rest */
+	return rans_decode_finish(d, x, w, p, end, i, n, raw, out);
 }
 
 /* Any chunk of at least 4 lanes; raw == NULL for the plain decoder. */

@@ -53,53 +53,30 @@ rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 	return head + nbytes;
 }
 
-/*
- * The decoder, with what becomes of each symbol left to put(): the plain
- * decoder stores it, the fused one merges it with the raw plane.
- */
-#define DECODE_BODY(put)						\
-	const unsigned lanes = rans_lanes(n);				\
-	const uint8_t *p = in + (size_t)lanes * 4;			\
-	const uint8_t *const end = in + in_nbytes;			\
-	uint32_t x[RANS_MAX_LANES];					\
-									\
-	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2) \
-		return GAUSS_E_CORRUPT;					\
-	for (unsigned k = 0; k < lanes; k++) {				\
-		x[k] = get_le32(in + 4 * k);				\
-		if (x[k] < RANS_L)					\
-			return GAUSS_E_CORRUPT;				\
-	}								\
-	for (size_t i = 0; i < n;) {					\
-		for (unsigned k = 0; k < lanes && i < n; k++, i++) {	\
-			const uint32_t e =				\
-				d->slot[x[k] & (RANS_M - 1)];		\
-			uint32_t xs;					\
-									\
-			put;						\
-			xs = ((e >> 8) & 0xfff) * (x[k] >> RANS_SCALE_BITS) + \
-			     (e >> 20);					\
-			if (xs < RANS_L) {				\
-				if (unlikely(end - p < 2))		\
-					return GAUSS_E_CORRUPT;		\
-				xs = (xs << 16) | get_le16(p);		\
-				p += 2;					\
-			}						\
-			x[k] = xs;					\
-		}							\
-	}								\
-	if (p != end)							\
-		return GAUSS_E_CORRUPT;					\
-	for (unsigned k = 0; k < lanes; k++)				\
-		if (x[k] != RANS_L)					\
-			return GAUSS_E_CORRUPT;				\
-	return GAUSS_OK
+/* Checks the initial states and runs the shared decoding loop. */
+static inline __attribute__((always_inline)) enum gauss_status
+decode(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+       const uint8_t *raw, uint8_t *out, size_t n)
+{
+	const unsigned lanes = rans_lanes(n);
+	uint32_t x[RANS_MAX_LANES];
+
+	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < lanes; k++) {
+		x[k] = get_le32(in + 4 * k);
+		if (x[k] < RANS_L)
+			return GAUSS_E_CORRUPT;
+	}
+	return rans_decode_finish(d, x, lanes, in + (size_t)lanes * 4,
+				  in + in_nbytes, 0, n, raw, out);
+}
 
 enum gauss_status
 rans_decode_scalar(const struct rans_dtable *d, const uint8_t *in,
 		   size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	DECODE_BODY(syms[i] = (uint8_t)e);
+	return decode(d, in, in_nbytes, NULL, syms, n);
 }
 
 enum gauss_status
@@ -107,7 +84,5 @@ rans_decode_bf16_scalar(const struct rans_dtable *d, const uint8_t *in,
 			size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 			size_t n)
 {
-	DECODE_BODY(put_le16(dst + 2 * i,
-			     (uint16_t)((raw[i] & 0x80u) << 8 |
-					(e & 0xffu) << 7 | (raw[i] & 0x7fu))));
+	return decode(d, in, in_nbytes, raw, dst, n);
 }
