@@ -93,6 +93,14 @@ GAUSS_API enum gauss_status gauss_ctx_set_threads(struct gauss_ctx *ctx,
 GAUSS_API enum gauss_status gauss_ctx_set_overwrite(struct gauss_ctx *ctx,
 						    int overwrite);
 
+/*
+ * With direct non-zero, files are read and written with O_DIRECT (bypassing
+ * the page cache) where their file system allows it, silently not where it
+ * does not. Off by default.
+ */
+GAUSS_API enum gauss_status gauss_ctx_set_direct(struct gauss_ctx *ctx,
+						 int direct);
+
 /* Installs (or, with fn NULL, removes) a progress callback. */
 GAUSS_API enum gauss_status gauss_ctx_set_progress(struct gauss_ctx *ctx,
 						   gauss_progress_fn fn,

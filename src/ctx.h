@@ -15,6 +15,7 @@ struct gauss_ctx {
 	enum gauss_mode mode;
 	unsigned threads;
 	bool overwrite;
+	bool direct;			/* O_DIRECT where allowed */
 	gauss_progress_fn progress;
 	void *progress_user;
 	struct errbuf err;

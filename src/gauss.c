@@ -77,6 +77,15 @@ gauss_ctx_set_overwrite(struct gauss_ctx *ctx, int overwrite)
 }
 
 enum gauss_status
+gauss_ctx_set_direct(struct gauss_ctx *ctx, int direct)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx->direct = direct != 0;
+	return GAUSS_OK;
+}
+
+enum gauss_status
 gauss_ctx_set_progress(struct gauss_ctx *ctx, gauss_progress_fn fn,
 		       void *user)
 {
@@ -128,6 +137,8 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 	o->progress = ctx->progress;
 	o->progress_user = ctx->progress_user;
 	o->cache = &ctx->cache;
+	o->direct = ctx->direct;
+	TRY(io_backend_from_env(&o->io, &ctx->err));
 	return rans_kernels_select(&o->kernels, &ctx->err);
 }
 

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* io_posix.c: read/pread/write with retries, the portable I/O backend. */
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -70,4 +72,108 @@ io_write_full(int fd, const void *buf, size_t nbytes)
 		done += (size_t)r;
 	}
 	return (ssize_t)done;
+}
+
+/* ---- the POSIX stream: reads and writes in the calling thread ---- */
+
+struct posix_stream {
+	struct io_stream base;
+	int fd;
+	uint8_t *buf;		/* writes smaller than cap gather here */
+	size_t len;
+	size_t cap;
+};
+
+static enum gauss_status
+posix_read(struct io_stream *s, void *dst, size_t n, size_t *got_ret,
+	   struct errbuf *eb)
+{
+	struct posix_stream *p = (struct posix_stream *)s;
+	const ssize_t r = io_read_full(p->fd, dst, n);
+
+	*got_ret = 0;
+	if (r < 0)
+		return err_setf(eb, GAUSS_E_IO, "read failed: %s",
+				strerror((int)-r));
+	*got_ret = (size_t)r;
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+posix_put(struct posix_stream *p, const void *buf, size_t n,
+	  struct errbuf *eb)
+{
+	const ssize_t r = io_write_full(p->fd, buf, n);
+
+	if (r < 0)
+		return err_setf(eb, GAUSS_E_IO, "write failed: %s",
+				strerror((int)-r));
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+posix_flush(struct io_stream *s, struct errbuf *eb)
+{
+	struct posix_stream *p = (struct posix_stream *)s;
+	const size_t len = p->len;
+
+	p->len = 0;
+	return len ? posix_put(p, p->buf, len, eb) : GAUSS_OK;
+}
+
+static enum gauss_status
+posix_write(struct io_stream *s, const void *buf, size_t n,
+	    struct errbuf *eb)
+{
+	struct posix_stream *p = (struct posix_stream *)s;
+
+	if (p->len + n > p->cap) {
+		TRY(posix_flush(s, eb));
+		if (n >= p->cap)
+			return posix_put(p, buf, n, eb);
+	}
+	memcpy(p->buf + p->len, buf, n);
+	p->len += n;
+	return GAUSS_OK;
+}
+
+static void
+posix_close(struct io_stream *s)
+{
+	struct posix_stream *p = (struct posix_stream *)s;
+
+	free(p->buf);
+	free(p);
+}
+
+static const struct io_stream_ops posix_ops = {
+	.read = posix_read,
+	.write = posix_write,
+	.flush = posix_flush,
+	.close = posix_close,
+	.backend = IO_POSIX,
+};
+
+enum gauss_status
+io_posix_stream_open(struct io_stream **s, enum io_dir dir, int fd,
+		     bool direct, struct errbuf *eb)
+{
+	struct posix_stream *p = calloc(1, sizeof(*p));
+
+	(void)direct;
+	*s = NULL;
+	if (p == NULL)
+		return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
+	p->base.ops = &posix_ops;
+	p->fd = fd;
+	if (dir == IO_WRITE) {
+		p->cap = (size_t)1 << 18;
+		p->buf = malloc(p->cap);
+		if (p->buf == NULL) {
+			free(p);
+			return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
+		}
+	}
+	*s = &p->base;
+	return GAUSS_OK;
 }

@@ -41,27 +41,16 @@ pipeline_opts_default(struct pipeline_opts *o)
 /* ---- output: a buffered sequential writer that counts its offset ---- */
 
 struct sink {
-	int fd;			/* -1 and mem NULL: discard (verify) */
+	struct io_stream *io;	/* NULL and mem NULL: discard (verify) */
 	uint8_t *mem;		/* write into memory */
 	size_t mem_cap;
-	uint8_t *buf;
-	size_t len;
-	size_t cap;
 	uint64_t offset;	/* bytes accepted so far */
 };
 
 static enum gauss_status
 sink_flush(struct sink *s, struct errbuf *eb)
 {
-	if (s->fd >= 0 && s->mem == NULL && s->len) {
-		const ssize_t r = io_write_full(s->fd, s->buf, s->len);
-
-		if (r < 0)
-			return err_setf(eb, GAUSS_E_IO, "write failed: %s",
-					strerror((int)-r));
-	}
-	s->len = 0;
-	return GAUSS_OK;
+	return s->io ? io_stream_flush(s->io, eb) : GAUSS_OK;
 }
 
 static enum gauss_status
@@ -76,38 +65,19 @@ sink_write(struct sink *s, const void *p, size_t n, struct errbuf *eb)
 		return GAUSS_OK;
 	}
 	s->offset += n;
-	if (s->fd < 0)
-		return GAUSS_OK;
-	if (s->len + n > s->cap) {
-		TRY(sink_flush(s, eb));
-		if (n >= s->cap) {
-			const ssize_t r = io_write_full(s->fd, p, n);
-
-			if (r < 0)
-				return err_setf(eb, GAUSS_E_IO,
-						"write failed: %s",
-						strerror((int)-r));
-			return GAUSS_OK;
-		}
-	}
-	memcpy(s->buf + s->len, p, n);
-	s->len += n;
-	return GAUSS_OK;
+	return s->io ? io_stream_write(s->io, p, n, eb) : GAUSS_OK;
 }
 
 static enum gauss_status
-sink_init(struct sink *s, const struct pipe_out *out)
+sink_init(struct sink *s, const struct pipeline_opts *o,
+	  const struct pipe_out *out, struct errbuf *eb)
 {
 	memset(s, 0, sizeof(*s));
-	s->fd = out->fd;
 	s->mem = out->mem;
 	s->mem_cap = out->mem_cap;
-	if (s->mem == NULL && s->fd >= 0) {
-		s->cap = (size_t)1 << 18;
-		s->buf = malloc(s->cap);
-		if (s->buf == NULL)
-			return GAUSS_E_NOMEM;
-	}
+	if (s->mem == NULL && out->fd >= 0)
+		return io_stream_open(&s->io, o->io, IO_WRITE, out->fd,
+				      o->direct, eb);
 	return GAUSS_OK;
 }
 
@@ -223,6 +193,137 @@ index_serialize(const struct seglist *l, size_t *nbytes_ret)
 	return out;
 }
 
+/*
+ * A sequential reader that can show the next n bytes contiguously: over a
+ * file descriptor with a buffer, or over memory without copying.
+ */
+struct source {
+	struct io_stream *io;
+	const uint8_t *mem;	/* the whole input, when in memory */
+	uint8_t *buf;
+	size_t cap;
+	size_t pos;
+	size_t len;
+	uint64_t offset;	/* input offset of the next byte */
+	bool eof;
+	bool eof_checked;	/* compress: the end was checked */
+};
+
+static const uint8_t *
+source_peek(const struct source *s)
+{
+	return (s->mem ? s->mem : s->buf) + s->pos;
+}
+
+/* Makes up to want bytes available at source_peek(); returns how many are. */
+static enum gauss_status
+source_fill(struct source *s, size_t want, size_t *avail_ret,
+	    struct errbuf *eb)
+{
+	if (s->mem == NULL && s->len - s->pos < want && !s->eof) {
+		if (s->cap < want) {
+			uint8_t *b = malloc(want);
+
+			if (b == NULL)
+				return GAUSS_E_NOMEM;
+			memcpy(b, s->buf + s->pos, s->len - s->pos);
+			free(s->buf);
+			s->buf = b;
+			s->cap = want;
+		} else {
+			memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+		}
+		s->len -= s->pos;
+		s->pos = 0;
+		while (s->len < want && !s->eof) {
+			const size_t ask = s->cap - s->len;
+			size_t got = 0;
+
+			TRY(io_stream_read(s->io, s->buf + s->len, ask, &got,
+					   eb));
+			s->len += got;
+			if (got < ask)
+				s->eof = true;
+		}
+	}
+	*avail_ret = s->len - s->pos;
+	return GAUSS_OK;
+}
+
+static void
+source_skip(struct source *s, size_t n)
+{
+	s->pos += n;
+	s->offset += n;
+}
+
+/*
+ * Takes the next n bytes: a pointer into the input when it is in memory,
+ * else a copy into dst (read straight from the file past what is
+ * buffered). Returns NULL when the input ends first.
+ */
+static const uint8_t *
+source_take(struct source *s, size_t n, uint8_t *dst, struct errbuf *eb,
+	    enum gauss_status *st_ret)
+{
+	const size_t have = s->len - s->pos;
+	size_t got = 0;
+
+	*st_ret = GAUSS_OK;
+	if (s->mem != NULL || have >= n) {
+		const uint8_t *p = source_peek(s);
+
+		if (have < n)
+			return NULL;
+		if (s->mem == NULL)
+			memcpy(dst, p, n);
+		source_skip(s, n);
+		return s->mem ? p : dst;
+	}
+	memcpy(dst, s->buf + s->pos, have);
+	source_skip(s, have);
+	if (s->eof)
+		return NULL;
+	*st_ret = io_stream_read(s->io, dst + have, n - have, &got, eb);
+	if (*st_ret != GAUSS_OK)
+		return NULL;
+	s->offset += got;
+	if (got < n - have) {
+		s->eof = true;
+		return NULL;
+	}
+	return dst;
+}
+
+/*
+ * Opens a source over in: memory as it is, a file descriptor through a
+ * stream and a buffer of cap bytes.
+ */
+static enum gauss_status
+source_init(struct source *s, const struct pipeline_opts *o,
+	    const struct pipe_in *in, size_t cap, struct errbuf *eb)
+{
+	memset(s, 0, sizeof(*s));
+	if (in->mem != NULL) {
+		s->mem = in->mem;
+		s->len = (size_t)in->nbytes;
+		s->eof = true;
+		return GAUSS_OK;
+	}
+	s->cap = cap;
+	s->buf = malloc(cap);
+	if (s->buf == NULL)
+		return GAUSS_E_NOMEM;
+	return io_stream_open(&s->io, o->io, IO_READ, in->fd, o->direct, eb);
+}
+
+static void
+source_free(struct source *s)
+{
+	io_stream_close(s->io);
+	free(s->buf);
+}
+
 /* ---- compress ---- */
 
 /* One segment of the original, as planned from the safetensors header. */
@@ -275,6 +376,8 @@ cjob_out_cap(const struct pipeline_opts *o)
 struct cstate {
 	const struct pipeline_opts *o;
 	const struct pipe_in *in;
+	struct source src;		/* the input, read in order */
+	uint64_t total_nbytes;		/* of the original */
 	struct sink out;
 	XXH3_state_t *hash;
 	struct seglist segs;
@@ -362,7 +465,6 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 	const uint64_t block_nbytes = (uint64_t)1 << cs->o->block_log2;
 	size_t total = 0;
 
-	(void)eb;
 	j->npieces = 0;
 	while (cs->next_seg < cs->plan_count && j->npieces < JOB_MAX_PIECES) {
 		const struct cseg *seg = &cs->plan[cs->next_seg];
@@ -372,6 +474,23 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 
 		if (j->npieces > 0 && total + nbytes > cs->job_nbytes)
 			break;
+		if (seg->offset == 0) {
+			pc->src = cs->hdr_bytes + cs->next_boff;
+		} else {
+			enum gauss_status st;
+
+			pc->src = source_take(&cs->src, nbytes, j->in ?
+					      j->in + total : NULL, eb, &st);
+			if (pc->src == NULL)
+				return st != GAUSS_OK ? st :
+				       err_setf(eb, GAUSS_E_BAD_INPUT, "file "
+						"is truncated: it ends at byte "
+						"%llu, the header asks for "
+						"%llu", (unsigned long long)
+						cs->src.offset,
+						(unsigned long long)
+						cs->total_nbytes);
+		}
 		pc->seg = seg;
 		pc->boff = cs->next_boff;
 		pc->nbytes = nbytes;
@@ -385,6 +504,18 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 			cs->next_boff = 0;
 		}
 	}
+	if (cs->next_seg == cs->plan_count && !cs->src.eof_checked) {
+		size_t avail = 0;
+
+		/* the input must end where the header says (pipes too) */
+		cs->src.eof_checked = true;
+		TRY(source_fill(&cs->src, 1, &avail, eb));
+		if (avail)
+			return err_setf(eb, GAUSS_E_BAD_INPUT, "file has "
+					"trailing bytes after byte %llu, where "
+					"the header says it ends",
+					(unsigned long long)cs->total_nbytes);
+	}
 	*more = j->npieces > 0;
 	return GAUSS_OK;
 }
@@ -395,22 +526,8 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 	struct chunk_scratch *s, struct errbuf *eb)
 {
 	const struct cseg *seg = pc->seg;
-	const uint64_t at = seg->offset + pc->boff;
 
-	if (seg->offset == 0) {
-		pc->src = cs->hdr_bytes + pc->boff;
-	} else if (cs->in->mem != NULL) {
-		pc->src = cs->in->mem + at;
-	} else {
-		const ssize_t r = io_pread_full(cs->in->fd, j->in + pc->in_off,
-						pc->nbytes, at);
-
-		if (r < 0 || (size_t)r != pc->nbytes)
-			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
-					r < 0 ? strerror((int)-r) :
-						"file shrank while being read");
-		pc->src = j->in + pc->in_off;
-	}
+	(void)eb;
 	pc->out_off = out_off;
 	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes,
 				    j->out + out_off, s);
@@ -488,7 +605,7 @@ c_progress(void *user)
 	return cs->o->progress(cs->o->progress_user,
 			       __atomic_load_n(&cs->prog_done,
 					       __ATOMIC_RELAXED),
-			       cs->in->nbytes,
+			       cs->total_nbytes,
 			       __atomic_load_n(&cs->prog_out,
 					       __ATOMIC_RELAXED));
 }
@@ -536,47 +653,42 @@ make_plan(struct cstate *cs, const struct st_header *st)
 	return GAUSS_OK;
 }
 
-/* Reads and parses the safetensors header into *st and cs->hdr_bytes. */
+/*
+ * Reads and parses the safetensors header into *st and cs->hdr_bytes (a
+ * copy in *hdr_ret unless the input is in memory).
+ */
 static enum gauss_status
 read_st_header(struct cstate *cs, struct st_header *st, uint8_t **hdr_ret,
 	       struct errbuf *eb)
 {
-	const struct pipe_in *in = cs->in;
-	uint8_t prefix[8];
-	uint8_t *hdr;
+	const uint64_t size = cs->in->mem != NULL ||
+			      cs->in->nbytes != UINT64_MAX ?
+			      cs->in->nbytes : ST_SIZE_UNKNOWN;
 	uint64_t json_nbytes;
-	ssize_t r;
+	size_t avail = 0;
+	enum gauss_status rst;
+	const uint8_t *p;
+	uint8_t *hdr;
 
 	*hdr_ret = NULL;
-	if (in->mem != NULL) {
-		r = (ssize_t)MIN(in->nbytes, 8);
-		memcpy(prefix, in->mem, (size_t)r);
-	} else {
-		r = io_pread_full(in->fd, prefix, 8, 0);
-		if (r < 0)
-			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
-					strerror((int)-r));
-	}
-	if (r < 8)
+	TRY(source_fill(&cs->src, 8, &avail, eb));
+	if (avail < 8)
 		return err_setf(eb, GAUSS_E_BAD_INPUT, "file is too short "
-				"for a safetensors header (%zd bytes)", r);
-	TRY(st_check_prefix(prefix, in->nbytes, &json_nbytes, eb));
-	if (in->mem != NULL) {
-		cs->hdr_bytes = in->mem;
-	} else {
-		hdr = malloc(8 + json_nbytes);
-		if (hdr == NULL)
-			return GAUSS_E_NOMEM;
-		*hdr_ret = hdr;
-		memcpy(hdr, prefix, 8);
-		r = io_pread_full(in->fd, hdr + 8, json_nbytes, 8);
-		if (r < 0 || (uint64_t)r != json_nbytes)
-			return err_setf(eb, GAUSS_E_IO, "read failed: %s",
-					r < 0 ? strerror((int)-r) :
-						"file shrank");
-		cs->hdr_bytes = hdr;
-	}
-	return st_parse(cs->hdr_bytes + 8, json_nbytes, in->nbytes, st, eb);
+				"for a safetensors header (%zu bytes)", avail);
+	TRY(st_check_prefix(source_peek(&cs->src), size, &json_nbytes, eb));
+	hdr = malloc(8 + (size_t)json_nbytes);
+	if (hdr == NULL)
+		return GAUSS_E_NOMEM;
+	*hdr_ret = hdr;
+	p = source_take(&cs->src, 8 + (size_t)json_nbytes, hdr, eb, &rst);
+	if (p == NULL)
+		return rst != GAUSS_OK ? rst :
+		       err_setf(eb, GAUSS_E_BAD_INPUT, "file is truncated in "
+				"its safetensors header");
+	cs->hdr_bytes = p;
+	TRY(st_parse(p + 8, (size_t)json_nbytes, size, st, eb));
+	cs->total_nbytes = st->data_offset + st->data_nbytes;
+	return GAUSS_OK;
 }
 
 static enum gauss_status
@@ -596,7 +708,7 @@ compress_finish(struct cstate *cs, struct errbuf *eb)
 		return GAUSS_E_NOMEM;
 	f.index_offset = cs->out.offset;
 	f.index_nbytes = index_nbytes;
-	f.original_nbytes = cs->in->nbytes;
+	f.original_nbytes = cs->total_nbytes;
 	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(cs->hash));
 	memcpy(f.original_hash, canon.digest, 16);
 	f.index_hash = XXH3_64bits(index, index_nbytes);
@@ -638,7 +750,9 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 	struct pool_ops ops = compress_ops;
 	enum gauss_status ret;
 
-	ret = sink_init(&cs.out, out);
+	ret = source_init(&cs.src, o, in, (size_t)1 << 16, eb);
+	if (ret == GAUSS_OK)
+		ret = sink_init(&cs.out, o, out, eb);
 	if (ret != GAUSS_OK)
 		goto out;
 	ret = read_st_header(&cs, &st, &hdr_own, eb);
@@ -669,10 +783,10 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 	if (o->progress == NULL)
 		ops.progress = NULL;
 	cs.job_nbytes = job_target(o, o->chunk_log2, o->block_log2,
-				   in->nbytes, threads);
+				   cs.total_nbytes, threads);
 	ret = pool_run(&ops, &cs, jobv, nslots,
 		       (unsigned)MIN((uint64_t)threads,
-				     in->nbytes / cs.job_nbytes + 1),
+				     cs.total_nbytes / cs.job_nbytes + 1),
 		       NULL, eb);
 	if (ret == GAUSS_OK)
 		ret = compress_finish(&cs, eb);
@@ -691,118 +805,13 @@ out:
 	st_header_free(&st);
 	free(hdr_own);
 	XXH3_freeState(cs.hash);
-	free(cs.out.buf);
+	source_free(&cs.src);
+	io_stream_close(cs.out.io);
 	free(cs.segs.v);
 	return ret;
 }
 
 /* ---- decompress ---- */
-
-/*
- * A sequential reader that can show the next n bytes contiguously: over a
- * file descriptor with a buffer, or over memory without copying.
- */
-struct source {
-	int fd;
-	const uint8_t *mem;	/* the whole input, when in memory */
-	uint8_t *buf;
-	size_t cap;
-	size_t pos;
-	size_t len;
-	uint64_t offset;	/* input offset of the next byte */
-	bool eof;
-};
-
-static const uint8_t *
-source_peek(const struct source *s)
-{
-	return (s->mem ? s->mem : s->buf) + s->pos;
-}
-
-/* Makes up to want bytes available at source_peek(); returns how many are. */
-static enum gauss_status
-source_fill(struct source *s, size_t want, size_t *avail_ret,
-	    struct errbuf *eb)
-{
-	if (s->mem == NULL && s->len - s->pos < want && !s->eof) {
-		if (s->cap < want) {
-			uint8_t *b = malloc(want);
-
-			if (b == NULL)
-				return GAUSS_E_NOMEM;
-			memcpy(b, s->buf + s->pos, s->len - s->pos);
-			free(s->buf);
-			s->buf = b;
-			s->cap = want;
-		} else {
-			memmove(s->buf, s->buf + s->pos, s->len - s->pos);
-		}
-		s->len -= s->pos;
-		s->pos = 0;
-		while (s->len < want && !s->eof) {
-			const size_t ask = s->cap - s->len;
-			const ssize_t r = io_read_full(s->fd, s->buf + s->len,
-						       ask);
-
-			if (r < 0)
-				return err_setf(eb, GAUSS_E_IO, "read failed: "
-						"%s", strerror((int)-r));
-			s->len += (size_t)r;
-			if ((size_t)r < ask)
-				s->eof = true;
-		}
-	}
-	*avail_ret = s->len - s->pos;
-	return GAUSS_OK;
-}
-
-static void
-source_skip(struct source *s, size_t n)
-{
-	s->pos += n;
-	s->offset += n;
-}
-
-/*
- * Takes the next n bytes: a pointer into the input when it is in memory,
- * else a copy into dst (read straight from the file past what is
- * buffered). Returns NULL when the input ends first.
- */
-static const uint8_t *
-source_take(struct source *s, size_t n, uint8_t *dst, struct errbuf *eb,
-	    enum gauss_status *st_ret)
-{
-	const size_t have = s->len - s->pos;
-	ssize_t r;
-
-	*st_ret = GAUSS_OK;
-	if (s->mem != NULL || have >= n) {
-		const uint8_t *p = source_peek(s);
-
-		if (have < n)
-			return NULL;
-		if (s->mem == NULL)
-			memcpy(dst, p, n);
-		source_skip(s, n);
-		return s->mem ? p : dst;
-	}
-	memcpy(dst, s->buf + s->pos, have);
-	source_skip(s, have);
-	if (s->eof)
-		return NULL;
-	r = io_read_full(s->fd, dst + have, n - have);
-	if (r < 0) {
-		*st_ret = err_setf(eb, GAUSS_E_IO, "read failed: %s",
-				   strerror((int)-r));
-		return NULL;
-	}
-	s->offset += (uint64_t)r;
-	if ((size_t)r < n - have) {
-		s->eof = true;
-		return NULL;
-	}
-	return dst;
-}
 
 /* One parsed chunk record of a block. */
 struct drec {
@@ -1331,13 +1340,6 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	const unsigned nslots = threads + 2;
 	struct dstate ds = {
 		.o = o,
-		.in = {
-			.fd = in->fd,
-			.mem = in->mem,
-			.cap = (size_t)1 << 16,
-			.len = in->mem ? (size_t)in->nbytes : 0,
-			.eof = in->mem != NULL,
-		},
 		.expected_nbytes = UINT64_MAX,
 	};
 	struct pool_ops ops = decompress_ops;
@@ -1347,14 +1349,14 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	enum gauss_status st;
 	size_t avail = 0;
 
-	st = sink_init(&ds.out, out);
+	st = source_init(&ds.in, o, in, (size_t)1 << 16, eb);
+	if (st == GAUSS_OK)
+		st = sink_init(&ds.out, o, out, eb);
 	if (st != GAUSS_OK)
 		goto out;
 	st = GAUSS_E_NOMEM;
-	if (in->mem == NULL)
-		ds.in.buf = malloc(ds.in.cap);
 	ds.hash = XXH3_createState();
-	if ((in->mem == NULL && ds.in.buf == NULL) || ds.hash == NULL)
+	if (ds.hash == NULL)
 		goto out;
 	XXH3_128bits_reset(ds.hash);
 	peek_footer(&ds, in);
@@ -1416,8 +1418,8 @@ out:
 	st_header_free(&ds.st);
 	free(ds.hdr_copy);
 	XXH3_freeState(ds.hash);
-	free(ds.in.buf);
-	free(ds.out.buf);
+	source_free(&ds.in);
+	io_stream_close(ds.out.io);
 	free(ds.segs.v);
 	return st;
 }

@@ -12,6 +12,7 @@
 
 #include "gauss.h"
 #include "error.h"
+#include "io.h"
 
 struct rans_kernels;
 struct pool_cache;
@@ -22,6 +23,8 @@ struct pipeline_opts {
 	unsigned threads;		/* 0: one per online CPU */
 	const struct rans_kernels *kernels;	/* NULL: the best level */
 	struct pool_cache *cache;	/* buffers kept between calls, or NULL */
+	enum io_backend io;		/* of the file streams */
+	bool direct;			/* O_DIRECT where allowed */
 	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
 };
@@ -29,7 +32,10 @@ struct pipeline_opts {
 /* Fills o with the defaults of the format and the encoder. */
 void pipeline_opts_default(struct pipeline_opts *o);
 
-/* Where the bytes come from: a file descriptor, or memory when mem is set. */
+/*
+ * Where the bytes come from: a file descriptor read sequentially from its
+ * current offset (a file or a pipe), or memory when mem is set.
+ */
 struct pipe_in {
 	int fd;
 	const uint8_t *mem;
@@ -48,9 +54,8 @@ struct pipe_out {
 };
 
 /*
- * Compresses the safetensors image in (a regular file read with pread, or
- * memory; its size must be known) into out; *out_nbytes_ret gets the size
- * written. The bytes depend on the input and the sizes in o only, never on
+ * Compresses the safetensors image in (read once, in order, so a pipe
+ * works) into out; *out_nbytes_ret gets the size written. The bytes depend on the input and the sizes in o only, never on
  * the thread count or the kernels.
  */
 enum gauss_status pipeline_compress(const struct pipeline_opts *o,

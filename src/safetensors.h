@@ -12,6 +12,9 @@
 /* Largest JSON header accepted (the reference implementation uses 100 MB). */
 #define ST_MAX_HEADER_NBYTES ((uint64_t)100 * 1000 * 1000)
 
+/* The size of a file read from a pipe. */
+#define ST_SIZE_UNKNOWN UINT64_MAX
+
 /* Most dimensions of one tensor. */
 #define ST_MAX_NDIM 64
 
@@ -48,7 +51,8 @@ struct st_header {
  * - tensor names are non-empty and hold no NUL byte;
  * - no two tensors of non-zero size overlap;
  * - the file holds exactly 8 + N + data_nbytes bytes (no missing and no
- *   trailing data); gaps between tensors are allowed.
+ *   trailing data); gaps between tensors are allowed. With file_nbytes
+ *   ST_SIZE_UNKNOWN (a pipe) the caller checks this as it reads.
  * On failure returns GAUSS_E_BAD_INPUT (or GAUSS_E_NOMEM) with a message in
  * eb naming the tensor and the problem, and *hdr_ret is left empty.
  */

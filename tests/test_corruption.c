@@ -70,6 +70,7 @@ setup(void **state)
 	in_fd = memfd_create("orig", 0);
 	out_fd = memfd_create("gauss", 0);
 	assert_int_equal(write(in_fd, file, n), (ssize_t)n);
+	assert_int_equal(lseek(in_fd, 0, SEEK_SET), 0);
 	pipeline_opts_default(&o);
 	o.chunk_log2 = 12;	/* several chunks and blocks per tensor */
 	o.block_log2 = 13;
