@@ -117,7 +117,8 @@ GAUSS_API const char *gauss_ctx_error(const struct gauss_ctx *ctx);
  * Compresses the safetensors file at in_path into out_path. The output is
  * written to a temporary file beside out_path and renamed into place only
  * once complete; on failure nothing is left at out_path and the input is
- * untouched. Returns GAUSS_OK, GAUSS_E_BAD_INPUT for an input that is not
+ * untouched. The path "-" names the standard input (output), read (written)
+ * in order as a pipe; the input may also be a FIFO. Returns GAUSS_OK, GAUSS_E_BAD_INPUT for an input that is not
  * valid safetensors, GAUSS_E_EXISTS when out_path exists and overwrite is
  * off, GAUSS_E_IO, GAUSS_E_NOMEM or GAUSS_E_INVALID_ARG.
  */
@@ -135,6 +136,30 @@ GAUSS_API enum gauss_status gauss_compress_file(struct gauss_ctx *ctx,
 GAUSS_API enum gauss_status gauss_decompress_file(struct gauss_ctx *ctx,
 						  const char *in_path,
 						  const char *out_path);
+
+/*
+ * The same with descriptors: compresses (decompresses) everything in_fd
+ * holds from its current offset to its end, a pipe, a socket or a file,
+ * and writes the result to out_fd sequentially from its current offset.
+ * Nothing is atomic here: after a failure out_fd may hold part of the
+ * output, which the caller must discard. Compression decodes each block
+ * again as it is coded, since the output cannot be read back. A regular
+ * file read from offset 0 is checked against its size; anything else is
+ * read to its end. Neither descriptor is closed.
+ */
+GAUSS_API enum gauss_status gauss_compress_fd(struct gauss_ctx *ctx,
+					      int in_fd, int out_fd);
+GAUSS_API enum gauss_status gauss_decompress_fd(struct gauss_ctx *ctx,
+						int in_fd, int out_fd);
+
+/*
+ * After a successful compress, decompress or verify (of files, streams or
+ * descriptors) made with ctx: the bytes it read and wrote (restored, for
+ * verify). Zero after a failure.
+ */
+GAUSS_API enum gauss_status gauss_ctx_last_sizes(const struct gauss_ctx *ctx,
+						 uint64_t *in_nbytes_ret,
+						 uint64_t *out_nbytes_ret);
 
 /*
  * Decodes the whole .gauss file at path and checks every checksum, writing

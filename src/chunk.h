@@ -29,6 +29,8 @@ struct chunk_scratch {
 	size_t cap_nbytes;	/* original bytes of the largest chunk */
 	const struct rans_kernels *kernels;
 	struct rans_etable *etable;	/* room for the block's encoder table */
+	struct rans_dtable *dtable;	/* compress checking its blocks: */
+	uint8_t *check;			/* a decoder table and a chunk */
 };
 
 enum gauss_status chunk_scratch_init(struct chunk_scratch *s,

@@ -9,6 +9,7 @@
 
 #include "gauss.h"
 #include "error.h"
+#include "pipeline.h"
 #include "pool.h"
 
 struct gauss_ctx {
@@ -20,6 +21,7 @@ struct gauss_ctx {
 	void *progress_user;
 	struct errbuf err;
 	struct pool_cache cache;	/* pipeline buffers, reused by calls */
+	struct pipe_sizes last;		/* what the last call read, wrote */
 };
 
 /* Clears the message of the previous call. */

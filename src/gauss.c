@@ -144,25 +144,67 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 
 /* ---- input and output files ---- */
 
-static enum gauss_status
-open_input(struct gauss_ctx *ctx, const char *path, int *fd_ret,
-	   struct stat *sb_ret)
-{
-	const int fd = open(path, O_RDONLY | O_CLOEXEC);
+/*
+ * An input: a file, or the standard input for "-"; its size is known when
+ * it is a regular file read from its start, else it is read to its end.
+ */
+struct input {
+	const char *name;	/* for messages */
+	int fd;
+	bool own;		/* opened here, closed by input_close() */
+	uint64_t nbytes;	/* UINT64_MAX when unknown (a pipe) */
+	struct stat sb;
+};
 
+static enum gauss_status
+input_from_fd(struct gauss_ctx *ctx, int fd, const char *name,
+	      struct input *in)
+{
+	off_t at;
+
+	in->fd = fd;
+	in->name = name;
+	in->nbytes = UINT64_MAX;
+	if (fstat(fd, &in->sb) != 0)
+		return ctx_fail(ctx, GAUSS_E_IO, "'%s': %s", name,
+				strerror(errno));
+	if (S_ISDIR(in->sb.st_mode))
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "'%s' is a "
+				"directory", name);
+	at = lseek(fd, 0, SEEK_CUR);
+	if (S_ISREG(in->sb.st_mode) && at == 0)
+		in->nbytes = (uint64_t)in->sb.st_size;
+	return GAUSS_OK;
+}
+
+static enum gauss_status
+input_open(struct gauss_ctx *ctx, const char *path, struct input *in)
+{
+	enum gauss_status st;
+	int fd;
+
+	memset(in, 0, sizeof(*in));
+	if (strcmp(path, "-") == 0)
+		return input_from_fd(ctx, STDIN_FILENO, "standard input", in);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ctx_fail(ctx, GAUSS_E_IO, "'%s': %s", path,
 				strerror(errno));
-	if (fstat(fd, sb_ret) != 0 || !S_ISREG(sb_ret->st_mode)) {
-		const int e = errno;
-
+	st = input_from_fd(ctx, fd, path, in);
+	if (st != GAUSS_OK) {
 		close(fd);
-		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "'%s' is not a "
-				"regular file%s%s", path, e ? ": " : "",
-				e ? strerror(e) : "");
+		return st;
 	}
-	*fd_ret = fd;
+	in->own = true;
 	return GAUSS_OK;
+}
+
+static void
+input_close(struct input *in)
+{
+	if (in->own)
+		close(in->fd);
+	in->own = false;
 }
 
 /*
@@ -348,19 +390,54 @@ ctx_umask(void)
 }
 
 /*
- * Decodes what compress just wrote, before it is renamed into place: the
- * restored size and XXH3-128 must match the original's, read as it was
- * compressed. A bug in the encoder then costs an error, never a backup that
- * cannot be restored.
+ * An output: a temporary file renamed into place once complete, or the
+ * standard output for "-" (or a caller's descriptor), written as it comes.
+ */
+struct output {
+	struct outfile of;
+	int fd;
+	bool is_file;
+};
+
+static enum gauss_status
+output_open(struct gauss_ctx *ctx, const char *path, const struct input *in,
+	    struct output *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->of.fd = -1;
+	out->of.slot = -1;
+	if (strcmp(path, "-") == 0) {
+		out->fd = STDOUT_FILENO;
+		return GAUSS_OK;
+	}
+	TRY(outfile_open(ctx, path, &in->sb, &out->of));
+	out->fd = out->of.fd;
+	out->is_file = true;
+	return GAUSS_OK;
+}
+
+/* Commits (or, after a failure, removes) a file output. */
+static enum gauss_status
+output_close(struct gauss_ctx *ctx, struct output *out, bool commit)
+{
+	return out->is_file ? outfile_close(ctx, &out->of, commit) : GAUSS_OK;
+}
+
+/*
+ * Decodes what compress just wrote to a file, before it is renamed into
+ * place: the restored size and XXH3-128 must match the original's, read as
+ * it was compressed. A bug in the encoder then costs an error, never a
+ * backup that cannot be restored. (An output that cannot be read back, a
+ * pipe, has each block decoded and checked as it is coded instead.)
  */
 static enum gauss_status
 verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	       uint64_t original_nbytes)
 {
 	const struct pipe_out discard = { .fd = -1 };
+	struct pipe_sizes sizes = { 0 };
 	struct pipeline_opts o;
 	struct pipe_in in;
-	uint64_t restored = 0;
 	enum gauss_status st;
 	const int fd = open(of->tmp_path, O_RDONLY | O_CLOEXEC);
 
@@ -370,9 +447,9 @@ verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	TRY(pipeline_opts_from_ctx(ctx, &o));
 	o.progress = NULL;
 	in = (struct pipe_in){ .fd = fd, .nbytes = UINT64_MAX };
-	st = pipeline_decompress(&o, &in, &discard, &restored, &ctx->err);
+	st = pipeline_decompress(&o, &in, &discard, &sizes, &ctx->err);
 	close(fd);
-	if (st == GAUSS_OK && restored != original_nbytes)
+	if (st == GAUSS_OK && sizes.out_nbytes != original_nbytes)
 		st = GAUSS_E_CORRUPT;
 	if (st != GAUSS_OK)
 		return err_prefix(&ctx->err, GAUSS_E_CORRUPT, "output failed "
@@ -380,111 +457,156 @@ verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	return GAUSS_OK;
 }
 
-enum gauss_status
-gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
-		    const char *out_path)
+/* Compresses in to out; the caller opens both and closes in. */
+static enum gauss_status
+compress_io(struct gauss_ctx *ctx, const struct input *in,
+	    struct output *out)
 {
+	struct pipe_sizes sizes = { 0 };
 	struct pipeline_opts o;
-	struct outfile of;
-	struct stat sb;
 	enum gauss_status st;
-	int in_fd;
+
+	st = pipeline_opts_from_ctx(ctx, &o);
+	o.check_blocks = !out->is_file;
+	if (st == GAUSS_OK) {
+		const struct pipe_in pin = { .fd = in->fd,
+					     .nbytes = in->nbytes };
+		const struct pipe_out pout = { .fd = out->fd };
+
+		st = pipeline_compress(&o, &pin, &pout, &sizes, &ctx->err);
+	}
+	if (st == GAUSS_OK && out->is_file)
+		st = verify_written(ctx, &out->of, sizes.in_nbytes);
+	if (st == GAUSS_OK)
+		ctx->last = sizes;
+	else
+		err_prefix(&ctx->err, st, "'%s'", in->name);
+	return ctx_end(ctx, st);
+}
+
+/* Decompresses in to out (or checks it only, out NULL). */
+static enum gauss_status
+decompress_io(struct gauss_ctx *ctx, const struct input *in,
+	      struct output *out)
+{
+	const struct pipe_in pin = { .fd = in->fd, .nbytes = in->nbytes };
+	const struct pipe_out pout = { .fd = out ? out->fd : -1 };
+	struct pipe_sizes sizes = { 0 };
+	struct pipeline_opts o;
+	enum gauss_status st;
+
+	st = pipeline_opts_from_ctx(ctx, &o);
+	if (st == GAUSS_OK)
+		st = pipeline_decompress(&o, &pin, &pout, &sizes, &ctx->err);
+	if (st == GAUSS_OK)
+		ctx->last = sizes;
+	else
+		err_prefix(&ctx->err, st, "'%s'", in->name);
+	return ctx_end(ctx, st);
+}
+
+typedef enum gauss_status (*coder_fn)(struct gauss_ctx *ctx,
+				      const struct input *in,
+				      struct output *out);
+
+/* Opens in_path and out_path, runs code, commits or removes the output. */
+static enum gauss_status
+code_paths(struct gauss_ctx *ctx, const char *in_path, const char *out_path,
+	   coder_fn code)
+{
+	struct input in;
+	struct output out;
+	enum gauss_status st, cst;
 
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx_begin(ctx);
+	ctx->last = (struct pipe_sizes){ 0 };
 	if (in_path == NULL || out_path == NULL)
 		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
-	TRY(open_input(ctx, in_path, &in_fd, &sb));
-	st = outfile_open(ctx, out_path, &sb, &of);
-	if (st != GAUSS_OK) {
-		close(in_fd);
-		return st;
-	}
-	st = pipeline_opts_from_ctx(ctx, &o);
-	if (st == GAUSS_OK) {
-		const struct pipe_in in = {
-			.fd = in_fd, .nbytes = (uint64_t)sb.st_size,
-		};
-		const struct pipe_out out = { .fd = of.fd };
-
-		st = pipeline_compress(&o, &in, &out, NULL, &ctx->err);
-	}
-	close(in_fd);
+	TRY(input_open(ctx, in_path, &in));
+	st = output_open(ctx, out_path, &in, &out);
 	if (st == GAUSS_OK)
-		st = verify_written(ctx, &of, (uint64_t)sb.st_size);
-	if (st != GAUSS_OK)
-		err_prefix(&ctx->err, st, "'%s'", in_path);
-	st = ctx_end(ctx, st);
-	{
-		const enum gauss_status cst = outfile_close(ctx, &of,
-							    st == GAUSS_OK);
-
-		return st != GAUSS_OK ? st : cst;
-	}
+		st = code(ctx, &in, &out);
+	input_close(&in);
+	cst = output_close(ctx, &out, st == GAUSS_OK);
+	return st != GAUSS_OK ? st : cst;
 }
 
-static enum gauss_status
-decompress_to(struct gauss_ctx *ctx, const char *in_path, int out_fd,
-	      const struct stat *in_sb, int in_fd)
+enum gauss_status
+gauss_compress_file(struct gauss_ctx *ctx, const char *in_path,
+		    const char *out_path)
 {
-	const struct pipe_in in = {
-		.fd = in_fd, .nbytes = (uint64_t)in_sb->st_size,
-	};
-	const struct pipe_out out = { .fd = out_fd };
-	struct pipeline_opts o;
-	enum gauss_status st;
-
-	st = pipeline_opts_from_ctx(ctx, &o);
-	if (st == GAUSS_OK)
-		st = pipeline_decompress(&o, &in, &out, NULL, &ctx->err);
-	if (st != GAUSS_OK)
-		err_prefix(&ctx->err, st, "'%s'", in_path);
-	return ctx_end(ctx, st);
+	return code_paths(ctx, in_path, out_path, compress_io);
 }
 
 enum gauss_status
 gauss_decompress_file(struct gauss_ctx *ctx, const char *in_path,
 		      const char *out_path)
 {
-	struct outfile of;
-	struct stat sb;
-	enum gauss_status st, cst;
-	int in_fd;
-
-	if (ctx == NULL)
-		return GAUSS_E_INVALID_ARG;
-	ctx_begin(ctx);
-	if (in_path == NULL || out_path == NULL)
-		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
-	TRY(open_input(ctx, in_path, &in_fd, &sb));
-	st = outfile_open(ctx, out_path, &sb, &of);
-	if (st != GAUSS_OK) {
-		close(in_fd);
-		return st;
-	}
-	st = decompress_to(ctx, in_path, of.fd, &sb, in_fd);
-	close(in_fd);
-	cst = outfile_close(ctx, &of, st == GAUSS_OK);
-	return st != GAUSS_OK ? st : cst;
+	return code_paths(ctx, in_path, out_path, decompress_io);
 }
 
 enum gauss_status
 gauss_verify_file(struct gauss_ctx *ctx, const char *path)
 {
-	struct stat sb;
+	struct input in;
 	enum gauss_status st;
-	int in_fd = -1;
 
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx_begin(ctx);
+	ctx->last = (struct pipe_sizes){ 0 };
 	if (path == NULL)
 		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing file name");
-	TRY(open_input(ctx, path, &in_fd, &sb));
-	st = decompress_to(ctx, path, -1, &sb, in_fd);
-	close(in_fd);
+	TRY(input_open(ctx, path, &in));
+	st = decompress_io(ctx, &in, NULL);
+	input_close(&in);
 	return st;
+}
+
+/* With descriptors: the caller's, read and written from where they are. */
+static enum gauss_status
+code_fds(struct gauss_ctx *ctx, int in_fd, int out_fd, coder_fn code)
+{
+	struct input in;
+	struct output out = { .fd = out_fd, .of = { .fd = -1, .slot = -1 } };
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	ctx->last = (struct pipe_sizes){ 0 };
+	if (in_fd < 0 || out_fd < 0)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "invalid file "
+				"descriptor");
+	memset(&in, 0, sizeof(in));
+	TRY(input_from_fd(ctx, in_fd, "input", &in));
+	return code(ctx, &in, &out);
+}
+
+enum gauss_status
+gauss_compress_fd(struct gauss_ctx *ctx, int in_fd, int out_fd)
+{
+	return code_fds(ctx, in_fd, out_fd, compress_io);
+}
+
+enum gauss_status
+gauss_decompress_fd(struct gauss_ctx *ctx, int in_fd, int out_fd)
+{
+	return code_fds(ctx, in_fd, out_fd, decompress_io);
+}
+
+enum gauss_status
+gauss_ctx_last_sizes(const struct gauss_ctx *ctx, uint64_t *in_nbytes_ret,
+		     uint64_t *out_nbytes_ret)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	if (in_nbytes_ret)
+		*in_nbytes_ret = ctx->last.in_nbytes;
+	if (out_nbytes_ret)
+		*out_nbytes_ret = ctx->last.out_nbytes;
+	return GAUSS_OK;
 }
 
 /* The public codec numbers are the frame kinds of gauss(5). */
@@ -544,32 +666,51 @@ gauss_compress_bound(size_t in_nbytes)
 	return 4 * in_nbytes + fixed;
 }
 
-enum gauss_status
-gauss_compress_buffer(struct gauss_ctx *ctx, const void *in,
-		      size_t in_nbytes, void *out, size_t out_cap,
-		      size_t *out_nbytes_ret)
+typedef enum gauss_status (*pipeline_fn)(const struct pipeline_opts *o,
+					 const struct pipe_in *in,
+					 const struct pipe_out *out,
+					 struct pipe_sizes *sizes_ret,
+					 struct errbuf *eb);
+
+/* Runs a pipeline from memory to memory (argument checks done). */
+static enum gauss_status
+code_buffer(struct gauss_ctx *ctx, pipeline_fn run, const void *in,
+	    size_t in_nbytes, void *out, size_t out_cap,
+	    size_t *out_nbytes_ret)
 {
 	const struct pipe_in pin = {
 		.fd = -1, .mem = in, .nbytes = in_nbytes,
 	};
 	const struct pipe_out pout = { .fd = -1, .mem = out,
 				       .mem_cap = out_cap };
+	struct pipe_sizes sizes = { 0 };
 	struct pipeline_opts o;
-	uint64_t n = 0;
 	enum gauss_status st;
 
-	if (ctx == NULL)
-		return GAUSS_E_INVALID_ARG;
-	ctx_begin(ctx);
-	if ((in == NULL && in_nbytes) || out == NULL || out_nbytes_ret == NULL)
-		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing buffer");
 	st = pipeline_opts_from_ctx(ctx, &o);
 	o.progress = NULL;
 	if (st == GAUSS_OK)
-		st = pipeline_compress(&o, &pin, &pout, &n, &ctx->err);
-	if (st == GAUSS_OK)
-		*out_nbytes_ret = (size_t)n;
+		st = run(&o, &pin, &pout, &sizes, &ctx->err);
+	if (st == GAUSS_OK) {
+		ctx->last = sizes;
+		*out_nbytes_ret = (size_t)sizes.out_nbytes;
+	}
 	return ctx_end(ctx, st);
+}
+
+enum gauss_status
+gauss_compress_buffer(struct gauss_ctx *ctx, const void *in,
+		      size_t in_nbytes, void *out, size_t out_cap,
+		      size_t *out_nbytes_ret)
+{
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(ctx);
+	ctx->last = (struct pipe_sizes){ 0 };
+	if ((in == NULL && in_nbytes) || out == NULL || out_nbytes_ret == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing buffer");
+	return code_buffer(ctx, pipeline_compress, in, in_nbytes, out,
+			   out_cap, out_nbytes_ret);
 }
 
 enum gauss_status
@@ -590,26 +731,13 @@ gauss_decompress_buffer(struct gauss_ctx *ctx, const void *in,
 			size_t in_nbytes, void *out, size_t out_cap,
 			size_t *out_nbytes_ret)
 {
-	const struct pipe_in pin = {
-		.fd = -1, .mem = in, .nbytes = in_nbytes,
-	};
-	const struct pipe_out pout = { .fd = -1, .mem = out,
-				       .mem_cap = out_cap };
-	struct pipeline_opts o;
-	uint64_t n = 0;
-	enum gauss_status st;
-
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx_begin(ctx);
+	ctx->last = (struct pipe_sizes){ 0 };
 	if ((in == NULL && in_nbytes) || (out == NULL && out_cap) ||
 	    out_nbytes_ret == NULL)
 		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing buffer");
-	st = pipeline_opts_from_ctx(ctx, &o);
-	o.progress = NULL;
-	if (st == GAUSS_OK)
-		st = pipeline_decompress(&o, &pin, &pout, &n, &ctx->err);
-	if (st == GAUSS_OK)
-		*out_nbytes_ret = (size_t)n;
-	return ctx_end(ctx, st);
+	return code_buffer(ctx, pipeline_decompress, in, in_nbytes, out,
+			   out_cap, out_nbytes_ret);
 }

@@ -125,6 +125,13 @@ scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 		sv[i].etable = pool_alloc(o->cache, sizeof(*sv[i].etable));
 		sv[i].cap_nbytes = nbytes;
 		sv[i].kernels = k;
+		if (o->check_blocks) {
+			sv[i].dtable = pool_alloc(o->cache,
+						  sizeof(*sv[i].dtable));
+			sv[i].check = pool_alloc(o->cache, nbytes);
+			if (sv[i].dtable == NULL || sv[i].check == NULL)
+				return GAUSS_E_NOMEM;
+		}
 		if (sv[i].syms == NULL || sv[i].raw == NULL ||
 		    sv[i].etable == NULL)
 			return GAUSS_E_NOMEM;
@@ -142,6 +149,8 @@ scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
 		pool_free(o->cache, sv[i].syms);
 		pool_free(o->cache, sv[i].raw);
 		pool_free(o->cache, sv[i].etable);
+		pool_free(o->cache, sv[i].dtable);
+		pool_free(o->cache, sv[i].check);
 	}
 	free(sv);
 }
@@ -442,6 +451,46 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 	return len;
 }
 
+/*
+ * Decodes a block just coded (nbytes original bytes, out_nbytes coded) and
+ * checks each chunk against the checksum of its source. Compress does this
+ * when its output cannot be read back and checked once written (a pipe), so
+ * that an encoder bug costs an error rather than a backup that cannot be
+ * restored.
+ */
+static enum gauss_status
+check_block(const struct pipeline_opts *o, enum fmt_kind kind,
+	    const uint8_t *out, size_t out_nbytes, size_t nbytes,
+	    struct chunk_scratch *s, struct errbuf *eb)
+{
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	struct cursor c;
+
+	cursor_init(&c, out, out_nbytes);
+	if (fmt_kind_has_table(kind)) {
+		struct rans_table t;
+
+		TRY(chunk_table_read(kind, &c, &t, eb));
+		rans_dtable_build(&t, FMT_VERSION, s->dtable);
+	}
+	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
+		const size_t cn = MIN(chunk_nbytes, nbytes - off);
+		const uint8_t *payload;
+		size_t payload_nbytes;
+		uint64_t checksum;
+		bool stored;
+
+		TRY(chunk_parse(&c, cn, &payload, &payload_nbytes, &stored,
+				&checksum, eb));
+		TRY(chunk_decode(kind, s->dtable, payload, payload_nbytes,
+				 stored, checksum, s->check, cn, s, eb));
+	}
+	if (c.p != c.end)
+		return err_setf(eb, GAUSS_E_CORRUPT, "%zu stray bytes",
+				(size_t)(c.end - c.p));
+	return GAUSS_OK;
+}
+
 static size_t
 stored_block_nbytes(const struct pipeline_opts *o, size_t nbytes)
 {
@@ -527,7 +576,6 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 {
 	const struct cseg *seg = pc->seg;
 
-	(void)eb;
 	pc->out_off = out_off;
 	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes,
 				    j->out + out_off, s);
@@ -539,6 +587,12 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 		pc->out_nbytes = code_block(cs->o, pc->kind, pc->src,
 					    pc->nbytes, j->out + out_off, s);
 	}
+	if (cs->o->check_blocks &&
+	    check_block(cs->o, pc->kind, j->out + out_off, pc->out_nbytes,
+			pc->nbytes, s, eb) != GAUSS_OK)
+		return err_prefix(eb, GAUSS_E_CORRUPT, "block at byte %llu "
+				  "failed its check after coding (a bug in "
+				  "gauss)", (unsigned long long)pc->boff);
 	return GAUSS_OK;
 }
 
@@ -729,7 +783,7 @@ static const struct pool_ops compress_ops = {
 
 enum gauss_status
 pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
-		  const struct pipe_out *out, uint64_t *out_nbytes_ret,
+		  const struct pipe_out *out, struct pipe_sizes *sizes_ret,
 		  struct errbuf *eb)
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
@@ -790,8 +844,11 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		       NULL, eb);
 	if (ret == GAUSS_OK)
 		ret = compress_finish(&cs, eb);
-	if (ret == GAUSS_OK && out_nbytes_ret)
-		*out_nbytes_ret = cs.out.offset;
+	if (ret == GAUSS_OK && sizes_ret)
+		*sizes_ret = (struct pipe_sizes){
+			.in_nbytes = cs.total_nbytes,
+			.out_nbytes = cs.out.offset,
+		};
 out:
 	if (jobs)
 		for (unsigned i = 0; i < nslots; i++) {
@@ -1333,7 +1390,7 @@ djobs_init(struct dstate *ds, const struct pipe_in *in, struct djob *jobs,
 
 enum gauss_status
 pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
-		    const struct pipe_out *out, uint64_t *original_nbytes_ret,
+		    const struct pipe_out *out, struct pipe_sizes *sizes_ret,
 		    struct errbuf *eb)
 {
 	const unsigned threads = resolve_threads(o);
@@ -1409,8 +1466,11 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		st = decompress_trailer(&ds, eb);
 	if (st == GAUSS_OK)
 		st = sink_flush(&ds.out, eb);
-	if (st == GAUSS_OK && original_nbytes_ret)
-		*original_nbytes_ret = ds.original_nbytes;
+	if (st == GAUSS_OK && sizes_ret)
+		*sizes_ret = (struct pipe_sizes){
+			.in_nbytes = ds.in.offset,
+			.out_nbytes = ds.original_nbytes,
+		};
 out:
 	djobs_free(o->cache, jobs, nslots);
 	free(jobv);

@@ -25,6 +25,7 @@ struct pipeline_opts {
 	struct pool_cache *cache;	/* buffers kept between calls, or NULL */
 	enum io_backend io;		/* of the file streams */
 	bool direct;			/* O_DIRECT where allowed */
+	bool check_blocks;		/* compress decodes each block again */
 	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
 };
@@ -53,26 +54,32 @@ struct pipe_out {
 	size_t mem_cap;
 };
 
+/* What a run moved: bytes read and bytes written. */
+struct pipe_sizes {
+	uint64_t in_nbytes;
+	uint64_t out_nbytes;
+};
+
 /*
  * Compresses the safetensors image in (read once, in order, so a pipe
- * works) into out; *out_nbytes_ret gets the size written. The bytes depend on the input and the sizes in o only, never on
+ * works) into out; *sizes_ret (may be NULL) gets the sizes. The bytes depend on the input and the sizes in o only, never on
  * the thread count or the kernels.
  */
 enum gauss_status pipeline_compress(const struct pipeline_opts *o,
 				    const struct pipe_in *in,
 				    const struct pipe_out *out,
-				    uint64_t *out_nbytes_ret,
+				    struct pipe_sizes *sizes_ret,
 				    struct errbuf *eb);
 
 /*
  * Decompresses the .gauss stream in (read sequentially, so a pipe works)
  * into out. Every chunk checksum, the index and the XXH3-128 of the whole
- * original are verified; *original_nbytes_ret gets the size restored.
+ * original are verified; *sizes_ret (may be NULL) gets the sizes.
  */
 enum gauss_status pipeline_decompress(const struct pipeline_opts *o,
 				      const struct pipe_in *in,
 				      const struct pipe_out *out,
-				      uint64_t *original_nbytes_ret,
+				      struct pipe_sizes *sizes_ret,
 				      struct errbuf *eb);
 
 #endif /* GAUSS_PIPELINE_H */

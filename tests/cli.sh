@@ -848,6 +848,99 @@ for t in x -1 1025 ""; do
 	fi
 done
 
+# ---------------------------------------------------------------------------
+# Pipes: "-" is standard input or output, -c/--stdout writes to standard
+# output; the bytes are those of the file-to-file run.
+pipe_check() {	# NAME: the command ran in the caller; rc and files are set
+	if [ "$rc" -eq 0 ] && cmp -s "$2" "$3"; then
+		ok "$1"
+	else
+		bad "$1" "exit $rc or $2 differs from $3: $(errtxt)"
+	fi
+}
+"$gauss" compress -q -f "$sample" ps.gauss || bad pipe-setup "compress failed"
+cat "$sample" | "$gauss" compress -q - - >p1.gauss 2>err; rc=$?
+pipe_check pipe-compress-stdin-stdout p1.gauss ps.gauss
+"$gauss" compress -q -c "$sample" >p2.gauss 2>err; rc=$?
+pipe_check pipe-compress-c p2.gauss ps.gauss
+"$gauss" compress -q --stdout - <"$sample" >p3.gauss 2>err; rc=$?
+pipe_check pipe-compress-stdout-long p3.gauss ps.gauss
+cat "$sample" | "$gauss" compress -q - p4.gauss 2>err; rc=$?
+pipe_check pipe-compress-stdin-to-file p4.gauss ps.gauss
+"$gauss" decompress -q ps.gauss - >p5.out 2>err; rc=$?
+pipe_check pipe-decompress-stdout p5.out "$sample"
+cat ps.gauss | "$gauss" decompress -q - p6.out 2>err; rc=$?
+pipe_check pipe-decompress-stdin p6.out "$sample"
+"$gauss" decompress -q -c ps.gauss >p7.out 2>err; rc=$?
+pipe_check pipe-decompress-c p7.out "$sample"
+"$gauss" compress -q - - <"$sample" 2>err | "$gauss" decompress -q - - >p8.out 2>>err
+rc=$?
+pipe_check pipe-whole "$sample" p8.out
+cat ps.gauss | "$gauss" verify -q - 2>err; rc=$?
+pipe_check pipe-verify ps.gauss ps.gauss
+mkfifo fifo.in
+cat "$sample" >fifo.in &
+"$gauss" compress -q fifo.in p9.gauss 2>err; rc=$?
+wait
+pipe_check pipe-compress-fifo p9.gauss ps.gauss
+run "$gauss" compress -c "$sample" p10.gauss
+if [ "$rc" -eq 2 ] && [ ! -e p10.gauss ]; then
+	ok pipe-c-with-output
+else
+	bad pipe-c-with-output "exit $rc, wanted 2: $(errtxt)"
+fi
+# pipe_bad NAME PATTERN: the pipeline just run must fail cleanly (exit 1, a
+# "gauss: " message matching PATTERN)
+pipe_bad() {
+	if [ "$rc" -ne 1 ]; then
+		bad "$1" "exit $rc, wanted 1: $(errtxt)"
+	elif ! head -n 1 err | grep -q '^gauss: '; then
+		bad "$1" "no 'gauss: ' message: $(errtxt)"
+	elif ! grep -Eqi "$2" err; then
+		bad "$1" "message does not match /$2/: $(errtxt)"
+	else
+		ok "$1"
+	fi
+}
+head -c "$((insz / 2))" "$sample" | "$gauss" compress -q - - >/dev/null 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-truncated-input 'truncated'
+head -c 100 "$sample" | "$gauss" compress -q - - >/dev/null 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-truncated-header 'truncated'
+{ cat "$sample"; echo extra; } | "$gauss" compress -q - - >/dev/null 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-trailing-bytes 'trailing'
+head -c 100 "$sample" | "$gauss" compress -q - pbad.gauss 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-truncated-to-file 'truncated'
+if [ -e pbad.gauss ] || has_temp .; then
+	bad pipe-truncated-to-file-nothing-left "$(ls -A | grep pbad)"
+else
+	ok pipe-truncated-to-file-nothing-left
+fi
+psz=$(stat -c %s ps.gauss)
+head -c "$((psz / 2))" ps.gauss | "$gauss" decompress -q - - >/dev/null 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-truncated-gauss 'truncated|chunk'
+head -c "$((psz - 1))" ps.gauss | "$gauss" decompress -q - - >/dev/null 2>err
+rc=${PIPESTATUS[1]}
+pipe_bad pipe-gauss-missing-last-byte 'truncated|footer'
+python3 - ps.gauss pflip.gauss <<'PY'
+import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[len(b) // 2] ^= 0x10
+open(sys.argv[2], "wb").write(b)
+PY
+"$gauss" decompress -q - - <pflip.gauss >/dev/null 2>err; rc=$?
+pipe_bad pipe-damaged-gauss 'checksum|corrupt|invalid|damaged|does not match|chunk'
+if [ -e /dev/full ]; then
+	"$gauss" compress -q -c "$sample" >/dev/full 2>err; rc=$?
+	pipe_bad pipe-stdout-full 'No space left'
+	"$gauss" decompress -q -c ps.gauss >/dev/full 2>err; rc=$?
+	pipe_bad pipe-stdout-full-decompress 'No space left'
+fi
+
 # nothing of ours is left anywhere in the work directory
 if find "$tmp" -name '*gauss-tmp*' | grep -q .; then
 	bad no-temporary-files "$(find "$tmp" -name '*gauss-tmp*' | head -n 3)"

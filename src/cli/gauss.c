@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gauss.h"
 #include "banned.h"
@@ -26,10 +27,11 @@ static int verbosity = 1;	/* 0 quiet, 1 normal, 2 verbose */
 static void
 usage_short(FILE *f)
 {
-	fputs("usage: gauss compress [--lossless] [-f] [-q|-v] [-T N] INPUT "
-	      "OUTPUT\n"
+	fputs("usage: gauss compress [--lossless] [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss compress [OPTIONS] -c INPUT\n"
 	      "       gauss --lossless INPUT OUTPUT\n"
-	      "       gauss decompress [-f] [-q|-v] [-T N] INPUT OUTPUT\n"
+	      "       gauss decompress [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss decompress [OPTIONS] -c INPUT\n"
 	      "       gauss info [--json] FILE\n"
 	      "       gauss verify [-T N] FILE\n"
 	      "       gauss -h | --help | --version\n", f);
@@ -55,7 +57,12 @@ usage_long(void)
 	      "\n"
 	      "options:\n"
 	      "  --lossless    bit-exact compression (the default)\n"
-	      "  -f, --force   overwrite an existing output\n"
+	      "  -c, --stdout  write to standard output (INPUT and OUTPUT\n"
+	      "                may also be '-': standard input, output)\n"
+	      "  -f, --force   overwrite an existing output; write binary\n"
+	      "                data to a terminal\n"
+	      "  --direct      read and write files with O_DIRECT where the\n"
+	      "                file system allows it\n"
 	      "  -q, --quiet   print nothing but errors\n"
 	      "  -v, --verbose print more detail\n"
 	      "  -T, --threads N, --workers N\n"
@@ -113,12 +120,27 @@ now_seconds(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static uint64_t
-file_size(const char *path)
+/* How a file name reads in messages: "-" is a standard stream. */
+static const char *
+shown(const char *path, int output)
 {
-	struct stat sb;
+	if (strcmp(path, "-") != 0)
+		return path;
+	return output ? "standard output" : "standard input";
+}
 
-	return stat(path, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+/*
+ * Binary data on a terminal is noise (and can upset it): refused unless
+ * forced, as other compressors do.
+ */
+static int
+refuse_terminal(const char *out, int force)
+{
+	if (strcmp(out, "-") != 0 || force || !isatty(STDOUT_FILENO))
+		return 0;
+	fputs("gauss: refusing to write binary data to a terminal (use -f "
+	      "to force, or redirect the output)\n", stderr);
+	return 1;
 }
 
 static void
@@ -137,6 +159,8 @@ print_summary(const char *in, const char *out, uint64_t in_nbytes,
 
 struct common_opts {
 	int force;
+	int to_stdout;
+	int direct;
 	int json;
 	int lossless;
 	unsigned threads;	/* 0: one per core */
@@ -145,6 +169,8 @@ struct common_opts {
 static const struct option long_options[] = {
 	{ "lossless", no_argument, NULL, 'L' },
 	{ "force", no_argument, NULL, 'f' },
+	{ "stdout", no_argument, NULL, 'c' },
+	{ "direct", no_argument, NULL, 'D' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, 'J' },
@@ -162,7 +188,7 @@ parse_options(int argc, char **argv, struct common_opts *o)
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+fqvhT:", long_options, NULL)) !=
+	while ((c = getopt_long(argc, argv, "+cfqvhT:", long_options, NULL)) !=
 	       -1) {
 		switch (c) {
 		case 'L':
@@ -170,6 +196,12 @@ parse_options(int argc, char **argv, struct common_opts *o)
 			break;
 		case 'f':
 			o->force = 1;
+			break;
+		case 'c':
+			o->to_stdout = 1;
+			break;
+		case 'D':
+			o->direct = 1;
 			break;
 		case 'q':
 			verbosity = 0;
@@ -238,21 +270,25 @@ cmd_compress(struct gauss_ctx *ctx, const char *in, const char *out,
 	     const struct common_opts *o)
 {
 	const double t0 = now_seconds();
+	uint64_t in_nbytes = 0, out_nbytes = 0;
 	enum gauss_status st;
 
+	if (refuse_terminal(out, o->force))
+		return EXIT_USAGE;
 	gauss_ctx_set_overwrite(ctx, o->force);
 	gauss_ctx_set_threads(ctx, o->threads);
+	gauss_ctx_set_direct(ctx, o->direct);
 	gauss_ctx_set_mode(ctx, GAUSS_MODE_LOSSLESS);
 	st = gauss_compress_file(ctx, in, out);
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "compress", in);
+		return fail(ctx, st, "compress", shown(in, 0));
 	if (verbosity > 0) {
-		const uint64_t in_nbytes = file_size(in);
-		const uint64_t out_nbytes = file_size(out);
-
-		print_summary(in, out, in_nbytes, out_nbytes, in_nbytes,
-			      out_nbytes, now_seconds() - t0);
-		print_details(ctx, out);
+		gauss_ctx_last_sizes(ctx, &in_nbytes, &out_nbytes);
+		print_summary(shown(in, 0), shown(out, 1), in_nbytes,
+			      out_nbytes, in_nbytes, out_nbytes,
+			      now_seconds() - t0);
+		if (strcmp(out, "-") != 0)
+			print_details(ctx, out);
 	}
 	return 0;
 }
@@ -262,20 +298,24 @@ cmd_decompress(struct gauss_ctx *ctx, const char *in, const char *out,
 	       const struct common_opts *o)
 {
 	const double t0 = now_seconds();
+	uint64_t in_nbytes = 0, out_nbytes = 0;
 	enum gauss_status st;
 
+	if (refuse_terminal(out, o->force))
+		return EXIT_USAGE;
 	gauss_ctx_set_overwrite(ctx, o->force);
 	gauss_ctx_set_threads(ctx, o->threads);
+	gauss_ctx_set_direct(ctx, o->direct);
 	st = gauss_decompress_file(ctx, in, out);
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "decompress", in);
+		return fail(ctx, st, "decompress", shown(in, 0));
 	if (verbosity > 0) {
-		const uint64_t in_nbytes = file_size(in);
-		const uint64_t out_nbytes = file_size(out);
-
-		print_summary(in, out, in_nbytes, out_nbytes, out_nbytes,
-			      in_nbytes, now_seconds() - t0);
-		print_details(ctx, in);
+		gauss_ctx_last_sizes(ctx, &in_nbytes, &out_nbytes);
+		print_summary(shown(in, 0), shown(out, 1), in_nbytes,
+			      out_nbytes, out_nbytes, in_nbytes,
+			      now_seconds() - t0);
+		if (strcmp(in, "-") != 0)
+			print_details(ctx, in);
 	}
 	return 0;
 }
@@ -287,9 +327,10 @@ cmd_verify(struct gauss_ctx *ctx, const char *path)
 	const enum gauss_status st = gauss_verify_file(ctx, path);
 
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "verify", path);
+		return fail(ctx, st, "verify", shown(path, 0));
 	if (verbosity > 0)
-		fprintf(stderr, "%s: ok (%.3f s)\n", path, now_seconds() - t0);
+		fprintf(stderr, "%s: ok (%.3f s)\n", shown(path, 0),
+			now_seconds() - t0);
 	return 0;
 }
 
@@ -497,9 +538,15 @@ main(int argc, char **argv)
 		return rc;
 	nargs = argc - optind;
 	want = (strcmp(cmd, "info") == 0 || strcmp(cmd, "verify") == 0) ? 1 : 2;
+	if (o.to_stdout && want == 1)
+		return usage_error("-c/--stdout applies to compress and "
+				   "decompress only");
+	if (o.to_stdout)
+		want = 1;
 	if (nargs != want)
-		return usage_error("%s takes %d file name%s, got %d", cmd,
-				   want, want > 1 ? "s" : "", nargs);
+		return usage_error("%s%s takes %d file name%s, got %d", cmd,
+				   o.to_stdout ? " -c" : "", want,
+				   want > 1 ? "s" : "", nargs);
 	if (o.json && strcmp(cmd, "info") != 0)
 		return usage_error("--json applies to info only");
 	signal(SIGINT, on_signal);
@@ -512,9 +559,11 @@ main(int argc, char **argv)
 	}
 	gauss_ctx_set_threads(ctx, o.threads);
 	if (strcmp(cmd, "compress") == 0)
-		rc = cmd_compress(ctx, argv[optind], argv[optind + 1], &o);
+		rc = cmd_compress(ctx, argv[optind],
+				  o.to_stdout ? "-" : argv[optind + 1], &o);
 	else if (strcmp(cmd, "decompress") == 0)
-		rc = cmd_decompress(ctx, argv[optind], argv[optind + 1], &o);
+		rc = cmd_decompress(ctx, argv[optind],
+				    o.to_stdout ? "-" : argv[optind + 1], &o);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(ctx, argv[optind]);
 	else
