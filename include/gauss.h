@@ -299,6 +299,20 @@ GAUSS_API enum gauss_status gauss_reader_read(struct gauss_reader *reader,
 					      uint64_t count, void *buf,
 					      size_t buf_nbytes);
 
+/*
+ * Writes tensor index to out_path as a safetensors file holding only that
+ * tensor (its name, dtype and shape, at data offset 0, with the original's
+ * __metadata__), or with raw non-zero as its bare bytes. Only the footer,
+ * the index, the header and that tensor's chunks are read, each chunk
+ * checked against its checksum; memory stays at one block whatever the
+ * tensor's size. The output is made as by gauss_compress_file() (a
+ * temporary file renamed into place; "-" for the standard output).
+ */
+GAUSS_API enum gauss_status gauss_reader_extract(struct gauss_reader *reader,
+						 size_t index,
+						 const char *out_path,
+						 int raw);
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "gauss.h"
@@ -31,6 +32,29 @@ void ctx_begin(struct gauss_ctx *ctx);
 enum gauss_status ctx_fail(struct gauss_ctx *ctx, enum gauss_status st,
 			   const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* An output file in the making: a temporary file beside its final name. */
+struct outfile {
+	char *path;		/* final name */
+	char *tmp_path;		/* temporary name beside it */
+	int fd;
+	int slot;		/* in the table of gauss_abort_outputs() */
+};
+
+/*
+ * Creates a temporary file beside path. Refuses an existing output unless
+ * overwrite is set, and an output that is the input itself (in_sb, which
+ * may be NULL).
+ */
+enum gauss_status outfile_open(struct gauss_ctx *ctx, const char *path,
+			       const struct stat *in_sb, struct outfile *of);
+
+/*
+ * Syncs and renames the output into place (commit), or removes the
+ * temporary file; either way of is closed.
+ */
+enum gauss_status outfile_close(struct gauss_ctx *ctx, struct outfile *of,
+				bool commit);
 
 /* The process umask, read without changing it for long. */
 mode_t ctx_umask(void);

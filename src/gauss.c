@@ -254,18 +254,12 @@ gauss_abort_outputs(void)
 			unlink(temp_slots[i].path);
 }
 
-struct outfile {
-	char *path;		/* final name */
-	char *tmp_path;		/* temporary name beside it */
-	int fd;
-	int slot;		/* in temp_slots, or -1 */
-};
 
 /*
  * Creates a temporary file beside path. Refuses an existing output unless
  * overwrite is set, and an output that is the input itself (in_sb).
  */
-static enum gauss_status
+enum gauss_status
 outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 	     struct outfile *of)
 {
@@ -347,7 +341,7 @@ sync_parent_dir(const char *path)
 }
 
 /* Syncs and renames into place (commit), or removes the temporary file. */
-static enum gauss_status
+enum gauss_status
 outfile_close(struct gauss_ctx *ctx, struct outfile *of, bool commit)
 {
 	enum gauss_status st = GAUSS_OK;

@@ -12,11 +12,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <jansson.h>
 #include <xxhash.h>
 
 #include "chunk.h"
 #include "common.h"
 #include "ctx.h"
+#include "endian.h"
 #include "format.h"
 #include "io.h"
 #include "safetensors.h"
@@ -27,11 +29,13 @@ struct gauss_reader {
 	struct gauss_ctx *ctx;
 	char *path;
 	int fd;
+	struct stat sb;
 	uint64_t file_nbytes;
 	struct fmt_header fh;
 	struct fmt_footer foot;
 	struct fmt_index idx;
 	struct st_header st;
+	uint8_t *hdr;			/* the safetensors header, as stored */
 	uint8_t *chunk_buf;
 	uint8_t *io_buf;		/* one chunk record */
 	struct chunk_scratch scratch;
@@ -254,7 +258,7 @@ reader_load(struct gauss_reader *r)
 		if (st != GAUSS_OK)
 			st = err_prefix(eb, GAUSS_E_CORRUPT, "stored header");
 	}
-	free(hdr);
+	r->hdr = hdr;
 	TRY(st);
 	r->entropy = malloc((r->st.tensor_count + 1) * sizeof(double));
 	if (r->entropy == NULL)
@@ -293,11 +297,13 @@ gauss_reader_open(struct gauss_ctx *ctx, const char *path,
 		return st;
 	}
 	if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		/* cannot be read at random: a pipe, a directory */
 		gauss_reader_close(r);
 		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "'%s' is not a "
 				"regular file", path);
 	}
 	r->file_nbytes = (uint64_t)sb.st_size;
+	r->sb = sb;
 	st = reader_load(r);
 	if (st != GAUSS_OK) {
 		if (ctx->err.text[0] == '\0')
@@ -323,6 +329,7 @@ gauss_reader_close(struct gauss_reader *r)
 	free(r->chunk_buf);
 	free(r->io_buf);
 	free(r->entropy);
+	free(r->hdr);
 	free(r->path);
 	free(r);
 }
@@ -444,4 +451,137 @@ gauss_reader_read(struct gauss_reader *r, size_t index, uint64_t first,
 		err_prefix(&r->ctx->err, st, "'%s': tensor '%s'", r->path,
 			   t->name);
 	return st;
+}
+
+/*
+ * The header of a safetensors file holding tensor t alone at offset 0, with
+ * the original's __metadata__, padded with spaces to a multiple of 8 bytes
+ * as the safetensors library writes it. Returns the text (malloc) or NULL.
+ */
+static char *
+single_header(const struct gauss_reader *r, const struct st_tensor *t,
+	      size_t *nbytes_ret)
+{
+	json_t *orig = json_loadb((const char *)r->hdr + 8,
+				  (size_t)r->st.json_nbytes, 0, NULL);
+	json_t *root = json_object(), *desc = json_object();
+	json_t *shape = json_array(), *offs = json_array();
+	json_t *meta = orig ? json_object_get(orig, "__metadata__") : NULL;
+	char *text = NULL, *padded = NULL;
+	size_t n;
+	int bad = root == NULL || desc == NULL || shape == NULL || offs == NULL;
+
+	for (unsigned d = 0; !bad && d < t->ndim; d++)
+		bad |= json_array_append_new(shape,
+			json_integer((json_int_t)t->shape[d]));
+	if (!bad)
+		bad = json_array_append_new(offs, json_integer(0)) ||
+		      json_array_append_new(offs, json_integer((json_int_t)
+							       (t->end -
+								t->begin))) ||
+		      json_object_set_new(desc, "dtype",
+					  json_string(gauss_dtype_name(
+						  t->dtype))) ||
+		      json_object_set(desc, "shape", shape) ||
+		      json_object_set(desc, "data_offsets", offs) ||
+		      (meta && json_object_set(root, "__metadata__", meta)) ||
+		      json_object_set(root, t->name, desc);
+	if (!bad)
+		text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(orig);
+	json_decref(root);
+	json_decref(desc);
+	json_decref(shape);
+	json_decref(offs);
+	if (text == NULL)
+		return NULL;
+	n = strlen(text);
+	padded = malloc(8 + n + 8);
+	if (padded != NULL) {
+		const size_t total = (n + 7) / 8 * 8;
+
+		put_le64((uint8_t *)padded, total);
+		memcpy(padded + 8, text, n);
+		memset(padded + 8 + n, ' ', total - n);
+		*nbytes_ret = 8 + total;
+	}
+	free(text);
+	return padded;
+}
+
+/* Writes all of buf to the output; a message names the output. */
+static enum gauss_status
+extract_write(struct gauss_reader *r, int fd, const char *name,
+	      const void *buf, size_t n)
+{
+	const ssize_t w = io_write_full(fd, buf, n);
+
+	if (w < 0)
+		return ctx_fail(r->ctx, GAUSS_E_IO, "cannot write '%s': %s",
+				name, strerror((int)-w));
+	return GAUSS_OK;
+}
+
+/* Streams tensor t (header unless raw, then its bytes) to fd. */
+static enum gauss_status
+extract_to(struct gauss_reader *r, const struct st_tensor *t, int raw,
+	   int fd, const char *name)
+{
+	const uint64_t nbytes = t->end - t->begin;
+	const size_t step = (size_t)1 << r->fh.block_log2;
+	uint8_t *buf;
+	enum gauss_status st = GAUSS_OK;
+
+	if (!raw) {
+		size_t hn = 0;
+		char *hdr = single_header(r, t, &hn);
+
+		if (hdr == NULL)
+			return ctx_fail(r->ctx, GAUSS_E_NOMEM, "out of "
+					"memory");
+		st = extract_write(r, fd, name, hdr, hn);
+		free(hdr);
+		TRY(st);
+	}
+	buf = malloc(step);
+	if (buf == NULL)
+		return ctx_fail(r->ctx, GAUSS_E_NOMEM, "out of memory");
+	for (uint64_t off = 0; st == GAUSS_OK && off < nbytes; off += step) {
+		const size_t n = (size_t)MIN((uint64_t)step, nbytes - off);
+
+		st = read_original(r, r->st.data_offset + t->begin + off, n,
+				   buf);
+		if (st != GAUSS_OK)
+			err_prefix(&r->ctx->err, st, "'%s': tensor '%s'",
+				   r->path, t->name);
+		else
+			st = extract_write(r, fd, name, buf, n);
+	}
+	free(buf);
+	return st;
+}
+
+enum gauss_status
+gauss_reader_extract(struct gauss_reader *r, size_t index,
+		     const char *out_path, int raw)
+{
+	struct outfile of;
+	enum gauss_status st;
+
+	if (r == NULL || index >= r->st.tensor_count || out_path == NULL)
+		return GAUSS_E_INVALID_ARG;
+	ctx_begin(r->ctx);
+	if (strcmp(out_path, "-") == 0) {
+		st = extract_to(r, &r->st.tensors[index], raw, STDOUT_FILENO,
+				"standard output");
+		return st;
+	}
+	TRY(outfile_open(r->ctx, out_path, &r->sb, &of));
+	st = extract_to(r, &r->st.tensors[index], raw, of.fd, out_path);
+	{
+		const enum gauss_status cst = outfile_close(r->ctx, &of,
+							    st == GAUSS_OK);
+
+		return st != GAUSS_OK ? st : cst;
+	}
 }

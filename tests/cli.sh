@@ -941,6 +941,71 @@ if [ -e /dev/full ]; then
 	pipe_bad pipe-stdout-full-decompress 'No space left'
 fi
 
+# ---------------------------------------------------------------------------
+# extract: one tensor as a safetensors file or bare bytes, checked by Python
+# against the original.
+ext_check='
+import json, struct, sys
+def load(p):
+    b = open(p, "rb").read()
+    n = struct.unpack("<Q", b[:8])[0]
+    return json.loads(b[8:8 + n]), b[8 + n:], n
+h0, d0, _ = load(sys.argv[1])
+name = sys.argv[3]
+b, e = h0[name]["data_offsets"]
+if sys.argv[4] == "raw":
+    ok = open(sys.argv[2], "rb").read() == d0[b:e]
+else:
+    h1, d1, n1 = load(sys.argv[2])
+    t = h1[name]
+    ok = (n1 % 8 == 0 and d1 == d0[b:e] and t["shape"] == h0[name]["shape"]
+          and t["dtype"] == h0[name]["dtype"] and t["data_offsets"] == [0, e - b]
+          and len(h1) == 1 + ("__metadata__" in h1)
+          and h1.get("__metadata__") == h0.get("__metadata__"))
+sys.exit(0 if ok else 1)
+'
+"$gauss" compress -q -f fix/mixed.safetensors mixed.gauss || bad extract-setup "compress failed"
+for name in $(python3 -c "$py_header"'
+print(" ".join(sorted(header(sys.argv[1]))))' fix/mixed.safetensors); do
+	rm -f x.safetensors x.raw
+	run "$gauss" extract mixed.gauss "$name" x.safetensors
+	if [ "$rc" -eq 0 ] && python3 -c "$ext_check" fix/mixed.safetensors x.safetensors "$name" st; then
+		ok "extract '$name'"
+	else
+		bad "extract '$name'" "exit $rc or wrong file: $(errtxt)"
+	fi
+	run "$gauss" extract --raw mixed.gauss "$name" x.raw
+	if [ "$rc" -eq 0 ] && python3 -c "$ext_check" fix/mixed.safetensors x.raw "$name" raw; then
+		ok "extract --raw '$name'"
+	else
+		bad "extract --raw '$name'" "exit $rc or wrong bytes: $(errtxt)"
+	fi
+done
+first=$(python3 -c "$py_header"'
+print(sorted(header(sys.argv[1]))[0])' fix/mixed.safetensors)
+"$gauss" extract mixed.gauss "$first" >x2.safetensors 2>err; rc=$?
+if [ "$rc" -eq 0 ] && python3 -c "$ext_check" fix/mixed.safetensors x2.safetensors "$first" st; then
+	ok extract-to-stdout
+else
+	bad extract-to-stdout "exit $rc: $(errtxt)"
+fi
+run "$gauss" extract mixed.gauss "$first" x.safetensors
+if [ "$rc" -eq 1 ] && grep -q 'already exists' err; then
+	ok extract-existing-output
+else
+	bad extract-existing-output "exit $rc (wanted 1): $(errtxt)"
+fi
+run "$gauss" extract mixed.gauss no.such.tensor x3.safetensors
+if [ "$rc" -eq 1 ] && grep -q "no.such.tensor" err && [ ! -e x3.safetensors ]; then
+	ok extract-unknown-tensor
+else
+	bad extract-unknown-tensor "exit $rc (wanted 1): $(errtxt)"
+fi
+run "$gauss" extract mixed.gauss
+if [ "$rc" -eq 2 ]; then ok extract-usage; else bad extract-usage "exit $rc"; fi
+cat mixed.gauss | "$gauss" extract - "$first" >/dev/null 2>err; rc=$?
+pipe_bad extract-from-pipe 'regular file|not'
+
 # nothing of ours is left anywhere in the work directory
 if find "$tmp" -name '*gauss-tmp*' | grep -q .; then
 	bad no-temporary-files "$(find "$tmp" -name '*gauss-tmp*' | head -n 3)"

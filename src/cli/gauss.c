@@ -33,6 +33,7 @@ usage_short(FILE *f)
 	      "       gauss decompress [OPTIONS] INPUT OUTPUT\n"
 	      "       gauss decompress [OPTIONS] -c INPUT\n"
 	      "       gauss info [--json] FILE\n"
+	      "       gauss extract [--raw] [-f] FILE TENSOR [OUTPUT]\n"
 	      "       gauss verify [-T N] FILE\n"
 	      "       gauss -h | --help | --version\n", f);
 }
@@ -54,6 +55,9 @@ usage_long(void)
 	      "                shape, codec, sizes, ratio, exponent entropy\n"
 	      "  verify        decode everything and check every checksum,\n"
 	      "                writing nothing\n"
+	      "  extract       write one tensor as a safetensors file (to\n"
+	      "                standard output without OUTPUT), reading\n"
+	      "                only its chunks\n"
 	      "\n"
 	      "options:\n"
 	      "  --lossless    bit-exact compression (the default)\n"
@@ -69,6 +73,7 @@ usage_long(void)
 	      "                worker threads (default 0: one per core); the\n"
 	      "                output is the same for any N\n"
 	      "  --json        (info) print one JSON document\n"
+	      "  --raw         (extract) the tensor's bare bytes, no header\n"
 	      "  -h, --help    print this help\n"
 	      "  --version     print the version\n"
 	      "\n"
@@ -162,6 +167,7 @@ struct common_opts {
 	int to_stdout;
 	int direct;
 	int json;
+	int raw;
 	int lossless;
 	unsigned threads;	/* 0: one per core */
 };
@@ -174,6 +180,7 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "raw", no_argument, NULL, 'R' },
 	{ "threads", required_argument, NULL, 'T' },
 	{ "workers", required_argument, NULL, 'T' },
 	{ "help", no_argument, NULL, 'h' },
@@ -211,6 +218,9 @@ parse_options(int argc, char **argv, struct common_opts *o)
 			break;
 		case 'J':
 			o->json = 1;
+			break;
+		case 'R':
+			o->raw = 1;
 			break;
 		case 'T': {
 			char *end;
@@ -496,6 +506,32 @@ cmd_info(struct gauss_ctx *ctx, const char *path, const struct common_opts *o)
 	return 0;
 }
 
+static int
+cmd_extract(struct gauss_ctx *ctx, const char *path, const char *tensor,
+	    const char *out, const struct common_opts *o)
+{
+	struct gauss_reader *r;
+	enum gauss_status st;
+	size_t index;
+
+	if (refuse_terminal(out, o->force))
+		return EXIT_USAGE;
+	gauss_ctx_set_overwrite(ctx, o->force);
+	st = gauss_reader_open(ctx, path, &r);
+	if (st != GAUSS_OK)
+		return fail(ctx, st, "read", path);
+	st = gauss_reader_find(r, tensor, &index);
+	if (st == GAUSS_OK)
+		st = gauss_reader_extract(r, index, out, o->raw);
+	gauss_reader_close(r);
+	if (st != GAUSS_OK)
+		return fail(ctx, st, "extract from", path);
+	if (verbosity > 1)
+		fprintf(stderr, "%s: tensor '%s' -> %s\n", path, tensor,
+			shown(out, 1));
+	return 0;
+}
+
 static void
 on_signal(int sig)
 {
@@ -529,7 +565,8 @@ main(int argc, char **argv)
 		o.lossless = 1;
 	} else if (strcmp(cmd, "compress") != 0 &&
 		   strcmp(cmd, "decompress") != 0 &&
-		   strcmp(cmd, "info") != 0 && strcmp(cmd, "verify") != 0) {
+		   strcmp(cmd, "info") != 0 && strcmp(cmd, "verify") != 0 &&
+		   strcmp(cmd, "extract") != 0) {
 		return usage_error("unknown command '%s'", cmd);
 	}
 	optind = 2;
@@ -543,12 +580,20 @@ main(int argc, char **argv)
 				   "decompress only");
 	if (o.to_stdout)
 		want = 1;
+	if (strcmp(cmd, "extract") == 0) {
+		if (o.to_stdout)
+			return usage_error("extract writes to standard output "
+					   "when OUTPUT is left out");
+		want = nargs == 3 ? 3 : 2;
+	}
 	if (nargs != want)
 		return usage_error("%s%s takes %d file name%s, got %d", cmd,
 				   o.to_stdout ? " -c" : "", want,
 				   want > 1 ? "s" : "", nargs);
 	if (o.json && strcmp(cmd, "info") != 0)
 		return usage_error("--json applies to info only");
+	if (o.raw && strcmp(cmd, "extract") != 0)
+		return usage_error("--raw applies to extract only");
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
@@ -566,6 +611,9 @@ main(int argc, char **argv)
 				    o.to_stdout ? "-" : argv[optind + 1], &o);
 	else if (strcmp(cmd, "verify") == 0)
 		rc = cmd_verify(ctx, argv[optind]);
+	else if (strcmp(cmd, "extract") == 0)
+		rc = cmd_extract(ctx, argv[optind], argv[optind + 1],
+				 nargs == 3 ? argv[optind + 2] : "-", &o);
 	else
 		rc = cmd_info(ctx, argv[optind], &o);
 	gauss_ctx_free(ctx);
