@@ -391,6 +391,7 @@ struct output {
 	struct outfile of;
 	int fd;
 	bool is_file;
+	const char *name;	/* for messages */
 };
 
 static enum gauss_status
@@ -402,8 +403,10 @@ output_open(struct gauss_ctx *ctx, const char *path, const struct input *in,
 	out->of.slot = -1;
 	if (strcmp(path, "-") == 0) {
 		out->fd = STDOUT_FILENO;
+		out->name = "standard output";
 		return GAUSS_OK;
 	}
+	out->name = path;
 	TRY(outfile_open(ctx, path, &in->sb, &out->of));
 	out->fd = out->of.fd;
 	out->is_file = true;
@@ -465,7 +468,8 @@ compress_io(struct gauss_ctx *ctx, const struct input *in,
 	if (st == GAUSS_OK) {
 		const struct pipe_in pin = { .fd = in->fd,
 					     .nbytes = in->nbytes };
-		const struct pipe_out pout = { .fd = out->fd };
+		const struct pipe_out pout = { .fd = out->fd,
+					       .name = out->name };
 
 		st = pipeline_compress(&o, &pin, &pout, &sizes, &ctx->err);
 	}
@@ -484,7 +488,8 @@ decompress_io(struct gauss_ctx *ctx, const struct input *in,
 	      struct output *out)
 {
 	const struct pipe_in pin = { .fd = in->fd, .nbytes = in->nbytes };
-	const struct pipe_out pout = { .fd = out ? out->fd : -1 };
+	const struct pipe_out pout = { .fd = out ? out->fd : -1,
+				       .name = out ? out->name : NULL };
 	struct pipe_sizes sizes = { 0 };
 	struct pipeline_opts o;
 	enum gauss_status st;
@@ -564,7 +569,8 @@ static enum gauss_status
 code_fds(struct gauss_ctx *ctx, int in_fd, int out_fd, coder_fn code)
 {
 	struct input in;
-	struct output out = { .fd = out_fd, .of = { .fd = -1, .slot = -1 } };
+	struct output out = { .fd = out_fd, .of = { .fd = -1, .slot = -1 },
+			      .name = "output" };
 
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;

@@ -42,15 +42,26 @@ pipeline_opts_default(struct pipeline_opts *o)
 
 struct sink {
 	struct io_stream *io;	/* NULL and mem NULL: discard (verify) */
+	const char *name;	/* of the output, for messages (or NULL) */
 	uint8_t *mem;		/* write into memory */
 	size_t mem_cap;
 	uint64_t offset;	/* bytes accepted so far */
 };
 
+/* A failed write names the output: the input is named further up. */
+static enum gauss_status
+sink_failed(const struct sink *s, enum gauss_status st, struct errbuf *eb)
+{
+	return s->name ? err_prefix(eb, st, "'%s'", s->name) : st;
+}
+
 static enum gauss_status
 sink_flush(struct sink *s, struct errbuf *eb)
 {
-	return s->io ? io_stream_flush(s->io, eb) : GAUSS_OK;
+	const enum gauss_status st = s->io ? io_stream_flush(s->io, eb) :
+					     GAUSS_OK;
+
+	return st == GAUSS_OK ? st : sink_failed(s, st, eb);
 }
 
 static enum gauss_status
@@ -65,7 +76,13 @@ sink_write(struct sink *s, const void *p, size_t n, struct errbuf *eb)
 		return GAUSS_OK;
 	}
 	s->offset += n;
-	return s->io ? io_stream_write(s->io, p, n, eb) : GAUSS_OK;
+	if (s->io) {
+		const enum gauss_status st = io_stream_write(s->io, p, n, eb);
+
+		if (st != GAUSS_OK)
+			return sink_failed(s, st, eb);
+	}
+	return GAUSS_OK;
 }
 
 static enum gauss_status
@@ -73,6 +90,7 @@ sink_init(struct sink *s, const struct pipeline_opts *o,
 	  const struct pipe_out *out, struct errbuf *eb)
 {
 	memset(s, 0, sizeof(*s));
+	s->name = out->name;
 	s->mem = out->mem;
 	s->mem_cap = out->mem_cap;
 	if (s->mem == NULL && out->fd >= 0)

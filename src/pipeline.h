@@ -50,6 +50,7 @@ struct pipe_in {
  */
 struct pipe_out {
 	int fd;
+	const char *name;	/* for messages, or NULL */
 	uint8_t *mem;
 	size_t mem_cap;
 };
