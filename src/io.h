@@ -60,8 +60,10 @@ struct io_stream;
  * Opens a sequential stream over fd (which stays the caller's: closing the
  * stream does not close it). IO_AUTO takes io_uring when it can be set up
  * and POSIX otherwise; IO_URING fails with GAUSS_E_IO when io_uring is
- * refused or not built in. With direct, a regular file is read or written
- * with O_DIRECT where its file system allows it (silently not elsewhere).
+ * refused or not built in. With direct, the io_uring backend reads and
+ * writes a regular file with O_DIRECT where its file system allows it
+ * (silently not elsewhere); the POSIX backend ignores direct and always
+ * goes through the page cache. The bytes are the same either way.
  */
 enum gauss_status io_stream_open(struct io_stream **s, enum io_backend b,
 				 enum io_dir dir, int fd, bool direct,
@@ -108,7 +110,11 @@ struct io_stream {
 	const struct io_stream_ops *ops;
 };
 
-/* The POSIX backend (io_posix.c); fails only for lack of memory. */
+/*
+ * The POSIX backend (io_posix.c); fails only for lack of memory. It takes
+ * direct and ignores it: O_DIRECT needs aligned buffers, and this backend
+ * reads straight into the caller's memory.
+ */
 enum gauss_status io_posix_stream_open(struct io_stream **s, enum io_dir dir,
 				       int fd, bool direct, struct errbuf *eb);
 
@@ -116,7 +122,8 @@ enum gauss_status io_posix_stream_open(struct io_stream **s, enum io_dir dir,
  * The io_uring backend (io_uring.c). *refused_ret is set (and the call
  * fails with GAUSS_E_IO and a message) when the kernel or a sandbox
  * refuses io_uring, or when gauss was built without it, so that IO_AUTO
- * can fall back.
+ * can fall back. Each stream holds 4 MiB of staging buffers; see the top
+ * of io_uring.c for depth, pipes, O_DIRECT and the fd's offset.
  */
 enum gauss_status io_uring_stream_open(struct io_stream **s, enum io_dir dir,
 				       int fd, bool direct, bool *refused_ret,
