@@ -73,7 +73,7 @@ chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 	     const uint8_t *src, size_t nbytes, uint8_t *out,
 	     struct chunk_scratch *s)
 {
-	const uint64_t checksum = XXH3_64bits(src, nbytes);
+	const uint64_t checksum = s->kernels->hash->h64(src, nbytes);
 	const size_t n = nbytes / split_elem_nbytes(kind);
 	const size_t raw_nbytes = split_raw_nbytes(kind, n);
 	size_t stream_nbytes = 0;
@@ -169,7 +169,7 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 				    dst);
 		}
 	}
-	if (XXH3_64bits(dst, nbytes) != checksum)
+	if (s->kernels->hash->h64(dst, nbytes) != checksum)
 		return err_setf(eb, GAUSS_E_CHECKSUM, "checksum mismatch");
 	return GAUSS_OK;
 damaged:

@@ -10,6 +10,7 @@
 #define GAUSS_CPU_H
 
 #include "error.h"
+#include "hash.h"
 #include "rans.h"
 
 enum cpu_level {
@@ -25,6 +26,7 @@ struct rans_kernels {
 	rans_encode_fn encode;
 	rans_decode_fn decode;
 	rans_decode_bf16_fn decode_bf16;
+	const struct hash_ops *hash;	/* the checksums, for the same level */
 };
 
 /* The name of a level, as GAUSS_CPU spells it. */

@@ -124,18 +124,27 @@ job_target(const struct pipeline_opts *o, unsigned chunk_log2,
 }
 
 /* Per-worker scratch, from the context's cache of buffers. */
+/* The kernels (and checksums) of a run: o's, or the best level. */
+static const struct rans_kernels *
+kernels_of(const struct pipeline_opts *o)
+{
+	const struct rans_kernels *k = o->kernels;
+
+	if (k == NULL && rans_kernels_select(&k, NULL) != GAUSS_OK)
+		k = rans_kernels_of(CPU_SCALAR);
+	return k;
+}
+
 static enum gauss_status
 scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 	       unsigned n, size_t nbytes)
 {
 	struct chunk_scratch *sv = calloc(n, sizeof(*sv));
-	const struct rans_kernels *k = o->kernels;
+	const struct rans_kernels *k = kernels_of(o);
 
 	*sv_ret = sv;
 	if (sv == NULL)
 		return GAUSS_E_NOMEM;
-	if (k == NULL && rans_kernels_select(&k, NULL) != GAUSS_OK)
-		k = rans_kernels_of(CPU_SCALAR);
 	for (unsigned i = 0; i < n; i++) {
 		/* raw planes never exceed the original; +8 for f16 packing */
 		sv[i].syms = pool_alloc(o->cache, nbytes + 8);
@@ -406,7 +415,8 @@ struct cstate {
 	struct source src;		/* the input, read in order */
 	uint64_t total_nbytes;		/* of the original */
 	struct sink out;
-	XXH3_state_t *hash;
+	const struct hash_ops *hops;
+	void *hash;			/* XXH3-128 of the original */
 	struct seglist segs;
 	struct chunk_scratch *scratch;	/* one per worker */
 	/* the plan, and the read stage's place in it */
@@ -645,7 +655,7 @@ c_write(void *user, void *job, struct errbuf *eb)
 	for (unsigned i = 0; i < j->npieces; i++) {
 		const struct cpiece *pc = &j->pieces[i];
 
-		XXH3_128bits_update(cs->hash, pc->src, pc->nbytes);
+		cs->hops->h128_update(cs->hash, pc->src, pc->nbytes);
 		if (pc->boff == 0) {
 			uint8_t head[1 + VARINT_MAX_LEN];
 			size_t hn = 1;
@@ -769,8 +779,7 @@ compress_finish(struct cstate *cs, struct errbuf *eb)
 	const uint8_t end = FMT_KIND_END;
 	struct fmt_footer f = { 0 };
 	uint8_t foot[FMT_FOOTER_NBYTES];
-	XXH128_canonical_t canon;
-	uint8_t *index;
+		uint8_t *index;
 	size_t index_nbytes;
 	enum gauss_status st;
 
@@ -781,8 +790,7 @@ compress_finish(struct cstate *cs, struct errbuf *eb)
 	f.index_offset = cs->out.offset;
 	f.index_nbytes = index_nbytes;
 	f.original_nbytes = cs->total_nbytes;
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(cs->hash));
-	memcpy(f.original_hash, canon.digest, 16);
+	cs->hops->h128_digest(cs->hash, f.original_hash);
 	f.index_hash = XXH3_64bits(index, index_nbytes);
 	st = sink_write(&cs->out, index, index_nbytes, eb);
 	free(index);
@@ -831,7 +839,8 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 	if (ret != GAUSS_OK)
 		goto out;
 	ret = GAUSS_E_NOMEM;
-	cs.hash = XXH3_createState();
+	cs.hops = kernels_of(o)->hash;
+	cs.hash = cs.hops->h128_new();
 	jobs = calloc(nslots, sizeof(*jobs));
 	jobv = calloc(nslots, sizeof(*jobv));
 	if (cs.hash == NULL || jobs == NULL || jobv == NULL ||
@@ -847,7 +856,6 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 					    jobs[i].in == NULL))
 			goto out;
 	}
-	XXH3_128bits_reset(cs.hash);
 	fmt_header_write(&fh, head);
 	ret = sink_write(&cs.out, head, sizeof(head), eb);
 	if (ret != GAUSS_OK)
@@ -879,7 +887,8 @@ out:
 	free(cs.plan);
 	st_header_free(&st);
 	free(hdr_own);
-	XXH3_freeState(cs.hash);
+	if (cs.hops)
+		cs.hops->h128_free(cs.hash);
 	source_free(&cs.src);
 	io_stream_close(cs.out.io);
 	free(cs.segs.v);
@@ -929,7 +938,8 @@ struct dstate {
 	const struct pipeline_opts *o;
 	struct source in;
 	struct sink out;
-	XXH3_state_t *hash;
+	const struct hash_ops *hops;
+	void *hash;			/* XXH3-128 of the original */
 	struct seglist segs;
 	struct fmt_header fh;
 	struct chunk_scratch *scratch;	/* one per worker */
@@ -1250,7 +1260,7 @@ d_write(void *user, void *job, struct errbuf *eb)
 	for (unsigned p = 0; p < j->npieces; p++) {
 		const struct dpiece *pc = &j->pieces[p];
 
-		XXH3_128bits_update(ds->hash, pc->dst, pc->nbytes);
+		ds->hops->h128_update(ds->hash, pc->dst, pc->nbytes);
 		if (ds->out.mem != NULL)
 			ds->out.offset += pc->nbytes;	/* decoded in place */
 		else
@@ -1292,7 +1302,7 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 			    FMT_FOOTER_NBYTES;
 	struct fmt_footer f;
 	struct fmt_index idx;
-	XXH128_canonical_t canon;
+	uint8_t digest[16];
 	const uint8_t *tail;
 	size_t avail = 0;
 	enum gauss_status st;
@@ -1330,8 +1340,8 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 				"original bytes but the frames hold %llu",
 				(unsigned long long)f.original_nbytes,
 				(unsigned long long)ds->original_nbytes);
-	XXH128_canonicalFromHash(&canon, XXH3_128bits_digest(ds->hash));
-	if (memcmp(canon.digest, f.original_hash, 16) != 0)
+	ds->hops->h128_digest(ds->hash, digest);
+	if (memcmp(digest, f.original_hash, 16) != 0)
 		return err_setf(eb, GAUSS_E_CHECKSUM, "checksum of the whole "
 				"original does not match");
 	source_skip(&ds->in, avail);
@@ -1430,10 +1440,10 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	if (st != GAUSS_OK)
 		goto out;
 	st = GAUSS_E_NOMEM;
-	ds.hash = XXH3_createState();
+	ds.hops = kernels_of(o)->hash;
+	ds.hash = ds.hops->h128_new();
 	if (ds.hash == NULL)
 		goto out;
-	XXH3_128bits_reset(ds.hash);
 	peek_footer(&ds, in);
 	st = source_fill(&ds.in, FMT_HEADER_NBYTES, &avail, eb);
 	if (st != GAUSS_OK)
@@ -1495,7 +1505,8 @@ out:
 	scratches_free(o, ds.scratch, threads);
 	st_header_free(&ds.st);
 	free(ds.hdr_copy);
-	XXH3_freeState(ds.hash);
+	if (ds.hops)
+		ds.hops->h128_free(ds.hash);
 	source_free(&ds.in);
 	io_stream_close(ds.out.io);
 	free(ds.segs.v);

@@ -234,6 +234,57 @@ test_kernels_weights_like(void **state)
 	free(tb);
 }
 
+/*
+ * The checksums: every level's XXH3-64 and streaming XXH3-128 give the
+ * library's (scalar) values, for every length up to a few KiB (where XXH3
+ * changes code paths), large inputs, and updates split anywhere.
+ */
+static void
+test_hash_levels(void **state)
+{
+	const size_t big = (1u << 20) + 333;
+	const struct hash_ops *ref = rans_kernels_of(CPU_SCALAR)->hash;
+	uint8_t *buf = malloc(big);
+	uint64_t seed = 99;
+
+	(void)state;
+	for (size_t i = 0; i < big; i++)
+		buf[i] = (uint8_t)test_rand(&seed);
+	for (unsigned l = 1; l < CPU_LEVEL_COUNT; l++) {
+		const struct rans_kernels *k = rans_kernels_of((enum cpu_level)l);
+
+		if (k == NULL)
+			continue;
+		for (size_t n = 0; n <= 4200; n++)
+			assert_int_equal(k->hash->h64(buf + n % 7, n),
+					 ref->h64(buf + n % 7, n));
+		assert_int_equal(k->hash->h64(buf, big), ref->h64(buf, big));
+		for (unsigned trial = 0; trial < 20; trial++) {
+			void *a = k->hash->h128_new(), *b = ref->h128_new();
+			uint8_t da[16], db[16];
+			size_t off = 0;
+
+			assert_non_null(a);
+			assert_non_null(b);
+			while (off < big) {
+				size_t n = (size_t)(test_rand(&seed) %
+						    (trial < 10 ? 300 : 200000));
+
+				n = n < big - off ? n : big - off;
+				k->hash->h128_update(a, buf + off, n);
+				ref->h128_update(b, buf + off, n);
+				off += n;
+			}
+			k->hash->h128_digest(a, da);
+			ref->h128_digest(b, db);
+			assert_memory_equal(da, db, 16);
+			k->hash->h128_free(a);
+			ref->h128_free(b);
+		}
+	}
+	free(buf);
+}
+
 int
 main(void)
 {
@@ -241,6 +292,7 @@ main(void)
 		cmocka_unit_test(test_kernels_small_chunks),
 		cmocka_unit_test(test_kernels_full_chunks),
 		cmocka_unit_test(test_kernels_weights_like),
+		cmocka_unit_test(test_hash_levels),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
