@@ -1,12 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* io_posix.c: read/pread/write with retries, the portable I/O backend. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io.h"
 #include "banned.h"
+
+/*
+ * Waits until fd (which a caller may have made non-blocking: a shell's
+ * standard input sometimes is) is ready, rather than spinning on EAGAIN.
+ */
+static void
+wait_ready(int fd, short events)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+
+	while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
+		;
+}
 
 ssize_t
 io_read_full(int fd, void *buf, size_t nbytes)
@@ -19,6 +33,8 @@ io_read_full(int fd, void *buf, size_t nbytes)
 		if (r < 0) {
 			const int e = errno;
 
+			if (e == EAGAIN)
+				wait_ready(fd, POLLIN);
 			if (e == EINTR || e == EAGAIN)
 				continue;
 			return -e;
@@ -65,6 +81,8 @@ io_write_full(int fd, const void *buf, size_t nbytes)
 		if (r < 0) {
 			const int e = errno;
 
+			if (e == EAGAIN)
+				wait_ready(fd, POLLOUT);
 			if (e == EINTR || e == EAGAIN)
 				continue;
 			return -e;
@@ -82,6 +100,7 @@ struct posix_stream {
 	uint8_t *buf;		/* writes smaller than cap gather here */
 	size_t len;
 	size_t cap;
+	int err;		/* the first write error, kept */
 };
 
 static enum gauss_status
@@ -103,11 +122,13 @@ static enum gauss_status
 posix_put(struct posix_stream *p, const void *buf, size_t n,
 	  struct errbuf *eb)
 {
-	const ssize_t r = io_write_full(p->fd, buf, n);
+	const ssize_t r = p->err ? -p->err : io_write_full(p->fd, buf, n);
 
-	if (r < 0)
+	if (r < 0) {
+		p->err = (int)-r;
 		return err_setf(eb, GAUSS_E_IO, "write failed: %s",
-				strerror((int)-r));
+				strerror(p->err));
+	}
 	return GAUSS_OK;
 }
 
@@ -118,7 +139,7 @@ posix_flush(struct io_stream *s, struct errbuf *eb)
 	const size_t len = p->len;
 
 	p->len = 0;
-	return len ? posix_put(p, p->buf, len, eb) : GAUSS_OK;
+	return len || p->err ? posix_put(p, p->buf, len, eb) : GAUSS_OK;
 }
 
 static enum gauss_status

@@ -231,7 +231,7 @@ test_roundtrip_corpus(void **state)
 {
 	const char *dir = getenv("GAUSS_CORPUS");
 	struct dirent *de;
-	DIR *d;
+	DIR *d = NULL;
 	int files = 0;
 
 	(void)state;

@@ -82,6 +82,9 @@ usage_long(void)
 	      "See gauss(1) and gauss(5).\n", stdout);
 }
 
+static int usage_error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
 static int
 usage_error(const char *fmt, ...)
 {
