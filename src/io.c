@@ -2,6 +2,7 @@
 /* io.c: choosing the I/O backend of a stream (see io.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "io.h"
 #include "banned.h"
@@ -43,7 +44,18 @@ enum gauss_status
 io_stream_open(struct io_stream **s, enum io_backend b, enum io_dir dir,
 	       int fd, bool direct, struct errbuf *eb)
 {
+	struct stat sb;
+
 	*s = NULL;
+	/*
+	 * A pipe holds 64 KiB and is read and written in order: io_uring can
+	 * keep only one transfer in flight on it, each a trip through a kernel
+	 * worker, and measured two to three times slower than read() and
+	 * write() (bench/RESULTS.md). So by default pipes, sockets and devices
+	 * go through POSIX; GAUSS_IO=uring still forces io_uring on them.
+	 */
+	if (b == IO_AUTO && (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)))
+		b = IO_POSIX;
 	if (b != IO_POSIX) {
 		bool refused = false;
 		struct errbuf ueb;

@@ -13,9 +13,10 @@
  * writes in the calling thread. The io_uring one (io_uring.c) keeps several
  * reads ahead of the reader and several writes in flight behind the
  * writer, so the disk works while the caller computes. Both give the same
- * bytes; io_uring is chosen unless GAUSS_IO says otherwise or the kernel
- * (or a sandbox) refuses it, in which case the POSIX backend takes over
- * without a word.
+ * bytes; io_uring is chosen for regular files unless GAUSS_IO says
+ * otherwise or the kernel (or a sandbox) refuses it, in which case the
+ * POSIX backend takes over without a word. Pipes go through POSIX unless
+ * io_uring is forced (see io_stream_open() in io.c for why).
  */
 #ifndef GAUSS_IO_H
 #define GAUSS_IO_H
@@ -37,7 +38,7 @@ ssize_t io_pread_full(int fd, void *buf, size_t nbytes, uint64_t offset);
 ssize_t io_write_full(int fd, const void *buf, size_t nbytes);
 
 enum io_backend {
-	IO_AUTO,	/* io_uring when the kernel allows it, else POSIX */
+	IO_AUTO,	/* files: io_uring when allowed, else POSIX; pipes: POSIX */
 	IO_POSIX,
 	IO_URING,
 };
@@ -58,8 +59,8 @@ struct io_stream;
 
 /*
  * Opens a sequential stream over fd (which stays the caller's: closing the
- * stream does not close it). IO_AUTO takes io_uring when it can be set up
- * and POSIX otherwise; IO_URING fails with GAUSS_E_IO when io_uring is
+ * stream does not close it). IO_AUTO takes io_uring for a regular file
+ * when it can be set up and POSIX otherwise; IO_URING fails with GAUSS_E_IO when io_uring is
  * refused or not built in. With direct, the io_uring backend reads and
  * writes a regular file with O_DIRECT where its file system allows it
  * (silently not elsewhere); the POSIX backend ignores direct and always

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /* io_posix.c: read/pread/write with retries, the portable I/O backend. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -175,6 +177,23 @@ static const struct io_stream_ops posix_ops = {
 	.backend = IO_POSIX,
 };
 
+/*
+ * A pipe holds 64 KiB by default, so a 4 MiB block crosses it in 64 trips,
+ * each a context switch with the process at the other end; 1 MiB (the
+ * default ceiling for unprivileged processes, pipe-max-size) cuts that to
+ * 4. Best effort: a pipe that cannot grow works as it is.
+ */
+static void
+grow_pipe(int fd)
+{
+	struct stat sb;
+	const int want = 1 << 20;
+
+	if (fstat(fd, &sb) == 0 && S_ISFIFO(sb.st_mode) &&
+	    fcntl(fd, F_GETPIPE_SZ) < want)
+		(void)fcntl(fd, F_SETPIPE_SZ, want);
+}
+
 enum gauss_status
 io_posix_stream_open(struct io_stream **s, enum io_dir dir, int fd,
 		     bool direct, struct errbuf *eb)
@@ -187,6 +206,7 @@ io_posix_stream_open(struct io_stream **s, enum io_dir dir, int fd,
 		return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
 	p->base.ops = &posix_ops;
 	p->fd = fd;
+	grow_pipe(fd);
 	if (dir == IO_WRITE) {
 		p->cap = (size_t)1 << 18;
 		p->buf = malloc(p->cap);
