@@ -830,8 +830,9 @@ test_io_backend_from_env(void **state)
 }
 
 /*
- * Where io_uring works, IO_AUTO takes it; where it is refused (run under
- * no_uring), IO_URING fails with the reason and IO_AUTO quietly takes POSIX.
+ * Where io_uring works, IO_AUTO takes it for a regular file; where it is
+ * refused (run under no_uring), IO_URING fails with the reason and IO_AUTO
+ * quietly takes POSIX. Pipes take POSIX under IO_AUTO.
  */
 static void
 test_io_auto_and_refusal(void **state)
@@ -839,11 +840,23 @@ test_io_auto_and_refusal(void **state)
 	struct io_stream *s = NULL;
 	struct errbuf eb = { "" };
 	bool refused = false;
-	const int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char path[] = "/tmp/gauss-io-auto-XXXXXX";
+	const int fd = mkostemp(path, O_CLOEXEC);
+	int pfd[2];
 	enum gauss_status st;
 
 	(void)state;
 	assert_true(fd >= 0);
+	unlink(path);
+	/* a pipe takes POSIX under IO_AUTO, whatever the kernel allows */
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(io_stream_open(&s, IO_AUTO, IO_READ, pfd[0], false,
+					&eb), GAUSS_OK);
+	assert_int_equal(io_stream_backend(s), IO_POSIX);
+	io_stream_close(s);
+	s = NULL;
+	close(pfd[0]);
+	close(pfd[1]);
 	st = io_uring_stream_open(&s, IO_READ, fd, false, &refused, &eb);
 	if (st == GAUSS_OK) {
 		io_stream_close(s);
