@@ -148,6 +148,15 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 			return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
 					"shorter than its raw plane");
 		stream_nbytes = payload_nbytes - raw_nbytes;
+		/*
+		 * The unused high bits of an fp16 plane's last byte are zero
+		 * (gauss(5)); no checksum covers them, so a change there is
+		 * caught here or not at all.
+		 */
+		if (kind == FMT_KIND_EXP_F16 && (3 * n) % 8 &&
+		    payload[payload_nbytes - 1] >> ((3 * n) % 8))
+			return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding "
+					"bits after the fp16 plane");
 		if (d->nsym == 1) {
 			if (stream_nbytes != 0)
 				return err_setf(eb, GAUSS_E_CORRUPT, "chunk of "
