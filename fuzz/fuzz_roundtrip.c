@@ -32,7 +32,7 @@
 #include "banned.h"
 
 #define MAX_TENSORS	6
-#define MAX_DATA_NBYTES	((size_t)256 << 10)
+#define MAX_DATA_NBYTES	((size_t)64 << 10)
 
 static const struct {
 	const char *name;
@@ -258,6 +258,22 @@ build(struct src *in, uint8_t flags, struct buf *file)
 	return file->n;
 }
 
+/*
+ * One context for the whole run, as a program compressing many files would
+ * keep: its cache spares ASan the cost of allocating 4 MiB blocks on every
+ * call.
+ */
+static struct gauss_ctx *
+shared_ctx(void)
+{
+	static struct gauss_ctx *ctx;
+
+	if (ctx == NULL)
+		ctx = gauss_ctx_new();
+	FUZZ_CHECK(ctx != NULL);
+	return ctx;
+}
+
 /* Compresses with the public call (default sizes) or the pipeline. */
 static enum gauss_status
 compress(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
@@ -288,16 +304,8 @@ compress(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
 			fprintf(stderr, "compress: %s\n", eb.text);
 		*out_n = (size_t)got.out_nbytes;
 	} else {
-		/*
-		 * One context for the whole run, as a program compressing
-		 * many files would keep: its cache spares ASan the cost of
-		 * allocating the 4 MiB blocks of every call.
-		 */
-		static struct gauss_ctx *ctx;
+		struct gauss_ctx *ctx = shared_ctx();
 
-		if (ctx == NULL)
-			ctx = gauss_ctx_new();
-		FUZZ_CHECK(ctx != NULL);
 		FUZZ_CHECK(gauss_ctx_set_threads(ctx, second ? 1 : 2) ==
 			   GAUSS_OK);
 		if (second)
@@ -335,12 +343,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		   GAUSS_OK);
 	FUZZ_CHECK(a_n == b_n && memcmp(a, b, a_n) == 0);
 
-	ctx = gauss_ctx_new();
-	FUZZ_CHECK(ctx != NULL);
+	ctx = shared_ctx();
+	FUZZ_CHECK(gauss_ctx_set_threads(ctx, 2) == GAUSS_OK);
 	FUZZ_CHECK(gauss_decompress_buffer(ctx, a, a_n, back, n, &back_n) ==
 		   GAUSS_OK);
 	FUZZ_CHECK(back_n == n && memcmp(back, file.p, n) == 0);
-	gauss_ctx_free(ctx);
 	free(a);
 	free(b);
 	free(back);
