@@ -1374,6 +1374,13 @@ static const struct pool_ops decompress_ops = {
 	.progress = d_progress,
 };
 
+/*
+ * Largest block decoded from a stream whose size is unknown (a pipe): the
+ * header's block size is all there is to size the jobs by. gauss writes
+ * 4 MiB blocks; gauss(5) allows up to 16 GiB.
+ */
+#define DECODE_STREAM_BLOCK_LOG2_MAX 30
+
 static void
 djobs_free(struct pool_cache *cache, struct djob *jobs, unsigned n)
 {
@@ -1393,7 +1400,16 @@ djobs_init(struct dstate *ds, const struct pipe_in *in, struct djob *jobs,
 	   void **jobv, unsigned n)
 {
 	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
-	const size_t block_nbytes = (size_t)1 << ds->fh.block_log2;
+	/*
+	 * A job holds at most a block, and no more than the original when
+	 * its size is known (the frames are held to it): a header declaring
+	 * 16 GiB blocks costs nothing for a file of a few bytes.
+	 */
+	const uint64_t most = ds->expected_nbytes == UINT64_MAX ? UINT64_MAX :
+			      MAX(ds->expected_nbytes / chunk_nbytes + 1, 1) *
+			      chunk_nbytes;
+	const size_t block_nbytes = (size_t)MIN((uint64_t)1 << ds->fh.block_log2,
+						most);
 	const size_t nchunks = block_nbytes / chunk_nbytes + JOB_MAX_PIECES;
 	/* a job's records hold at most its bytes and their checksums */
 	const size_t in_nbytes = block_nbytes + nchunks * FMT_CHECKSUM_NBYTES;
@@ -1452,6 +1468,13 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 	if (st != GAUSS_OK)
 		goto out;
 	source_skip(&ds.in, FMT_HEADER_NBYTES);
+	if (ds.expected_nbytes == UINT64_MAX &&
+	    ds.fh.block_log2 > DECODE_STREAM_BLOCK_LOG2_MAX) {
+		st = err_setf(eb, GAUSS_E_TOO_LARGE, "blocks of 2^%u bytes are "
+			      "more than gauss decodes from a stream (2^%u)",
+			      ds.fh.block_log2, DECODE_STREAM_BLOCK_LOG2_MAX);
+		goto out;
+	}
 	st = GAUSS_E_NOMEM;
 	jobs = calloc(nslots, sizeof(*jobs));
 	jobv = calloc(nslots, sizeof(*jobv));
