@@ -4,9 +4,11 @@
  * writes of odd sizes (1 byte to 9 MiB) into a regular file and a pipe and
  * come back through reads of other odd sizes, for every pairing of writer
  * and reader backend, so each backend is checked against the other. Also:
- * errors (/dev/full), the fd offset at the start and after a flush,
- * O_DIRECT on a disk file system and on tmpfs, requests left in flight by a
- * thread that has exited, and the choice of backend.
+ * errors (/dev/full, a file size limit), the fd offset at the start and
+ * after a flush, O_DIRECT on a disk file system and on tmpfs, large
+ * transfers (which the io_uring backend moves without its staging buffers)
+ * at odd sizes and offsets, requests left in flight by a thread that has
+ * exited, and the choice of backend.
  *
  * io_uring cases skip (with a message) where the kernel or a sandbox
  * refuses io_uring; run under tests/no_uring to see them skip, and to check
@@ -15,9 +17,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -185,6 +189,21 @@ temp_file_in(const char *dir, int *fd_ret)
 	*fd_ret = mkostemp(path, O_CLOEXEC);
 	assert_true(*fd_ret >= 0);
 	return path;
+}
+
+/*
+ * n bytes at an address as far from a 4096 boundary as the file offset of
+ * each byte (shift 0) or one further (shift 1): with O_DIRECT the io_uring
+ * backend moves the first kind straight and stages the second.
+ */
+static uint8_t *
+placed_alloc(size_t n, size_t shift, void **base_ret)
+{
+	void *base = NULL;
+
+	assert_int_equal(posix_memalign(&base, 4096, n + 4096), 0);
+	*base_ret = base;
+	return (uint8_t *)base + shift;
 }
 
 static void
@@ -366,6 +385,78 @@ test_io_write_error_dev_full(void **state)
 	}
 	io_stream_close(s);
 	close(fd);
+}
+
+/*
+ * A regular file that may not grow past a limit (RLIMIT_FSIZE): a large
+ * write stops short there, then fails with EFBIG, and the file holds the
+ * bytes up to the limit. With O_DIRECT the io_uring backend writes from
+ * the caller's memory in pieces, the last of which meets the limit.
+ */
+struct limit_case {
+	enum io_backend b;
+	bool direct;
+};
+
+static struct limit_case limit_cases[] = {
+	{ IO_POSIX, false },
+	{ IO_URING, false },
+	{ IO_URING, true },
+};
+
+static void
+test_io_write_error_file_limit(void **state)
+{
+	const struct limit_case *lc = *state;
+	const size_t limit = 3 * MIB + 5;
+	struct io_stream *s = NULL;
+	struct errbuf eb = { "" };
+	enum gauss_status st;
+	struct rlimit old, lim;
+	void (*old_handler)(int);
+	char *dir, *path;
+	void *base;
+	uint8_t *p;
+	int fd;
+
+	need_backend(lc->b);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < 16 * MIB)
+		skip();
+	/* the file offset of each byte is its distance from a page */
+	p = placed_alloc(limit + MIB, 0, &base);
+	memcpy(p, data, limit + MIB);
+	dir = make_temp_dir();
+	path = temp_file_in(dir, &fd);
+	assert_true(open_stream(&s, lc->b, IO_WRITE, fd, lc->direct));
+	lim = old;
+	lim.rlim_cur = limit;
+	/* a write past the limit would also raise SIGXFSZ */
+	old_handler = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	st = io_stream_write(s, p, 100, &eb);
+	if (st == GAUSS_OK)
+		st = io_stream_write(s, p + 100, limit + 900, &eb);
+	if (st == GAUSS_OK)
+		st = io_stream_flush(s, &eb);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, old_handler);
+
+	assert_int_equal(st, GAUSS_E_IO);
+	assert_non_null(strstr(eb.text, "write failed"));
+	assert_non_null(strstr(eb.text, strerror(EFBIG)));
+	/* the first error sticks */
+	memset(&eb, 0, sizeof(eb));
+	assert_int_equal(io_stream_write(s, p, 2 * MIB, &eb), GAUSS_E_IO);
+	assert_non_null(strstr(eb.text, strerror(EFBIG)));
+	io_stream_close(s);
+	assert_file_is(fd, p, limit);
+
+	close(fd);
+	free(path);
+	remove_tree(dir);
+	free(dir);
+	free(base);
 }
 
 static void
@@ -577,6 +668,166 @@ test_io_direct(void **state)
 	unlink(path);
 	free(path);
 	free(back);
+	rmdir(dir);
+}
+
+/* ---- large transfers at odd sizes and offsets, against POSIX ---- */
+
+/*
+ * Sizes on both sides of what the io_uring backend takes straight from or
+ * into the caller's memory (reads from 32 KiB, writes from 1 MiB, pieces
+ * of 1 MiB with 8 in flight), mixed with small ones.
+ */
+static const size_t large_sizes[] = {
+	MIB, 3, MIB + 1, 32767, 32768, 4096, 9 * MIB + 4095, 1, 2 * MIB - 1,
+	100, 17 * MIB + 5, 65536, MIB - 1, 4 * MIB, 7, 3 * MIB + 2048,
+};
+
+struct large_case {
+	bool direct;
+	const char *dir;
+};
+
+static struct large_case large_cases[] = {
+	{ false, "/tmp" },
+	{ true, "/tmp" },
+	{ true, "/dev/shm" },
+};
+
+/*
+ * Writes src[0][0..n) to path: head bytes with a plain write, the rest
+ * through a stream of backend b in the sizes of large_sizes, every third
+ * write from src[1] (the same bytes, placed one byte further).
+ */
+static void
+large_write(enum io_backend b, bool direct, const char *path,
+	    uint8_t *const src[2], size_t n, size_t head)
+{
+	struct io_stream *s = NULL;
+	struct errbuf eb = { "" };
+	size_t off = head;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(io_write_full(fd, src[0], head), (ssize_t)head);
+	assert_true(open_stream(&s, b, IO_WRITE, fd, direct));
+	for (size_t i = 0; off < n; i++) {
+		const size_t k = MIN(large_sizes[i % ARRAY_SIZE(large_sizes)],
+				     n - off);
+
+		if (io_stream_write(s, src[i % 3 == 2] + off, k, &eb) !=
+		    GAUSS_OK)
+			fail_msg("%s write: %s", io_backend_name(b), eb.text);
+		off += k;
+	}
+	if (io_stream_flush(s, &eb) != GAUSS_OK)
+		fail_msg("%s flush: %s", io_backend_name(b), eb.text);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)n);
+	io_stream_close(s);
+	assert_file_is(fd, src[0], n);
+	close(fd);
+}
+
+/*
+ * Reads path (n bytes, which must be want) from offset start through a
+ * stream of backend b, in the sizes of large_sizes into dst[0] or dst[1]
+ * at the file offset, then asks for more than is left, twice.
+ */
+static void
+large_read(enum io_backend b, bool direct, const char *path,
+	   const uint8_t *want, size_t n, size_t start, uint8_t *const dst[2])
+{
+	struct io_stream *s = NULL;
+	struct errbuf eb = { "" };
+	size_t off = start, got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(lseek(fd, (off_t)start, SEEK_SET), (off_t)start);
+	assert_true(open_stream(&s, b, IO_READ, fd, direct));
+	for (size_t i = 0; n - off > 3 * MIB; i++) {
+		const size_t k = MIN(large_sizes[(i + 5) %
+						 ARRAY_SIZE(large_sizes)],
+				     n - off - 1);
+		uint8_t *const to = dst[i % 3 == 1] + off;
+
+		if (io_stream_read(s, to, k, &got, &eb) != GAUSS_OK)
+			fail_msg("%s read: %s", io_backend_name(b), eb.text);
+		assert_int_equal(got, k);
+		assert_memory_equal(to, want + off, k);
+		off += k;
+	}
+	/* the end, met by a read that is large enough to skip the staging */
+	for (int i = 0; i < 3; i++) {
+		const size_t k = i == 1 ? 1 : 5 * MIB;
+
+		if (io_stream_read(s, dst[0] + off, k, &got, &eb) != GAUSS_OK)
+			fail_msg("%s read: %s", io_backend_name(b), eb.text);
+		assert_int_equal(got, i == 0 ? n - off : 0);
+		assert_memory_equal(dst[0] + off, want + off, got);
+		off += got;
+	}
+	io_stream_close(s);
+	assert_int_equal(lseek(fd, 0, SEEK_CUR), (off_t)n);
+	close(fd);
+}
+
+/*
+ * Each backend writes the same bytes in the same calls, starting at an
+ * odd offset; each reads them back from another odd offset. Where direct
+ * asks for O_DIRECT, the io_uring backend mixes the O_DIRECT descriptor
+ * with buffered edges in one call.
+ */
+static void
+test_io_large_vs_posix(void **state)
+{
+	const struct large_case *lc = *state;
+	static const enum io_backend both[] = { IO_POSIX, IO_URING };
+	const size_t head = 100, start = 4097;
+	uint64_t seed = 0x1a5e;
+	size_t n = head;
+	void *base[4];
+	uint8_t *src[2], *dst[2];
+	char tmpl[64], *dir, *path[2];
+
+	need_backend(IO_URING);
+	snprintf(tmpl, sizeof(tmpl), "%s/gauss-test-io.XXXXXX", lc->dir);
+	dir = mkdtemp(tmpl);
+	if (dir == NULL) {
+		print_message("cannot make a directory in %s: %s\n", lc->dir,
+			      strerror(errno));
+		skip();
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(large_sizes); i++)
+		n += large_sizes[i];
+	for (int i = 0; i < 2; i++) {
+		src[i] = placed_alloc(n, (size_t)i, &base[i]);
+		dst[i] = placed_alloc(n, (size_t)i, &base[2 + i]);
+	}
+	for (size_t i = 0; i < n; i += 8) {
+		const uint64_t r = test_rand(&seed);
+
+		memcpy(src[0] + i, &r, MIN((size_t)8, n - i));
+	}
+	memcpy(src[1], src[0], n);
+
+	for (int i = 0; i < 2; i++) {
+		path[i] = path_join(dir, io_backend_name(both[i]));
+		large_write(both[i], lc->direct, path[i], src, n, head);
+	}
+	for (int w = 0; w < 2; w++)
+		for (int r = 0; r < 2; r++)
+			large_read(both[r], lc->direct, path[w], src[0], n,
+				   start, dst);
+
+	for (int i = 0; i < 2; i++) {
+		unlink(path[i]);
+		free(path[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		free(base[i]);
 	rmdir(dir);
 }
 
@@ -902,6 +1153,15 @@ main(void)
 		PAIR("test_io_pipe_uring_to_uring", test_io_pipe_round_trip, 3),
 		EACH("test_io_write_error_dev_full",
 		     test_io_write_error_dev_full),
+		{ "test_io_write_error_file_limit_posix",
+		  test_io_write_error_file_limit, NULL, NULL,
+		  &limit_cases[0] },
+		{ "test_io_write_error_file_limit_uring",
+		  test_io_write_error_file_limit, NULL, NULL,
+		  &limit_cases[1] },
+		{ "test_io_write_error_file_limit_uring_direct",
+		  test_io_write_error_file_limit, NULL, NULL,
+		  &limit_cases[2] },
 		EACH("test_io_read_error", test_io_read_error),
 		EACH("test_io_read_from_offset", test_io_read_from_offset),
 		EACH("test_io_write_mixed_with_plain",
@@ -915,6 +1175,12 @@ main(void)
 		  &direct_cases[2] },
 		{ "test_io_direct_uring_shm", test_io_direct, NULL, NULL,
 		  &direct_cases[3] },
+		{ "test_io_large_vs_posix_tmp", test_io_large_vs_posix, NULL,
+		  NULL, &large_cases[0] },
+		{ "test_io_large_vs_posix_direct_tmp", test_io_large_vs_posix,
+		  NULL, NULL, &large_cases[1] },
+		{ "test_io_large_vs_posix_direct_shm", test_io_large_vs_posix,
+		  NULL, NULL, &large_cases[2] },
 		EACH("test_io_thread_exit_pipe_write",
 		     test_io_thread_exit_pipe_write),
 		EACH("test_io_thread_exit_pipe_read",
