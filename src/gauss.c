@@ -454,6 +454,18 @@ verify_written(struct gauss_ctx *ctx, const struct outfile *of,
 	return GAUSS_OK;
 }
 
+/*
+ * Puts the input's name in front of a failure's message, making sure there
+ * is a reason after it (an allocation that failed deep down leaves none).
+ */
+static void
+name_failure(struct gauss_ctx *ctx, enum gauss_status st, const char *name)
+{
+	if (ctx->err.text[0] == '\0')
+		ctx_fail(ctx, st, "%s", gauss_strerror(st));
+	err_prefix(&ctx->err, st, "'%s'", name);
+}
+
 /* Compresses in to out; the caller opens both and closes in. */
 static enum gauss_status
 compress_io(struct gauss_ctx *ctx, const struct input *in,
@@ -478,7 +490,7 @@ compress_io(struct gauss_ctx *ctx, const struct input *in,
 	if (st == GAUSS_OK)
 		ctx->last = sizes;
 	else
-		err_prefix(&ctx->err, st, "'%s'", in->name);
+		name_failure(ctx, st, in->name);
 	return ctx_end(ctx, st);
 }
 
@@ -500,7 +512,7 @@ decompress_io(struct gauss_ctx *ctx, const struct input *in,
 	if (st == GAUSS_OK)
 		ctx->last = sizes;
 	else
-		err_prefix(&ctx->err, st, "'%s'", in->name);
+		name_failure(ctx, st, in->name);
 	return ctx_end(ctx, st);
 }
 
