@@ -758,10 +758,14 @@ read_st_header(struct cstate *cs, struct st_header *st, uint8_t **hdr_ret,
 		return err_setf(eb, GAUSS_E_BAD_INPUT, "file is too short "
 				"for a safetensors header (%zu bytes)", avail);
 	TRY(st_check_prefix(source_peek(&cs->src), size, &json_nbytes, eb));
-	hdr = malloc(8 + (size_t)json_nbytes);
-	if (hdr == NULL)
-		return GAUSS_E_NOMEM;
-	*hdr_ret = hdr;
+	/* memory is read in place: only a descriptor needs the copy */
+	hdr = NULL;
+	if (cs->src.mem == NULL) {
+		hdr = malloc(8 + (size_t)json_nbytes);
+		if (hdr == NULL)
+			return GAUSS_E_NOMEM;
+		*hdr_ret = hdr;
+	}
 	p = source_take(&cs->src, 8 + (size_t)json_nbytes, hdr, eb, &rst);
 	if (p == NULL)
 		return rst != GAUSS_OK ? rst :
