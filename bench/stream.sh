@@ -25,7 +25,7 @@ out=$work/gauss-stream-out.gauss
 back=$work/gauss-stream-back.safetensors
 copy=$work/gauss-stream-copy
 log=$(mktemp)
-trap 'rm -f "$out" "$back" "$copy" "$log"' EXIT
+trap 'rm -f "$out" "$back" "$copy" "$log"*' EXIT
 
 if [ ! -s "$ckpt" ]; then
 	echo "generating $ckpt ($size of tensors)" >&2
@@ -61,16 +61,18 @@ median() {
 
 # RSS of gauss itself, not of bash: time -v is applied to gauss directly.
 g() { printf '/usr/bin/time -v -o %q %q' "$log.g" "$gauss"; }
-measure_g() {
-	local sh=$1 i
-	for i in $(seq "$runs"); do
-		/usr/bin/time -f '%e' -o "$log" bash -c "${sh//@G@/$(g)}" >/dev/null
-		t=$(tail -n 1 "$log")
-		rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.g")
-		echo "$t $rss"
-	done | sort -n -k1 | awk -v r="$runs" '
+# once CMD: runs CMD once (@G@ is the timed gauss) after a sync, so that the
+# dirty pages of the run before are not charged to it; prints "seconds rss".
+once() {
+	sync
+	/usr/bin/time -f '%e' -o "$log" bash -c "${1//@G@/$(g)}" >/dev/null
+	echo "$(tail -n 1 "$log") $(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.g")"
+}
+# med FILE: the median time and the largest RSS of the lines of FILE.
+med() {
+	sort -n -k1 "$1" | awk '
 		{ t[NR] = $1; if ($2 > m) m = $2 }
-		END { printf "%s %d\n", t[int((r + 1) / 2)], m }'
+		END { printf "%s %d\n", t[int((NR + 1) / 2)], m }'
 }
 
 row() {	# NAME SECONDS RSS_KIB
@@ -92,21 +94,35 @@ echo "| run | s | MB/s (original) | speed / cat | speed / cp | peak RSS MiB |"
 echo "|---|---|---|---|---|---|"
 row "cat FILE >/dev/null" "$cat_s" 0
 row "cp FILE COPY && sync" "$cp_s" 0
+# The backends take turns within each round, so that a drift of the disk or
+# of the machine (shared, virtual) falls on both alike.
+ios=
 for io in posix uring; do
-	export GAUSS_IO=$io
-	if ! "$gauss" compress -q -f -c "$ckpt" >/dev/null 2>&1; then
+	if GAUSS_IO=$io "$gauss" compress -q -f -c "$ckpt" >/dev/null 2>&1; then
+		ios="$ios $io"
+	else
 		echo "| GAUSS_IO=$io: not available here | | | | | |"
-		continue
 	fi
-	read -r s k < <(measure_g "@G@ compress -q -f '$ckpt' '$out'")
+done
+for r in $(seq "$runs"); do
+	for io in $ios; do
+		export GAUSS_IO=$io
+		once "@G@ compress -q -f '$ckpt' '$out'" >>"$log.$io.cf"
+		once "@G@ decompress -q -f '$out' '$back'" >>"$log.$io.df"
+		cmp "$ckpt" "$back" || { echo "restored file differs" >&2; exit 1; }
+		rm -f "$back"
+		once "cat '$ckpt' | @G@ compress -q - - >'$out'" >>"$log.$io.cp"
+		once "cat '$out' | @G@ decompress -q - - | cmp - '$ckpt'" >>"$log.$io.dp"
+	done
+done
+for io in $ios; do
+	read -r s k < <(med "$log.$io.cf")
 	row "compress file to file, GAUSS_IO=$io" "$s" "$k"
-	read -r s k < <(measure_g "@G@ decompress -q -f '$out' '$back'")
+	read -r s k < <(med "$log.$io.df")
 	row "decompress file to file, GAUSS_IO=$io" "$s" "$k"
-	cmp "$ckpt" "$back" || { echo "restored file differs" >&2; exit 1; }
-	rm -f "$back"
-	read -r s k < <(measure_g "cat '$ckpt' | @G@ compress -q - - >'$out'")
+	read -r s k < <(med "$log.$io.cp")
 	row "compress pipe to pipe, GAUSS_IO=$io" "$s" "$k"
-	read -r s k < <(measure_g "cat '$out' | @G@ decompress -q - - | cmp - '$ckpt'")
+	read -r s k < <(med "$log.$io.dp")
 	row "decompress pipe to pipe (+ cmp), GAUSS_IO=$io" "$s" "$k"
 done
 unset GAUSS_IO
