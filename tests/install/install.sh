@@ -64,13 +64,19 @@ for f in "$bin/gauss" "$inc/gauss.h" "$lib/libgauss.a" \
 	fi
 done
 [ -x "$bin/gauss" ] || bad file "bin/gauss is not executable"
-sos=$(cd "$lib" && ls libgauss.so* 2>/dev/null | tr '\n' ' ')
+sos=""
+for f in "$lib"/libgauss.so*; do
+	[ -e "$f" ] && sos="$sos${f##*/} "
+done
 case $sos in
 *libgauss.so\ *libgauss.so.[0-9]*) ok "file libgauss.so: $sos" ;;
 *) bad file "libgauss.so and its versioned names: got '$sos'" ;;
 esac
-"$bin/gauss" --version >"$tmp/out" 2>&1 && ok "gauss --version" ||
+if "$bin/gauss" --version >"$tmp/out" 2>&1; then
+	ok "gauss --version"
+else
 	bad "gauss --version" "$(cat "$tmp/out")"
+fi
 
 # The GAUSS_API functions of the installed header, and their prototypes
 # (whitespace squeezed out, GAUSS_API dropped).
@@ -144,16 +150,19 @@ export PKG_CONFIG_PATH="$lib/pkgconfig"
 export PKG_CONFIG_SYSROOT_DIR="$dest"
 want="libxxhash jansson"
 [ "$HAVE_URING" = 1 ] && want="$want liburing"
-reqs=$(pkg-config --print-requires-private gauss 2>&1)
+reqs=$(pkg-config --print-requires-private gauss 2>&1 | tr '\n' ' ')
 for r in $want; do
-	case " $(echo $reqs) " in
+	case " $reqs " in
 	*" $r "*) ok "gauss.pc requires $r" ;;
 	*) bad "gauss.pc" "Requires.private lacks $r: '$reqs'" ;;
 	esac
 done
 v=$(pkg-config --modversion gauss 2>&1)
-"$bin/gauss" --version 2>&1 | grep -qF "$v" && ok "gauss.pc version $v" ||
+if "$bin/gauss" --version 2>&1 | grep -qF "$v"; then
+	ok "gauss.pc version $v"
+else
 	bad "gauss.pc" "version '$v' is not the command's"
+fi
 
 # ---- build and run example.c ----
 san=""
