@@ -548,6 +548,14 @@ st_parse(const uint8_t *json, size_t json_nbytes, uint64_t file_nbytes,
 		GAUSS_E_BAD_INPUT, "header length %zu is out of range "
 		"[2, %" PRIu64 "]", json_nbytes, ST_MAX_HEADER_NBYTES);
 
+	{
+		const uint8_t *nul = memchr(json, '\0', json_nbytes);
+
+		/* jansson would take it for the end of its input */
+		FAIL_IF(nul != NULL, eb, GAUSS_E_BAD_INPUT,
+			"header holds a NUL byte at byte %zu of its %zu",
+			(size_t)(nul - json), json_nbytes);
+	}
 	root = json_loadb((const char *)json, json_nbytes,
 			  JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
@@ -555,6 +563,13 @@ st_parse(const uint8_t *json, size_t json_nbytes, uint64_t file_nbytes,
 	if (!json_is_object(root)) {
 		st = err_setf(eb, GAUSS_E_BAD_INPUT,
 			      "header is not a JSON object");
+		goto out;
+	}
+	/* The specification: it MUST begin with '{' (padding comes after). */
+	if (json[0] != '{') {
+		st = err_setf(eb, GAUSS_E_BAD_INPUT,
+			      "header does not begin with '{' (it begins with "
+			      "byte 0x%02x)", json[0]);
 		goto out;
 	}
 	hdr.json_nbytes = json_nbytes;

@@ -411,9 +411,13 @@ test_safetensors_padded_header(void **state)
 	st_header_free(&hdr);
 	free(file);
 
-	/* Other JSON whitespace around the object is fine too. */
-	expect_ok(" \t\r\n{}\n\t  ", 0, &hdr);
+	/* Other JSON whitespace after the object is fine too... */
+	expect_ok("{}\n\t\r  ", 0, &hdr);
 	st_header_free(&hdr);
+	/* ...but the header must begin with '{' (the specification says so). */
+	expect_bad(" \t\r\n{}\n\t  ", 0,
+		   "header does not begin with '{' (it begins with byte 0x20)");
+	expect_bad("\n{}", 0, "it begins with byte 0x0a");
 }
 
 static void
@@ -931,10 +935,13 @@ test_safetensors_raw_nul_bytes(void **state)
 	static const char before[] = "\0{}";
 
 	(void)state;
-	expect_bad_n(inside, sizeof(inside) - 1, 1, "invalid JSON header");
+	expect_bad_n(inside, sizeof(inside) - 1, 1,
+		     "header holds a NUL byte at byte 3 of its 54");
 	/* Padding must be spaces, not NUL bytes. */
-	expect_bad_n(after, sizeof(after) - 1, 0, "invalid JSON header");
-	expect_bad_n(before, sizeof(before) - 1, 0, "invalid JSON header");
+	expect_bad_n(after, sizeof(after) - 1, 0,
+		     "header holds a NUL byte at byte 2 of its 8");
+	expect_bad_n(before, sizeof(before) - 1, 0,
+		     "header holds a NUL byte at byte 0 of its 3");
 }
 
 static void
