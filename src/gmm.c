@@ -356,7 +356,7 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	m = malloc(sizeof(*m));
 	pc = malloc(sizeof(*pc));
 	cl = calloc(k, sizeof(*cl));
-	et = malloc(sizeof(*et));
+	et = aligned_alloc(64, (sizeof(*et) + 63) & ~(size_t)63);
 	tabs = malloc(k * sizeof(*tabs));
 	hist = calloc((size_t)k * 256, sizeof(*hist));
 	cls = malloc(MAX(count, 1));
@@ -799,7 +799,7 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 				"F32, F16 or BF16");
 	h = malloc(sizeof(*h));
 	tabs = malloc(GMM_MAX_K * sizeof(*tabs));
-	dt = malloc(sizeof(*dt));
+	dt = aligned_alloc(64, (sizeof(*dt) + 63) & ~(size_t)63);
 	snb = malloc(GMM_MAX_K * sizeof(*snb));
 	ncl = calloc(GMM_MAX_K, sizeof(*ncl));
 	rp = malloc(GMM_MAX_K * sizeof(*rp));
