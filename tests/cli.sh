@@ -485,11 +485,21 @@ usage_err usage-unknown-command frobnicate s.safetensors x.gauss
 usage_err usage-unknown-short-option compress -x s.safetensors x.gauss
 usage_err usage-unknown-long-option compress --bogus s.safetensors x.gauss
 usage_err usage-unknown-option-info info --frob s.gauss
-usage_err usage-compress-one-file compress s.safetensors
-usage_err usage-compress-three-files compress s.safetensors x.gauss y.gauss
 usage_err usage-compress-no-files compress
-usage_err usage-decompress-one-file decompress s.gauss
-usage_err usage-lossless-one-file --lossless s.safetensors
+usage_err usage-decompress-no-files decompress
+usage_err usage-lossless-no-files --lossless
+# one input, or several, is no longer a usage error (default names): see
+# tests/cli/conventions.sh; these stay wrong:
+usage_err usage-output-two-inputs compress -o x.gauss s.safetensors s.safetensors
+usage_err usage-c-and-o compress -c -o x.gauss s.safetensors
+usage_err usage-c-two-inputs decompress -c s.gauss s.gauss
+usage_err usage-stdin-among-inputs compress s.safetensors - x.safetensors
+usage_err usage-rm-stdout compress --rm s.safetensors -
+usage_err usage-rm-stdin compress --rm - x.gauss
+usage_err usage-rm-info info --rm s.gauss
+usage_err usage-o-verify verify -o x.gauss s.gauss
+usage_err usage-o-empty compress -o '' s.safetensors
+usage_err usage-o-no-value compress s.safetensors -o
 usage_err usage-info-no-file info
 usage_err usage-info-two-files info s.gauss s.gauss
 usage_err usage-verify-two-files verify s.gauss s.gauss

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * gauss.c (command): argument parsing, messages and exit codes over the
+ * gauss.c (command): commands, options, operands and exit codes over the
  * library in gauss.h. Exit status: 0 success, 1 bad data or I/O failure,
  * 2 usage error (gauss(1), EXIT STATUS).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -13,24 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "gauss.h"
+#include "cli.h"
 #include "banned.h"
 
-#define EXIT_DATA 1
-#define EXIT_USAGE 2
-
 static int verbosity = 1;	/* 0 quiet, 1 normal, 2 verbose */
+
+volatile sig_atomic_t cli_stop_signal;
+/* set while a model directory is written: signals stop it cleanly */
+static volatile sig_atomic_t defer_signals;
 
 static void
 usage_short(FILE *f)
 {
-	fputs("usage: gauss compress [--lossless] [OPTIONS] INPUT OUTPUT\n"
+	fputs("usage: gauss compress [OPTIONS] INPUT... (each to INPUT.gauss)\n"
+	      "       gauss compress [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss compress [OPTIONS] -o OUTPUT INPUT\n"
 	      "       gauss compress [OPTIONS] -c INPUT\n"
-	      "       gauss --lossless INPUT OUTPUT\n"
+	      "       gauss --lossless [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss decompress [OPTIONS] INPUT... (X.gauss to X)\n"
 	      "       gauss decompress [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss decompress [OPTIONS] -o OUTPUT INPUT\n"
 	      "       gauss decompress [OPTIONS] -c INPUT\n"
 	      "       gauss info [--json] FILE\n"
 	      "       gauss extract [--raw] [-f] FILE TENSOR [OUTPUT]\n"
@@ -43,14 +48,16 @@ usage_long(void)
 {
 	usage_short(stdout);
 	fputs("\n"
-	      "Compresses safetensors checkpoints without loss into .gauss\n"
-	      "files and restores them byte for byte.\n"
+	      "Compresses safetensors checkpoints, and model directories,\n"
+	      "without loss into .gauss files and restores them byte for\n"
+	      "byte.\n"
 	      "\n"
 	      "commands:\n"
-	      "  compress      compress a safetensors file (the default mode\n"
-	      "                is lossless)\n"
-	      "  decompress    restore the original file, checking every\n"
-	      "                checksum\n"
+	      "  compress      compress safetensors files (the default mode\n"
+	      "                is lossless); a directory: every .safetensors\n"
+	      "                file in its tree, the other files copied\n"
+	      "  decompress    restore the original files (or a directory),\n"
+	      "                checking every checksum\n"
 	      "  info          list the tensors of a .gauss file: dtype,\n"
 	      "                shape, codec, sizes, ratio, exponent entropy\n"
 	      "  verify        decode everything and check every checksum,\n"
@@ -59,15 +66,27 @@ usage_long(void)
 	      "                standard output without OUTPUT), reading\n"
 	      "                only its chunks\n"
 	      "\n"
+	      "operands of compress and decompress: with one INPUT or more\n"
+	      "than two, each INPUT goes to its default name; with two, the\n"
+	      "second is the OUTPUT unless it ends in .safetensors (compress)\n"
+	      "or .gauss (decompress), when both are inputs. '-' is the\n"
+	      "standard input (output).\n"
+	      "\n"
 	      "options:\n"
 	      "  --lossless    bit-exact compression (the default)\n"
-	      "  -c, --stdout  write to standard output (INPUT and OUTPUT\n"
-	      "                may also be '-': standard input, output)\n"
-	      "  -f, --force   overwrite an existing output; write binary\n"
-	      "                data to a terminal\n"
+	      "  -o, --output FILE\n"
+	      "                write the (single) INPUT to FILE\n"
+	      "  -c, --stdout  write to standard output\n"
+	      "  -k, --keep    keep the input files (the default)\n"
+	      "  --rm          remove each input once its output is complete\n"
+	      "                and checked (not with standard input/output,\n"
+	      "                not for directories)\n"
+	      "  -f, --force   overwrite an existing output (never a file or\n"
+	      "                directory of the command's input kind); write\n"
+	      "                binary data to a terminal\n"
 	      "  --direct      read and write files with O_DIRECT where the\n"
 	      "                file system allows it\n"
-	      "  -q, --quiet   print nothing but errors\n"
+	      "  -q, --quiet   print nothing but errors (no progress line)\n"
 	      "  -v, --verbose print more detail\n"
 	      "  -T, --threads N, --workers N\n"
 	      "                worker threads (default 0: one per core); the\n"
@@ -76,7 +95,10 @@ usage_long(void)
 	      "  --raw         (extract) the tensor's bare bytes, no header\n"
 	      "  -h, --help    print this help\n"
 	      "  --version     print the version\n"
+	      "  --            end of options\n"
 	      "\n"
+	      "environment: GAUSS_IO=auto|uring|posix, "
+	      "GAUSS_CPU=scalar|avx2|avx512\n"
 	      "exit status: 0 success, 1 bad data or I/O failure, 2 usage "
 	      "error\n"
 	      "See gauss(1) and gauss(5).\n", stdout);
@@ -97,35 +119,6 @@ usage_error(const char *fmt, ...)
 	fputs("\n", stderr);
 	usage_short(stderr);
 	return EXIT_USAGE;
-}
-
-static int
-fail(struct gauss_ctx *ctx, enum gauss_status st, const char *what,
-     const char *path)
-{
-	const char *msg = gauss_ctx_error(ctx);
-
-	if (msg == NULL || *msg == '\0')
-		msg = gauss_strerror(st);
-	/* library messages start with the file name: "'path': reason" */
-	{
-		const size_t n = strlen(path);
-
-		if (msg[0] == '\'' && strncmp(msg + 1, path, n) == 0 &&
-		    strncmp(msg + 1 + n, "': ", 3) == 0)
-			msg += n + 4;
-	}
-	fprintf(stderr, "gauss: cannot %s '%s': %s\n", what, path, msg);
-	return EXIT_DATA;
-}
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* How a file name reads in messages: "-" is a standard stream. */
@@ -151,34 +144,13 @@ refuse_terminal(const char *out, int force)
 	return 1;
 }
 
-static void
-print_summary(const char *in, const char *out, uint64_t in_nbytes,
-	      uint64_t out_nbytes, uint64_t original_nbytes,
-	      uint64_t compressed_nbytes, double secs)
-{
-	const double mbps = secs > 0 ? (double)original_nbytes / secs / 1e6 : 0;
-	const double pct = original_nbytes ?
-		100.0 * (double)compressed_nbytes / (double)original_nbytes : 0;
-
-	fprintf(stderr, "%s -> %s: %llu -> %llu bytes (%.2f%%), %.3f s, "
-		"%.1f MB/s\n", in, out, (unsigned long long)in_nbytes,
-		(unsigned long long)out_nbytes, pct, secs, mbps);
-}
-
-struct common_opts {
-	int force;
-	int to_stdout;
-	int direct;
-	int json;
-	int raw;
-	int lossless;
-	unsigned threads;	/* 0: one per core */
-};
-
 static const struct option long_options[] = {
 	{ "lossless", no_argument, NULL, 'L' },
 	{ "force", no_argument, NULL, 'f' },
 	{ "stdout", no_argument, NULL, 'c' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "keep", no_argument, NULL, 'k' },
+	{ "rm", no_argument, NULL, 'M' },
 	{ "direct", no_argument, NULL, 'D' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -191,27 +163,46 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Parses options after the command; returns -1 to go on, else an exit code. */
+/*
+ * Parses the options after the command (anywhere before "--"; operands are
+ * moved after them); returns -1 to go on, else an exit code.
+ */
 static int
-parse_options(int argc, char **argv, struct common_opts *o)
+parse_options(int argc, char **argv, struct cli_opts *o)
 {
 	int c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+cfqvhT:", long_options, NULL)) !=
-	       -1) {
+	while ((c = getopt_long(argc, argv, "-:cfkqvho:T:", long_options,
+				NULL)) != -1) {
 		switch (c) {
+		case 1:
+			/* an operand, in order ("-" in optstring) */
+			o->operands[o->operand_count++] = optarg;
+			break;
 		case 'L':
-			o->lossless = 1;
+			o->lossless = true;
 			break;
 		case 'f':
-			o->force = 1;
+			o->force = true;
 			break;
 		case 'c':
-			o->to_stdout = 1;
+			o->to_stdout = true;
+			break;
+		case 'o':
+			if (optarg[0] == '\0')
+				return usage_error("option '-o' needs a file "
+						   "name");
+			o->output = optarg;
+			break;
+		case 'k':
+			o->remove_input = false;
+			break;
+		case 'M':
+			o->remove_input = true;
 			break;
 		case 'D':
-			o->direct = 1;
+			o->direct = true;
 			break;
 		case 'q':
 			verbosity = 0;
@@ -220,10 +211,10 @@ parse_options(int argc, char **argv, struct common_opts *o)
 			verbosity = 2;
 			break;
 		case 'J':
-			o->json = 1;
+			o->json = true;
 			break;
 		case 'R':
-			o->raw = 1;
+			o->raw = true;
 			break;
 		case 'T': {
 			char *end;
@@ -245,11 +236,12 @@ parse_options(int argc, char **argv, struct common_opts *o)
 			printf("gauss %s\n", gauss_version_string());
 			return 0;
 		case ':':
+			if (optopt)
+				return usage_error("option '-%c' needs a value",
+						   optopt);
 			return usage_error("option '%s' needs a value",
 					   argv[optind - 1]);
 		default:
-			if (optopt == 'T')
-				return usage_error("option '-T' needs a value");
 			if (optopt)
 				return usage_error("unknown option '-%c'",
 						   optopt);
@@ -257,6 +249,10 @@ parse_options(int argc, char **argv, struct common_opts *o)
 					   argv[optind - 1]);
 		}
 	}
+	/* after "--": the rest are operands */
+	while (optind < argc)
+		o->operands[o->operand_count++] = argv[optind++];
+	o->verbosity = verbosity;
 	return -1;
 }
 
@@ -278,72 +274,366 @@ print_details(struct gauss_ctx *ctx, const char *gauss_path)
 	gauss_reader_close(r);
 }
 
-static int
-cmd_compress(struct gauss_ctx *ctx, const char *in, const char *out,
-	     const struct common_opts *o)
+static bool
+ends_with(const char *s, const char *suffix)
 {
-	const double t0 = now_seconds();
+	const size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/*
+ * The default output of an input: INPUT.gauss for compress, INPUT less
+ * .gauss for decompress (a directory's name without its trailing
+ * slashes); "-" for the standard input. NULL, with a message, when there
+ * is none.
+ */
+static char *
+default_output(const char *in, bool decompress, bool report)
+{
+	const char *what = decompress ? "decompress" : "compress";
+	size_t n = strlen(in);
+	char *out;
+
+	if (strcmp(in, "-") == 0)
+		return strdup("-");
+	while (n > 1 && in[n - 1] == '/')
+		n--;
+	if (decompress) {
+		const char *base;
+
+		if (n < 6 || strncmp(in + n - 6, ".gauss", 6) != 0) {
+			if (report)
+				cli_failf(what, in, "name does not end in "
+					  ".gauss (give the output with -o)");
+			return NULL;
+		}
+		out = strndup(in, n - 6);
+		if (out == NULL)
+			return NULL;
+		base = strrchr(out, '/') ? strrchr(out, '/') + 1 : out;
+		if (*base == '\0' || strcmp(base, ".") == 0 ||
+		    strcmp(base, "..") == 0) {
+			if (report)
+				cli_failf(what, in, "no name left without "
+					  ".gauss (give the output with -o)");
+			free(out);
+			return NULL;
+		}
+		return out;
+	}
+	{
+		const char *base = in;
+
+		for (size_t i = 0; i + 1 < n; i++)
+			if (in[i] == '/')
+				base = in + i + 1;
+		if (n == 1 && in[0] == '/') {
+			base = "/";
+		}
+		if (strncmp(base, ".", (size_t)(in + n - base)) == 0 ||
+		    strncmp(base, "..", (size_t)(in + n - base)) == 0 ||
+		    strcmp(base, "/") == 0) {
+			if (report)
+				cli_failf(what, in, "no name to add .gauss to "
+					  "(give the output with -o)");
+			return NULL;
+		}
+	}
+	out = malloc(n + 7);
+	if (out != NULL) {
+		memcpy(out, in, n);
+		memcpy(out + n, ".gauss", 7);
+	}
+	return out;
+}
+
+/*
+ * Whether the existing file at path holds what the command reads: a
+ * safetensors file (for compress: an 8-byte header length, then '{') or a
+ * .gauss file, of gauss or of the original Python gauss (decompress).
+ * Such a file is never replaced, even with -f.
+ */
+static bool
+looks_like_input_kind(const char *path, bool decompress)
+{
+	unsigned char b[9];
+	const int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	ssize_t n;
+
+	if (fd < 0)
+		return false;
+	n = read(fd, b, sizeof(b));
+	close(fd);
+	if (n != (ssize_t)sizeof(b))
+		return false;
+	if (decompress)
+		return memcmp(b, "\x89GSZ\r\n\x1a\n", 8) == 0 ||
+		       memcmp(b, "GAUSS00", 7) == 0;
+	{
+		uint64_t len = 0;
+
+		for (int i = 7; i >= 0; i--)
+			len = len << 8 | b[i];
+		return len >= 2 && len <= 100000000 && b[8] == '{';
+	}
+}
+
+struct totals {
+	unsigned files;		/* inputs done */
+	unsigned file_count;	/* files in them (directories count theirs) */
+	uint64_t in_nbytes, out_nbytes;
+};
+
+/* Removes in after its output is in place, if it has not changed since. */
+static int
+remove_input(const char *what, const char *in, const struct stat *before)
+{
+	struct stat sb;
+
+	if (stat(in, &sb) != 0)
+		return cli_failf(what, in, "not removed: %s", strerror(errno));
+	if (sb.st_dev != before->st_dev || sb.st_ino != before->st_ino ||
+	    sb.st_size != before->st_size ||
+	    sb.st_mtim.tv_sec != before->st_mtim.tv_sec ||
+	    sb.st_mtim.tv_nsec != before->st_mtim.tv_nsec)
+		return cli_failf(what, in, "changed while it was read; not "
+				 "removed");
+	if (unlink(in) != 0)
+		return cli_failf(what, in, "cannot remove it: %s",
+				 strerror(errno));
+	if (verbosity > 1)
+		fprintf(stderr, "%s: removed\n", in);
+	return 0;
+}
+
+/* One file to one file (or a stream). */
+static int
+run_file(struct gauss_ctx *ctx, const struct cli_opts *o,
+	 struct progress *p, const char *in, const char *out,
+	 const struct stat *in_sb, struct totals *tot)
+{
+	const char *what = o->decompress ? "decompress" : "compress";
+	const bool out_file = strcmp(out, "-") != 0;
+	const double t0 = cli_now();
 	uint64_t in_nbytes = 0, out_nbytes = 0;
 	enum gauss_status st;
+	struct stat sb;
 
 	if (refuse_terminal(out, o->force))
 		return EXIT_USAGE;
+	if (o->force && out_file && lstat(out, &sb) == 0 &&
+	    S_ISREG(sb.st_mode) &&
+	    !(in_sb && sb.st_dev == in_sb->st_dev &&
+	      sb.st_ino == in_sb->st_ino) &&
+	    looks_like_input_kind(out, o->decompress))
+		return cli_failf(what, shown(in, 0), "output '%s' is a %s "
+				 "file; not replaced, even with -f", out,
+				 o->decompress ? ".gauss" : "safetensors");
 	gauss_ctx_set_overwrite(ctx, o->force);
-	gauss_ctx_set_threads(ctx, o->threads);
-	gauss_ctx_set_direct(ctx, o->direct);
-	gauss_ctx_set_mode(ctx, GAUSS_MODE_LOSSLESS);
-	st = gauss_compress_file(ctx, in, out);
-	if (st != GAUSS_OK)
-		return fail(ctx, st, "compress", shown(in, 0));
-	if (verbosity > 0) {
+	progress_begin_file(p, shown(in, 0));
+	st = o->decompress ? gauss_decompress_file(ctx, in, out) :
+			     gauss_compress_file(ctx, in, out);
+	if (st == GAUSS_OK)
 		gauss_ctx_last_sizes(ctx, &in_nbytes, &out_nbytes);
+	progress_end_file(p, in_nbytes, out_nbytes);
+	progress_clear(p);
+	if (st != GAUSS_OK)
+		return cli_fail(ctx, st, what, shown(in, 0));
+	if (in_sb && S_ISREG(in_sb->st_mode) && out_file &&
+	    (copy_metadata(out, in_sb) != 0 || cli_sync_path(out, 0) != 0))
+		return cli_failf(what, in, "cannot set the mode and times of "
+				 "'%s': %s", out, strerror(errno));
+	tot->files++;
+	tot->file_count++;
+	tot->in_nbytes += in_nbytes;
+	tot->out_nbytes += out_nbytes;
+	if (verbosity > 0) {
 		print_summary(shown(in, 0), shown(out, 1), in_nbytes,
-			      out_nbytes, in_nbytes, out_nbytes,
-			      now_seconds() - t0);
-		if (strcmp(out, "-") != 0)
+			      out_nbytes, o->decompress, cli_now() - t0, NULL);
+		if (o->decompress && strcmp(in, "-") != 0)
+			print_details(ctx, in);
+		else if (!o->decompress && out_file)
 			print_details(ctx, out);
 	}
+	if (o->remove_input && in_sb)
+		return remove_input(what, in, in_sb);
 	return 0;
 }
 
+/* One input: a file, a stream or a model directory; out NULL: default. */
 static int
-cmd_decompress(struct gauss_ctx *ctx, const char *in, const char *out,
-	       const struct common_opts *o)
+run_one(struct gauss_ctx *ctx, const struct cli_opts *o, struct progress *p,
+	const char *in, const char *out, struct totals *tot)
 {
-	const double t0 = now_seconds();
-	uint64_t in_nbytes = 0, out_nbytes = 0;
-	enum gauss_status st;
+	const char *what = o->decompress ? "decompress" : "compress";
+	char *def = NULL;
+	struct stat sb;
+	const bool have_sb = strcmp(in, "-") != 0 && stat(in, &sb) == 0;
+	int rc;
 
-	if (refuse_terminal(out, o->force))
-		return EXIT_USAGE;
-	gauss_ctx_set_overwrite(ctx, o->force);
+	if (out == NULL) {
+		def = default_output(in, o->decompress, true);
+		if (def == NULL)
+			return EXIT_DATA;
+		out = def;
+	}
+	if (have_sb && S_ISDIR(sb.st_mode)) {
+		const double t0 = cli_now();
+		uint64_t in_nbytes, out_nbytes;
+		unsigned files;
+		char tail[64];
+
+		if (strcmp(out, "-") == 0)
+			rc = cli_failf(what, in, "a directory cannot be "
+				       "written to standard output");
+		else if (o->remove_input)
+			rc = cli_failf(what, in, "--rm does not remove "
+				       "directories");
+		else {
+			defer_signals = 1;
+			rc = tree_run(ctx, o, p, in, out, &in_nbytes,
+				      &out_nbytes, &files);
+			defer_signals = 0;
+			progress_clear(p);
+		}
+		if (rc == 0) {
+			tot->files++;
+			tot->file_count += files;
+			tot->in_nbytes += in_nbytes;
+			tot->out_nbytes += out_nbytes;
+			snprintf(tail, sizeof(tail), ", %u files", files);
+			if (verbosity > 0)
+				print_summary(in, out, in_nbytes, out_nbytes,
+					      o->decompress, cli_now() - t0,
+					      tail);
+		}
+	} else {
+		rc = run_file(ctx, o, p, in, out, have_sb ? &sb : NULL, tot);
+	}
+	free(def);
+	return rc;
+}
+
+/*
+ * compress and decompress: sorts the operands into inputs and, at most,
+ * one output (gauss(1), OPERANDS), refuses an input given twice or an
+ * output that is also an input, then runs each input; a failure is
+ * reported and the others still run.
+ */
+static int
+cmd_code(struct gauss_ctx *ctx, struct cli_opts *o)
+{
+	const char *what = o->decompress ? "decompress" : "compress";
+	const char *kind = o->decompress ? ".gauss" : ".safetensors";
+	char **ops = o->operands;
+	int n = o->operand_count, rc = 0;
+	const char *out = o->output;
+	struct stat *sbs;
+	struct progress p;
+	struct totals tot = { 0 };
+	const double t0 = cli_now();
+
+	if (n == 0)
+		return usage_error("%s needs an input file", what);
+	if (o->to_stdout && out)
+		return usage_error("-c and -o cannot be used together");
+	if (o->to_stdout)
+		out = "-";
+	if (out && n != 1)
+		return usage_error("%s takes one input with %s, got %d",
+				   what, o->to_stdout ? "-c" : "-o", n);
+	if (!out && n == 2 && (strcmp(ops[1], "-") == 0 ||
+			       !ends_with(ops[1], kind))) {
+		/* the compatible form: INPUT OUTPUT */
+		out = ops[1];
+		n = 1;
+	}
+	for (int i = 0; i < n && n > 1; i++)
+		if (strcmp(ops[i], "-") == 0)
+			return usage_error("the standard input cannot be one "
+					   "of several inputs");
+	if (o->remove_input && (strcmp(ops[0], "-") == 0 ||
+				(out && strcmp(out, "-") == 0)))
+		return usage_error("--rm cannot be used with the standard "
+				   "input or output");
+	sbs = calloc((size_t)n, sizeof(*sbs));
+	if (sbs == NULL) {
+		fputs("gauss: out of memory\n", stderr);
+		return EXIT_DATA;
+	}
+	/* an input given twice, or an explicit output that is an input */
+	for (int i = 0; i < n && rc == 0; i++) {
+		if (strcmp(ops[i], "-") == 0 || stat(ops[i], &sbs[i]) != 0)
+			continue;
+		for (int j = 0; j < i && rc == 0; j++)
+			if (sbs[j].st_ino && sbs[j].st_dev == sbs[i].st_dev &&
+			    sbs[j].st_ino == sbs[i].st_ino)
+				rc = cli_failf(what, ops[i], "the same file as "
+					       "'%s' (an input given twice); "
+					       "nothing done", ops[j]);
+	}
+	for (int i = 0; i < n && rc == 0 && n > 1; i++) {
+		char *def = default_output(ops[i], o->decompress, false);
+		struct stat sb;
+
+		if (def != NULL && stat(def, &sb) == 0)
+			for (int j = 0; j < n && rc == 0; j++)
+				if (sbs[j].st_ino &&
+				    sbs[j].st_dev == sb.st_dev &&
+				    sbs[j].st_ino == sb.st_ino)
+					rc = cli_failf(what, ops[i], "its "
+						       "output '%s' is also an "
+						       "input; nothing done",
+						       def);
+		free(def);
+	}
+	if (rc != 0) {
+		free(sbs);
+		return rc;
+	}
+	progress_init(&p, verbosity > 0 && isatty(STDERR_FILENO),
+		      o->decompress);
+	p.file_count = (unsigned)n;
+	for (int i = 0; i < n; i++)
+		if (sbs[i].st_ino && S_ISREG(sbs[i].st_mode))
+			p.job_total += (uint64_t)sbs[i].st_size;
+	free(sbs);
 	gauss_ctx_set_threads(ctx, o->threads);
 	gauss_ctx_set_direct(ctx, o->direct);
-	st = gauss_decompress_file(ctx, in, out);
-	if (st != GAUSS_OK)
-		return fail(ctx, st, "decompress", shown(in, 0));
-	if (verbosity > 0) {
-		gauss_ctx_last_sizes(ctx, &in_nbytes, &out_nbytes);
-		print_summary(shown(in, 0), shown(out, 1), in_nbytes,
-			      out_nbytes, out_nbytes, in_nbytes,
-			      now_seconds() - t0);
-		if (strcmp(in, "-") != 0)
-			print_details(ctx, in);
-	}
-	return 0;
-}
+	gauss_ctx_set_progress(ctx, progress_callback, &p);
+	if (!o->decompress)
+		gauss_ctx_set_mode(ctx, GAUSS_MODE_LOSSLESS);
+	for (int i = 0; i < n && !cli_stop_signal; i++) {
+		const int r = run_one(ctx, o, &p, ops[i], out, &tot);
 
+		if (r == EXIT_USAGE)
+			return r;
+		if (r != 0)
+			rc = EXIT_DATA;
+	}
+	progress_clear(&p);
+	if (n > 1 && verbosity > 0 && !cli_stop_signal) {
+		char label[64];
+
+		snprintf(label, sizeof(label), "total (%u of %d inputs, %u "
+			 "files)", tot.files, n, tot.file_count);
+		print_summary(label, NULL, tot.in_nbytes, tot.out_nbytes,
+			      o->decompress, cli_now() - t0, NULL);
+	}
+	return rc;
+}
 static int
 cmd_verify(struct gauss_ctx *ctx, const char *path)
 {
-	const double t0 = now_seconds();
+	const double t0 = cli_now();
 	const enum gauss_status st = gauss_verify_file(ctx, path);
 
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "verify", shown(path, 0));
+		return cli_fail(ctx, st, "verify", shown(path, 0));
 	if (verbosity > 0)
 		fprintf(stderr, "%s: ok (%.3f s)\n", shown(path, 0),
-			now_seconds() - t0);
+			cli_now() - t0);
 	return 0;
 }
 
@@ -489,18 +779,18 @@ info_table(struct gauss_reader *r, const char *path)
 }
 
 static int
-cmd_info(struct gauss_ctx *ctx, const char *path, const struct common_opts *o)
+cmd_info(struct gauss_ctx *ctx, const char *path, const struct cli_opts *o)
 {
 	struct gauss_reader *r;
 	enum gauss_status st = gauss_reader_open(ctx, path, &r);
 	int rc;
 
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "read", path);
+		return cli_fail(ctx, st, "read", path);
 	rc = o->json ? info_json(r, path) : info_table(r, path);
 	gauss_reader_close(r);
 	if (rc != 0)
-		return fail(ctx, GAUSS_E_CORRUPT, "read", path);
+		return cli_fail(ctx, GAUSS_E_CORRUPT, "read", path);
 	if (fflush(stdout) != 0) {
 		fprintf(stderr, "gauss: cannot write to standard output: %s\n",
 			strerror(errno));
@@ -511,7 +801,7 @@ cmd_info(struct gauss_ctx *ctx, const char *path, const struct common_opts *o)
 
 static int
 cmd_extract(struct gauss_ctx *ctx, const char *path, const char *tensor,
-	    const char *out, const struct common_opts *o)
+	    const char *out, const struct cli_opts *o)
 {
 	struct gauss_reader *r;
 	enum gauss_status st;
@@ -522,13 +812,13 @@ cmd_extract(struct gauss_ctx *ctx, const char *path, const char *tensor,
 	gauss_ctx_set_overwrite(ctx, o->force);
 	st = gauss_reader_open(ctx, path, &r);
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "read", path);
+		return cli_fail(ctx, st, "read", path);
 	st = gauss_reader_find(r, tensor, &index);
 	if (st == GAUSS_OK)
 		st = gauss_reader_extract(r, index, out, o->raw);
 	gauss_reader_close(r);
 	if (st != GAUSS_OK)
-		return fail(ctx, st, "extract from", path);
+		return cli_fail(ctx, st, "extract from", path);
 	if (verbosity > 1)
 		fprintf(stderr, "%s: tensor '%s' -> %s\n", path, tensor,
 			shown(out, 1));
@@ -538,18 +828,67 @@ cmd_extract(struct gauss_ctx *ctx, const char *path, const char *tensor,
 static void
 on_signal(int sig)
 {
+	if (defer_signals && !cli_stop_signal) {
+		/* the model directory in progress stops and is removed */
+		cli_stop_signal = sig;
+		return;
+	}
 	gauss_abort_outputs();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
+static bool
+is_command(const char *cmd)
+{
+	static const char *const names[] = { "compress", "decompress", "info",
+					     "verify", "extract" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(cmd, names[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Checks what the options and operands of cmd allow; -1 to go on. */
+static int
+check_usage(const char *cmd, const struct cli_opts *o)
+{
+	const bool code = strcmp(cmd, "compress") == 0 ||
+			  strcmp(cmd, "decompress") == 0;
+	const int n = o->operand_count;
+
+	if (!code && o->to_stdout)
+		return usage_error(strcmp(cmd, "extract") == 0 ?
+				   "extract writes to standard output when "
+				   "OUTPUT is left out" :
+				   "-c/--stdout applies to compress and "
+				   "decompress only");
+	if (!code && o->output)
+		return usage_error("-o applies to compress and decompress "
+				   "only");
+	if (!code && o->remove_input)
+		return usage_error("--rm applies to compress and decompress "
+				   "only");
+	if (o->json && strcmp(cmd, "info") != 0)
+		return usage_error("--json applies to info only");
+	if (o->raw && strcmp(cmd, "extract") != 0)
+		return usage_error("--raw applies to extract only");
+	if ((strcmp(cmd, "info") == 0 || strcmp(cmd, "verify") == 0) &&
+	    n != 1)
+		return usage_error("%s takes 1 file name, got %d", cmd, n);
+	if (strcmp(cmd, "extract") == 0 && n != 2 && n != 3)
+		return usage_error("extract takes 2 or 3 operands, got %d", n);
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
-	struct common_opts o = { 0 };
+	struct cli_opts o = { 0 };
 	struct gauss_ctx *ctx;
 	const char *cmd;
-	int rc, nargs, want;
+	int rc;
 
 	if (argc < 2)
 		return usage_error("no command given");
@@ -565,60 +904,50 @@ main(int argc, char **argv)
 	if (strcmp(cmd, "--lossless") == 0) {
 		/* "gauss --lossless IN OUT" is "gauss compress --lossless" */
 		cmd = "compress";
-		o.lossless = 1;
-	} else if (strcmp(cmd, "compress") != 0 &&
-		   strcmp(cmd, "decompress") != 0 &&
-		   strcmp(cmd, "info") != 0 && strcmp(cmd, "verify") != 0 &&
-		   strcmp(cmd, "extract") != 0) {
+		o.lossless = true;
+	} else if (!is_command(cmd)) {
 		return usage_error("unknown command '%s'", cmd);
+	}
+	o.operands = calloc((size_t)argc, sizeof(*o.operands));
+	if (o.operands == NULL) {
+		fputs("gauss: out of memory\n", stderr);
+		return EXIT_DATA;
 	}
 	optind = 2;
 	rc = parse_options(argc, argv, &o);
-	if (rc >= 0)
+	if (rc < 0)
+		rc = check_usage(cmd, &o);
+	if (rc >= 0) {
+		free(o.operands);
 		return rc;
-	nargs = argc - optind;
-	want = (strcmp(cmd, "info") == 0 || strcmp(cmd, "verify") == 0) ? 1 : 2;
-	if (o.to_stdout && want == 1)
-		return usage_error("-c/--stdout applies to compress and "
-				   "decompress only");
-	if (o.to_stdout)
-		want = 1;
-	if (strcmp(cmd, "extract") == 0) {
-		if (o.to_stdout)
-			return usage_error("extract writes to standard output "
-					   "when OUTPUT is left out");
-		want = nargs == 3 ? 3 : 2;
 	}
-	if (nargs != want)
-		return usage_error("%s%s takes %d file name%s, got %d", cmd,
-				   o.to_stdout ? " -c" : "", want,
-				   want > 1 ? "s" : "", nargs);
-	if (o.json && strcmp(cmd, "info") != 0)
-		return usage_error("--json applies to info only");
-	if (o.raw && strcmp(cmd, "extract") != 0)
-		return usage_error("--raw applies to extract only");
+	o.decompress = strcmp(cmd, "decompress") == 0;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
 	ctx = gauss_ctx_new();
 	if (ctx == NULL) {
 		fputs("gauss: out of memory\n", stderr);
+		free(o.operands);
 		return EXIT_DATA;
 	}
 	gauss_ctx_set_threads(ctx, o.threads);
-	if (strcmp(cmd, "compress") == 0)
-		rc = cmd_compress(ctx, argv[optind],
-				  o.to_stdout ? "-" : argv[optind + 1], &o);
-	else if (strcmp(cmd, "decompress") == 0)
-		rc = cmd_decompress(ctx, argv[optind],
-				    o.to_stdout ? "-" : argv[optind + 1], &o);
+	if (strcmp(cmd, "compress") == 0 || o.decompress)
+		rc = cmd_code(ctx, &o);
 	else if (strcmp(cmd, "verify") == 0)
-		rc = cmd_verify(ctx, argv[optind]);
+		rc = cmd_verify(ctx, o.operands[0]);
 	else if (strcmp(cmd, "extract") == 0)
-		rc = cmd_extract(ctx, argv[optind], argv[optind + 1],
-				 nargs == 3 ? argv[optind + 2] : "-", &o);
+		rc = cmd_extract(ctx, o.operands[0], o.operands[1],
+				 o.operand_count == 3 ? o.operands[2] : "-",
+				 &o);
 	else
-		rc = cmd_info(ctx, argv[optind], &o);
+		rc = cmd_info(ctx, o.operands[0], &o);
 	gauss_ctx_free(ctx);
+	free(o.operands);
+	if (cli_stop_signal) {
+		/* a model directory was stopped and removed: die by it */
+		signal(cli_stop_signal, SIG_DFL);
+		raise(cli_stop_signal);
+	}
 	return rc;
 }
