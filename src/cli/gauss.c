@@ -682,6 +682,10 @@ info_json(struct gauss_reader *r, const char *path)
 		json_object_set_new(t, "dtype",
 				    json_string(gauss_dtype_name(ti.dtype)));
 		json_object_set_new(t, "shape", shape);
+		json_object_set_new(t, "element_count",
+				    json_integer((json_int_t)ti.element_count));
+		json_object_set_new(t, "offset",
+				    json_integer((json_int_t)ti.offset));
 		json_object_set_new(t, "codec",
 				    json_string(gauss_codec_name(ti.codec)));
 		json_object_set_new(t, "original_bytes",
@@ -700,6 +704,8 @@ info_json(struct gauss_reader *r, const char *path)
 		sum_stored += ti.stored_nbytes;
 	}
 	json_object_set_new(root, "schema_version", json_integer(1));
+	json_object_set_new(root, "gauss_version",
+			    json_string(gauss_version_string()));
 	json_object_set_new(root, "file", json_string(path));
 	json_object_set_new(root, "format_version",
 			    json_integer(fi.format_version));
@@ -716,6 +722,8 @@ info_json(struct gauss_reader *r, const char *path)
 			    json_integer((json_int_t)sum_orig));
 	json_object_set_new(root, "tensor_stored_bytes",
 			    json_integer((json_int_t)sum_stored));
+	json_object_set_new(root, "tensor_count",
+			    json_integer((json_int_t)fi.tensor_count));
 	json_object_set_new(root, "chunk_count",
 			    json_integer((json_int_t)fi.chunk_count));
 	json_object_set_new(root, "tensors", tensors);
