@@ -81,7 +81,10 @@ GAUSS_API struct gauss_ctx *gauss_ctx_new(void);
 /* Frees a context. */
 GAUSS_API void gauss_ctx_free(struct gauss_ctx *ctx);
 
-/* Chooses the compression mode; GAUSS_E_INVALID_ARG for an unknown mode. */
+/*
+ * Chooses the compression mode; GAUSS_E_INVALID_ARG for an unknown mode,
+ * and for GAUSS_MODE_GMM until this version of the library implements it.
+ */
 GAUSS_API enum gauss_status gauss_ctx_set_mode(struct gauss_ctx *ctx,
 					       enum gauss_mode mode);
 
@@ -96,12 +99,17 @@ GAUSS_API enum gauss_status gauss_ctx_set_overwrite(struct gauss_ctx *ctx,
 /*
  * With direct non-zero, files are read and written with O_DIRECT (bypassing
  * the page cache) where their file system allows it, silently not where it
- * does not. Off by default.
+ * does not. Off by default. Only the io_uring backend honours it; the
+ * POSIX backend (GAUSS_IO=posix, or where io_uring is refused) ignores it.
  */
 GAUSS_API enum gauss_status gauss_ctx_set_direct(struct gauss_ctx *ctx,
 						 int direct);
 
-/* Installs (or, with fn NULL, removes) a progress callback. */
+/*
+ * Installs (or, with fn NULL, removes) a progress callback. Its last
+ * argument counts .gauss bytes: written so far when compressing, read so
+ * far when decompressing. The buffer functions never call it.
+ */
 GAUSS_API enum gauss_status gauss_ctx_set_progress(struct gauss_ctx *ctx,
 						   gauss_progress_fn fn,
 						   void *user);
@@ -109,7 +117,8 @@ GAUSS_API enum gauss_status gauss_ctx_set_progress(struct gauss_ctx *ctx,
 /*
  * Returns the message of the last failure of a call made with ctx, for
  * example "tensor 'fc.weight': chunk 2: checksum mismatch", or "" when
- * the last call succeeded. The string lives until the next call on ctx.
+ * the last call succeeded (a setter that succeeds clears it too). The
+ * string lives until the next call on ctx.
  */
 GAUSS_API const char *gauss_ctx_error(const struct gauss_ctx *ctx);
 
@@ -176,7 +185,10 @@ GAUSS_API enum gauss_status gauss_verify_file(struct gauss_ctx *ctx,
  * gauss_compress_bound() is the most bytes gauss_compress_buffer() can
  * write for in_nbytes bytes of input. gauss_compress_buffer() compresses
  * the safetensors image in[0, in_nbytes) into out (out_cap bytes) and sets
- * *out_nbytes_ret; GAUSS_E_TOO_LARGE when out_cap is too small.
+ * *out_nbytes_ret; GAUSS_E_TOO_LARGE when out_cap is too small. Unlike
+ * gauss_compress_file(), it does not decode its output again: a caller who
+ * keeps only the compressed image should check it with
+ * gauss_decompress_buffer().
  *
  * gauss_decompressed_size() reads the original size from the footer of a
  * .gauss image (without checking the rest). gauss_decompress_buffer()
@@ -201,7 +213,9 @@ GAUSS_API enum gauss_status gauss_decompress_buffer(struct gauss_ctx *ctx,
 /*
  * Removes the temporary files of every output this process is writing.
  * Async-signal-safe: meant for a SIGINT or SIGTERM handler that exits right
- * after, so that an interrupted gauss leaves nothing behind.
+ * after, so that an interrupted gauss leaves nothing behind. Up to 16
+ * outputs written at the same time are tracked (beyond that an output is
+ * still written safely, but not removed by this function).
  */
 GAUSS_API void gauss_abort_outputs(void);
 
@@ -261,7 +275,10 @@ struct gauss_reader;
  * Opens a .gauss file for random access: reads the footer, the index and the
  * safetensors header, nothing else. Returns GAUSS_OK and a reader in
  * *reader_ret, or GAUSS_E_IO, GAUSS_E_CORRUPT, GAUSS_E_CHECKSUM,
- * GAUSS_E_UNSUPPORTED_VERSION, GAUSS_E_NOMEM.
+ * GAUSS_E_UNSUPPORTED_VERSION, GAUSS_E_NOMEM, or GAUSS_E_INVALID_ARG for a
+ * path that is not a regular file. The reader makes its calls with ctx
+ * (their messages go there): close it before freeing ctx, and do not use
+ * ctx for another call while the reader is in use from another thread.
  */
 GAUSS_API enum gauss_status gauss_reader_open(struct gauss_ctx *ctx,
 					      const char *path,
@@ -277,7 +294,12 @@ GAUSS_API enum gauss_status gauss_reader_file_info(
 /* Number of tensors, in the order of the original header. */
 GAUSS_API size_t gauss_reader_tensor_count(const struct gauss_reader *reader);
 
-/* Fills *info_ret for tensor index; GAUSS_E_INVALID_ARG if out of range. */
+/*
+ * Fills *info_ret for tensor index; GAUSS_E_INVALID_ARG if out of range.
+ * The exponent entropy of a coded tensor is measured on first request by
+ * reading its frame, so this can also fail with GAUSS_E_IO or
+ * GAUSS_E_CORRUPT.
+ */
 GAUSS_API enum gauss_status gauss_reader_tensor_info(
 	struct gauss_reader *reader, size_t index,
 	struct gauss_tensor_info *info_ret);

@@ -55,6 +55,7 @@ gauss_ctx_set_mode(struct gauss_ctx *ctx, enum gauss_mode mode)
 		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "only the lossless "
 				"mode is available in this version");
 	ctx->mode = mode;
+	ctx_begin(ctx);
 	return GAUSS_OK;
 }
 
@@ -64,6 +65,7 @@ gauss_ctx_set_threads(struct gauss_ctx *ctx, unsigned threads)
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx->threads = threads;
+	ctx_begin(ctx);
 	return GAUSS_OK;
 }
 
@@ -73,6 +75,7 @@ gauss_ctx_set_overwrite(struct gauss_ctx *ctx, int overwrite)
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx->overwrite = overwrite != 0;
+	ctx_begin(ctx);
 	return GAUSS_OK;
 }
 
@@ -82,6 +85,7 @@ gauss_ctx_set_direct(struct gauss_ctx *ctx, int direct)
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
 	ctx->direct = direct != 0;
+	ctx_begin(ctx);
 	return GAUSS_OK;
 }
 
@@ -93,6 +97,7 @@ gauss_ctx_set_progress(struct gauss_ctx *ctx, gauss_progress_fn fn,
 		return GAUSS_E_INVALID_ARG;
 	ctx->progress = fn;
 	ctx->progress_user = user;
+	ctx_begin(ctx);
 	return GAUSS_OK;
 }
 
@@ -292,7 +297,7 @@ outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 		free(base_copy);
 		free(of->path);
 		of->path = NULL;
-		return GAUSS_E_NOMEM;
+		return ctx_fail(ctx, GAUSS_E_NOMEM, "out of memory");
 	}
 	n = strlen(path) + 32;
 	of->tmp_path = malloc(n);
@@ -304,7 +309,7 @@ outfile_open(struct gauss_ctx *ctx, const char *path, const struct stat *in_sb,
 	if (of->tmp_path == NULL) {
 		free(of->path);
 		of->path = NULL;
-		return GAUSS_E_NOMEM;
+		return ctx_fail(ctx, GAUSS_E_NOMEM, "out of memory");
 	}
 	of->fd = mkostemp(of->tmp_path, O_CLOEXEC);
 	if (of->fd < 0) {

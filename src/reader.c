@@ -417,6 +417,7 @@ gauss_reader_find(struct gauss_reader *r, const char *name, size_t *index_ret)
 {
 	if (r == NULL || name == NULL || index_ret == NULL)
 		return GAUSS_E_INVALID_ARG;
+	ctx_begin(r->ctx);
 	for (size_t i = 0; i < r->st.tensor_count; i++) {
 		if (strcmp(r->st.tensors[i].name, name) == 0) {
 			*index_ret = i;

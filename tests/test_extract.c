@@ -239,7 +239,16 @@ test_extract_each_tensor_with_the_others_destroyed(void **state)
 		/* an existing output is kept unless overwrite is set */
 		assert_int_equal(gauss_reader_extract(r, index, one, 0),
 				 GAUSS_E_EXISTS);
+		/* a call that succeeds clears the message of the last failure */
+		assert_string_not_equal(gauss_ctx_error(ctx), "");
+		assert_int_equal(gauss_reader_find(r, spec[k].name, &index),
+				 GAUSS_OK);
+		assert_string_equal(gauss_ctx_error(ctx), "");
+		assert_int_equal(gauss_reader_find(r, "no such tensor", &index),
+				 GAUSS_E_NOT_FOUND);
+		assert_non_null(strstr(gauss_ctx_error(ctx), "no such tensor"));
 		gauss_ctx_set_overwrite(ctx, 1);
+		assert_string_equal(gauss_ctx_error(ctx), "");
 		assert_int_equal(gauss_reader_extract(r, index, one, 0),
 				 GAUSS_OK);
 		expect_single(one, t);
