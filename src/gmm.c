@@ -74,6 +74,70 @@ round_to(enum gauss_dtype dtype, double v, double *y_ret)
 	return gmm_round(dtype, v, y_ret);
 }
 
+/* floor(r / 2^s) without relying on >> of a negative number */
+static inline int32_t
+floor_shift(int32_t r, unsigned s)
+{
+	return r >= 0 ? r >> s : ~(~r >> s);
+}
+
+/*
+ * Piece lookup for the full shard: a grid of cells over the thresholds'
+ * span gives a first guess, then exact comparisons settle it, so the
+ * result is gmm_pieces_lookup()'s (the number of thresholds <= x) however
+ * the grid rounds.
+ */
+#define LOOKUP_CELLS 1024
+
+struct lookup {
+	double lo, hi, scale;
+	unsigned nthr;
+	const double *thr;
+	const uint8_t *w;
+	uint16_t start[LOOKUP_CELLS];
+};
+
+static void
+lookup_build(const struct gmm_pieces *p, struct lookup *lk)
+{
+	lk->nthr = p->count - 1;
+	lk->thr = p->thr;
+	lk->w = p->w;
+	lk->lo = lk->nthr ? p->thr[0] : 0;
+	lk->hi = lk->nthr ? p->thr[lk->nthr - 1] : 0;
+	lk->scale = lk->hi > lk->lo ? LOOKUP_CELLS / (lk->hi - lk->lo) : 0;
+	if (!(lk->scale < INFINITY))
+		lk->scale = 0;
+	for (unsigned c = 0, j = 0; c < LOOKUP_CELLS; c++) {
+		const double x = lk->scale > 0 ?
+				 lk->lo + c * (lk->hi - lk->lo) / LOOKUP_CELLS :
+				 lk->lo;
+
+		while (j < lk->nthr && lk->thr[j] <= x)
+			j++;
+		lk->start[c] = (uint16_t)j;
+	}
+}
+
+static inline __attribute__((always_inline)) unsigned
+lookup(const struct lookup *lk, double x)
+{
+	size_t c;
+	unsigned j;
+
+	if (x < lk->lo)
+		return lk->w[0];
+	if (x >= lk->hi)
+		return lk->w[lk->nthr];
+	c = (size_t)((x - lk->lo) * lk->scale);
+	j = lk->start[c < LOOKUP_CELLS ? c : LOOKUP_CELLS - 1];
+	while (j < lk->nthr && lk->thr[j] <= x)
+		j++;
+	while (j > 0 && lk->thr[j - 1] > x)
+		j--;
+	return lk->w[j];
+}
+
 /* ---- buckets ---- */
 
 /* floor(log2(v)), v >= 1 */
@@ -211,25 +275,29 @@ struct bitw {
 	unsigned n;
 };
 
+/* Appends nbits (<= 32) of v. */
 static inline void
 bitw_put(struct bitw *b, uint32_t v, unsigned nbits)
 {
 	b->acc |= (uint64_t)v << b->n;
 	b->n += nbits;
-	while (b->n >= 8) {
-		*b->p++ = (uint8_t)b->acc;
-		b->acc >>= 8;
-		b->n -= 8;
+	if (b->n >= 32) {
+		put_le32(b->p, (uint32_t)b->acc);
+		b->p += 4;
+		b->acc >>= 32;
+		b->n -= 32;
 	}
 }
 
 static inline void
 bitw_flush(struct bitw *b)
 {
-	if (b->n)
+	while (b->n > 0) {
 		*b->p++ = (uint8_t)b->acc;
+		b->acc >>= 8;
+		b->n = b->n > 8 ? b->n - 8 : 0;
+	}
 	b->acc = 0;
-	b->n = 0;
 }
 
 struct bitr {
@@ -240,7 +308,7 @@ struct bitr {
 };
 
 /* Reads nbits (<= 16); past the end it reads zeros, and used tells. */
-static inline uint32_t
+static inline __attribute__((always_inline)) uint32_t
 bitr_get(struct bitr *b, unsigned nbits)
 {
 	uint32_t v;
@@ -260,6 +328,70 @@ bitr_get(struct bitr *b, unsigned nbits)
 }
 
 /* ---- encode ---- */
+
+struct pass_a {
+	uint8_t *cls;
+	int16_t *res;
+	double *sumr2;
+	uint64_t *counts;
+	uint64_t nesc, nfinite;
+	double sumd, sumd2, maxerr, sumerr2;
+};
+
+/*
+ * Pass A: the cluster, residual and escape test of every value, and the
+ * error statistics; inlined once per dtype so the loads and roundings
+ * are the dtype's own.
+ */
+static inline __attribute__((always_inline)) void
+run_pass_a(enum gauss_dtype dtype, const uint8_t *src, size_t count,
+	   const struct gmm_model *m, const struct lookup *lk,
+	   uint32_t scale, struct pass_a *pa)
+{
+	const double sd = (double)scale, bound = 0.5 / sd, c0 = m->fit_mean;
+	double sumd = 0, sumd2 = 0, maxerr = 0, sumerr2 = 0;
+	uint64_t nesc = 0, nfinite = 0;
+
+	for (size_t i = 0; i < count; i++) {
+		const double x = gmm_load(dtype, src, i);
+		double t, r, y, err;
+		unsigned c;
+
+		pa->cls[i] = ESCAPED;
+		if (unlikely(!isfinite(x))) {
+			nesc++;
+			continue;
+		}
+		nfinite++;
+		sumd += x - c0;
+		sumd2 += (x - c0) * (x - c0);
+		c = lookup(lk, x);
+		t = (x - m->mu[c]) * sd;
+		if (unlikely(!(fabs(t) < GMM_RESID_MAX + 1))) {
+			nesc++;
+			continue;
+		}
+		r = gmm_rne(t);
+		(void)round_to(dtype, m->mu[c] + r / sd, &y);
+		err = fabs(y - x);
+		if (unlikely(fabs(r) > GMM_RESID_MAX || !(err <= bound))) {
+			nesc++;
+			continue;
+		}
+		pa->cls[i] = (uint8_t)c;
+		pa->res[i] = (int16_t)r;
+		pa->sumr2[c] += r * r;
+		pa->counts[c]++;
+		maxerr = err > maxerr ? err : maxerr;
+		sumerr2 += err * err;
+	}
+	pa->nfinite = nfinite;
+	pa->nesc = nesc;
+	pa->sumd = sumd;
+	pa->sumd2 = sumd2;
+	pa->maxerr = maxerr;
+	pa->sumerr2 = sumerr2;
+}
 
 struct cluster {
 	uint64_t n;
@@ -302,8 +434,10 @@ code_stream(const struct rans_kernels *kern, struct rans_etable *e,
 enum gauss_status
 gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	   const struct gmm_options *opt, uint8_t *out, size_t cap,
-	   size_t *nbytes_ret, struct gmm_report *report, struct errbuf *eb)
+	   size_t *nbytes_ret, struct gmm_report *report,
+	   struct gmm_scratch *scratch, struct errbuf *eb)
 {
+	struct gmm_scratch *own = NULL, *sc = scratch;
 	const uint8_t *src = src_v;
 	const unsigned esize = gmm_elem_nbytes(dtype);
 	const struct rans_kernels *kern = best_kernels(opt->kernels);
@@ -317,6 +451,8 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	uint8_t *bits = NULL, *escpos = NULL;
 	int16_t *res = NULL;
 	uint64_t icounts[256] = { 0 }, nesc = 0;
+	double sumr2[256] = { 0 };
+	struct lookup lk;
 	size_t nkept = 0, idx_nbytes = 0, bits_nbytes, escpos_nbytes = 0;
 	size_t total, pos;
 	double maxerr = 0, sumerr2 = 0, sumd = 0, sumd2 = 0, bound;
@@ -352,61 +488,59 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 				"rANS kernels not available");
 	k = opt->k;
 	bound = 0.5 / (double)scale;
+	if (sc == NULL && (sc = own = gmm_scratch_new()) == NULL)
+		return GAUSS_E_NOMEM;
 
 	m = malloc(sizeof(*m));
 	pc = malloc(sizeof(*pc));
 	cl = calloc(k, sizeof(*cl));
 	et = aligned_alloc(64, (sizeof(*et) + 63) & ~(size_t)63);
 	tabs = malloc(k * sizeof(*tabs));
-	hist = calloc((size_t)k * 256, sizeof(*hist));
-	cls = malloc(MAX(count, 1));
-	res = malloc(MAX(count, 1) * sizeof(*res));
+	hist = gmm_scratch_get(sc, SLOT_HIST, (size_t)k * 256 * sizeof(*hist));
+	cls = gmm_scratch_get(sc, SLOT_CLS, count);
+	res = gmm_scratch_get(sc, SLOT_RES, count * sizeof(*res));
 	if (!m || !pc || !cl || !et || !tabs || !hist || !cls || !res)
 		goto out;
-	st = gmm_fit(dtype, src, count, opt, m);
+	memset(hist, 0, (size_t)k * 256 * sizeof(*hist));
+	st = gmm_fit(dtype, src, count, opt, m, sc);
 	if (st != GAUSS_OK)
 		goto out;
 	st = GAUSS_E_NOMEM;
 	gmm_pieces_build(m, pc);
 
 	/* pass A: cluster, residual, escape test, error statistics */
-	for (size_t i = 0; i < count; i++) {
-		const double x = gmm_load(dtype, src, i);
-		double t, r, y, err;
-		unsigned c;
+	{
+		struct pass_a pa = { 0 };
 
-		cls[i] = ESCAPED;
-		if (!isfinite(x)) {
-			nesc++;
-			continue;
+		lookup_build(pc, &lk);
+		pa.cls = cls;
+		pa.res = res;
+		pa.sumr2 = sumr2;
+		pa.counts = icounts;
+		switch (dtype) {
+		case GAUSS_DTYPE_F32:
+			run_pass_a(GAUSS_DTYPE_F32, src, count, m, &lk, scale,
+				   &pa);
+			break;
+		case GAUSS_DTYPE_BF16:
+			run_pass_a(GAUSS_DTYPE_BF16, src, count, m, &lk, scale,
+				   &pa);
+			break;
+		default:
+			run_pass_a(GAUSS_DTYPE_F16, src, count, m, &lk, scale,
+				   &pa);
+			break;
 		}
-		nfinite++;
-		sumd += x - m->fit_mean;
-		sumd2 += (x - m->fit_mean) * (x - m->fit_mean);
-		c = gmm_pieces_lookup(pc, x);
-		t = (x - m->mu[c]) * (double)scale;
-		if (!(fabs(t) < GMM_RESID_MAX + 1)) {
-			nesc++;
-			continue;
+		nesc = pa.nesc;
+		nfinite = pa.nfinite;
+		sumd = pa.sumd;
+		sumd2 = pa.sumd2;
+		maxerr = pa.maxerr;
+		sumerr2 = pa.sumerr2;
+		for (unsigned c = 0; c < k; c++) {
+			cl[c].n = icounts[c];
+			cl[c].sumr2 = sumr2[c];
 		}
-		r = gmm_rne(t);
-		if (fabs(r) > GMM_RESID_MAX) {
-			nesc++;
-			continue;
-		}
-		(void)round_to(dtype, m->mu[c] + r / (double)scale, &y);
-		err = fabs(y - x);
-		if (!(err <= bound)) {
-			nesc++;
-			continue;
-		}
-		cls[i] = (uint8_t)c;
-		res[i] = (int16_t)r;
-		cl[c].n++;
-		cl[c].sumr2 += r * r;
-		icounts[c]++;
-		maxerr = MAX(maxerr, err);
-		sumerr2 += err * err;
 	}
 	nkept = count - nesc;
 
@@ -425,9 +559,9 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	}
 
 	/* pass B: bucket symbols per cluster, indices, raw bits */
-	isyms = malloc(MAX(nkept, 1));
-	rsyms = malloc(MAX(nkept, 1));
-	bits = malloc(2 * MAX(nkept, 1) + 8);
+	isyms = gmm_scratch_get(sc, SLOT_ISYMS, nkept);
+	rsyms = gmm_scratch_get(sc, SLOT_RSYMS, nkept);
+	bits = gmm_scratch_get(sc, SLOT_BITS, 2 * nkept + 8);
 	if (!isyms || !rsyms || !bits)
 		goto out;
 	{
@@ -450,13 +584,12 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 			s = cl[c].shift;
 			r = res[i];
 			low = (uint32_t)r & ((1u << s) - 1);
-			q = (r - (int32_t)low) / (1 << s);
+			q = floor_shift(r, s);
 			sym = bucket_of(q, &extra, &e);
 			isyms[j++] = (uint8_t)c;
 			rsyms[fill[c]++] = (uint8_t)sym;
 			hist[(size_t)c * 256 + sym]++;
-			bitw_put(&bw, extra, e);
-			bitw_put(&bw, low, s);
+			bitw_put(&bw, extra | low << e, e + s);
 		}
 		bitw_flush(&bw);
 		bits_nbytes = (size_t)(bw.p - bits);
@@ -493,8 +626,9 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	}
 
 	/* the streams */
-	streams = malloc(4 * nkept + 256 * ((size_t)k + 2));
-	escpos = malloc(MAX(nesc, 1) * VARINT_MAX_LEN);
+	streams = gmm_scratch_get(sc, SLOT_STREAMS,
+				  4 * nkept + 256 * ((size_t)k + 2));
+	escpos = gmm_scratch_get(sc, SLOT_ESCPOS, nesc * VARINT_MAX_LEN);
 	if (!streams || !escpos)
 		goto out;
 	pos = 0;
@@ -650,14 +784,7 @@ out:
 	free(cl);
 	free(et);
 	free(tabs);
-	free(hist);
-	free(cls);
-	free(res);
-	free(isyms);
-	free(rsyms);
-	free(streams);
-	free(bits);
-	free(escpos);
+	gmm_scratch_free(own);
 	return st;
 }
 
@@ -778,8 +905,9 @@ store(enum gauss_dtype dtype, uint8_t *dst, size_t i, double v)
 enum gauss_status
 gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 	   void *dst_v, size_t count, const struct rans_kernels *kernels,
-	   struct errbuf *eb)
+	   struct gmm_scratch *scratch, struct errbuf *eb)
 {
+	struct gmm_scratch *own = NULL, *sc = scratch;
 	uint8_t *dst = dst_v;
 	const unsigned esize = gmm_elem_nbytes(dtype);
 	const struct rans_kernels *kern = best_kernels(kernels);
@@ -803,7 +931,9 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 	snb = malloc(GMM_MAX_K * sizeof(*snb));
 	ncl = calloc(GMM_MAX_K, sizeof(*ncl));
 	rp = malloc(GMM_MAX_K * sizeof(*rp));
-	if (!h || !tabs || !dt || !snb || !ncl || !rp)
+	if (sc == NULL)
+		sc = own = gmm_scratch_new();
+	if (!h || !tabs || !dt || !snb || !ncl || !rp || !sc)
 		goto out;
 	cursor_init(&c, in, nbytes);
 	st = read_header(&c, h, eb);
@@ -873,8 +1003,8 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 			goto out;
 		}
 	}
-	isyms = malloc(MAX(nkept, 1));
-	rsyms = malloc(MAX(nkept, 1));
+	isyms = gmm_scratch_get(sc, SLOT_ISYMS, nkept);
+	rsyms = gmm_scratch_get(sc, SLOT_RSYMS, nkept);
 	if (!isyms || !rsyms) {
 		st = GAUSS_E_NOMEM;
 		goto out;
@@ -997,7 +1127,6 @@ out:
 	free(snb);
 	free(ncl);
 	free(rp);
-	free(isyms);
-	free(rsyms);
+	gmm_scratch_free(own);
 	return st;
 }

@@ -181,6 +181,16 @@ struct gmm_report {
 	double resid_entropy_bits;
 };
 
+/*
+ * Buffers reused from call to call (one per thread: a scratch is not
+ * shared); NULL where a function takes one means buffers of that call
+ * only. Keeping one per worker thread saves the page faults of fresh
+ * memory, which cost more than the coding itself on small shards.
+ */
+struct gmm_scratch;
+struct gmm_scratch *gmm_scratch_new(void);
+void gmm_scratch_free(struct gmm_scratch *s);	/* accepts NULL */
+
 /* Largest payload gmm_encode() can write for count values. */
 size_t gmm_encode_bound(enum gauss_dtype dtype, size_t count, unsigned k);
 
@@ -194,20 +204,22 @@ uint32_t gmm_scale_for(enum gauss_dtype dtype, double max_error);
  * Encodes count values of dtype (GAUSS_DTYPE_F32, _F16 or _BF16; src holds
  * them little-endian, any alignment) into out, at most cap bytes
  * (gmm_encode_bound() always suffices); the size goes to *nbytes_ret and,
- * when report is not NULL, the measurements to *report. Allocates its own
- * scratch (about 8 bytes per value plus 10 MB for the fit) and frees it.
+ * when report is not NULL, the measurements to *report. Uses scratch
+ * (may be NULL) for about 12 bytes per value plus 15 MB for the fit.
  * Returns GAUSS_OK, GAUSS_E_INVALID_ARG (dtype or options, with a message),
  * GAUSS_E_TOO_LARGE (cap too small) or GAUSS_E_NOMEM.
  */
 enum gauss_status gmm_encode(enum gauss_dtype dtype, const void *src,
 			     size_t count, const struct gmm_options *opt,
 			     uint8_t *out, size_t cap, size_t *nbytes_ret,
-			     struct gmm_report *report, struct errbuf *eb);
+			     struct gmm_report *report,
+			     struct gmm_scratch *scratch, struct errbuf *eb);
 
 /*
  * Decodes a payload of nbytes bytes (untrusted) into count values of dtype
- * at dst (little-endian). kernels may be NULL (the best available). Scratch
- * is about 2 bytes per value plus the tables, whatever the payload says.
+ * at dst (little-endian). kernels may be NULL (the best available);
+ * scratch may be NULL. Scratch is 2 bytes per value plus the tables,
+ * whatever the payload says.
  * Returns GAUSS_OK, GAUSS_E_CORRUPT with a message for any payload not
  * written by gmm_encode() for this dtype and count, GAUSS_E_INVALID_ARG
  * for a bad dtype, or GAUSS_E_NOMEM; on failure dst holds anything.
@@ -215,7 +227,7 @@ enum gauss_status gmm_encode(enum gauss_dtype dtype, const void *src,
 enum gauss_status gmm_decode(enum gauss_dtype dtype, const uint8_t *in,
 			     size_t nbytes, void *dst, size_t count,
 			     const struct rans_kernels *kernels,
-			     struct errbuf *eb);
+			     struct gmm_scratch *scratch, struct errbuf *eb);
 
 /* What a payload's header says, for `gauss info` (checks the header only). */
 struct gmm_payload_info {

@@ -94,6 +94,39 @@ gmm_erfc(double x)
 	return p * t * gmm_exp(-(x * x));
 }
 
+/* ---- scratch ---- */
+
+struct gmm_scratch *
+gmm_scratch_new(void)
+{
+	return calloc(1, sizeof(struct gmm_scratch));
+}
+
+void
+gmm_scratch_free(struct gmm_scratch *s)
+{
+	if (s == NULL)
+		return;
+	for (unsigned i = 0; i < SLOT_COUNT; i++)
+		free(s->p[i]);
+	free(s);
+}
+
+void *
+gmm_scratch_get(struct gmm_scratch *s, enum gmm_slot slot, size_t nbytes)
+{
+	nbytes = (MAX(nbytes, 1) + 63) & ~(size_t)63;
+	if (s->cap[slot] < nbytes) {
+		/* grow by half again, so a run of growing shards is cheap */
+		const size_t cap = MAX(nbytes, s->cap[slot] / 2 * 3 / 64 * 64);
+
+		free(s->p[slot]);
+		s->p[slot] = aligned_alloc(64, cap);
+		s->cap[slot] = s->p[slot] ? cap : 0;
+	}
+	return s->p[slot];
+}
+
 /* ---- values ---- */
 
 unsigned
@@ -126,34 +159,6 @@ bits_of_f32(float f)
 
 	memcpy(&u, &f, sizeof(u));
 	return u;
-}
-
-static double
-half_value(uint16_t h)
-{
-	const unsigned e = (h >> 10) & 0x1f, m = h & 0x3ff;
-	double v;
-
-	if (e == 0x1f)
-		v = m ? NAN : INFINITY;
-	else if (e == 0)
-		v = ldexp((double)m, -24);
-	else
-		v = ldexp((double)(m | 0x400), (int)e - 25);
-	return (h & 0x8000) ? -v : v;
-}
-
-double
-gmm_load(enum gauss_dtype dtype, const uint8_t *src, size_t i)
-{
-	switch (dtype) {
-	case GAUSS_DTYPE_F32:
-		return f32_of_bits(get_le32(src + 4 * i));
-	case GAUSS_DTYPE_BF16:
-		return f32_of_bits((uint32_t)get_le16(src + 2 * i) << 16);
-	default:
-		return half_value(get_le16(src + 2 * i));
-	}
 }
 
 /*
@@ -294,16 +299,21 @@ radix_sort(uint32_t *keys, uint32_t *tmp, size_t n)
 
 enum gauss_status
 gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
-	const struct gmm_options *opt, struct gmm_model *m)
+	const struct gmm_options *opt, struct gmm_model *m,
+	struct gmm_scratch *scratch)
 {
 	const size_t want = MIN(count, opt->fit_samples);
-	uint32_t *keys = malloc(MAX(want, 1) * sizeof(*keys));
-	uint32_t *tmp = malloc(MAX(want, 1) * sizeof(*tmp));
-	double *xs = NULL;
-	uint64_t *set = NULL;
+	struct gmm_scratch *own = scratch ? NULL : gmm_scratch_new();
+	struct gmm_scratch *sc = scratch ? scratch : own;
+	uint32_t *keys, *tmp;
+	double *xs;
 	size_t n = 0;
 	enum gauss_status st = GAUSS_E_NOMEM;
 
+	if (sc == NULL)
+		return st;
+	keys = gmm_scratch_get(sc, SLOT_KEYS, want * sizeof(*keys));
+	tmp = gmm_scratch_get(sc, SLOT_TMP, want * sizeof(*tmp));
 	if (keys == NULL || tmp == NULL)
 		goto out;
 	if (want == count) {
@@ -319,7 +329,7 @@ gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 		 * take t unless already taken, else j. Every want-subset is
 		 * equally likely. The set is open addressing, half full.
 		 */
-		uint64_t state, seed = opt->seed;
+		uint64_t state, seed = opt->seed, *set = NULL, *bitmap = NULL;
 		size_t cap = 1;
 
 		state = splitmix64(&seed);
@@ -327,13 +337,33 @@ gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 		state ^= splitmix64(&seed);
 		while (cap < 2 * want)
 			cap *= 2;
-		set = malloc(cap * sizeof(*set));
-		if (set == NULL)
-			goto out;
-		memset(set, 0xff, cap * sizeof(*set));
+		/*
+		 * The set: a bitmap of count bits when that is no larger than
+		 * the hash table (the usual case: it stays in cache, and the
+		 * values are then read in order); else the hash table. Both
+		 * hold the same set, so the sample does not depend on which.
+		 */
+		if ((count + 63) / 64 <= cap) {
+			bitmap = gmm_scratch_get(sc, SLOT_SET,
+						 (count + 63) / 64 * 8);
+			if (bitmap == NULL)
+				goto out;
+			memset(bitmap, 0, (count + 63) / 64 * 8);
+		} else {
+			set = gmm_scratch_get(sc, SLOT_SET, cap * sizeof(*set));
+			if (set == NULL)
+				goto out;
+			memset(set, 0xff, cap * sizeof(*set));
+		}
 		for (uint64_t j = count - want; j < count; j++) {
-			uint64_t t = uniform_below(&state, j + 1), h;
+			uint64_t t = uniform_below(&state, j + 1), h = 0;
 
+			if (bitmap) {
+				if (bitmap[t / 64] >> (t % 64) & 1)
+					t = j;	/* taken: j is new for certain */
+				bitmap[t / 64] |= (uint64_t)1 << (t % 64);
+				continue;
+			}
 			for (int pass = 0; pass < 2; pass++) {
 				uint64_t hs = t;
 
@@ -342,7 +372,7 @@ gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 					h = (h + 1) & (cap - 1);
 				if (set[h] == UINT64_MAX)
 					break;
-				t = j;	/* taken: j is new for certain */
+				t = j;
 			}
 			set[h] = t;
 			{
@@ -352,22 +382,26 @@ gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 					keys[n++] = float_key((float)x);
 			}
 		}
+		for (size_t w = 0; bitmap && w < (count + 63) / 64; w++) {
+			for (uint64_t b = bitmap[w]; b; b &= b - 1) {
+				const size_t i = w * 64 +
+					(size_t)__builtin_ctzll(b);
+				const double x = gmm_load(dtype, src, i);
+
+				if (isfinite(x))
+					keys[n++] = float_key((float)x);
+			}
+		}
 	}
 	radix_sort(keys, tmp, n);
-	xs = malloc(MAX(n, 1) * sizeof(*xs));
+	xs = gmm_scratch_get(sc, SLOT_XS, n * sizeof(*xs));
 	if (xs == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++)
 		xs[i] = key_float(keys[i]);
-	free(keys);
-	free(tmp);
-	keys = tmp = NULL;
-	st = gmm_fit_sorted(xs, n, opt->k, opt->max_iter, m);
+	st = gmm_fit_sorted(xs, n, opt->k, opt->max_iter, m, sc);
 out:
-	free(keys);
-	free(tmp);
-	free(set);
-	free(xs);
+	gmm_scratch_free(own);
 	return st;
 }
 
@@ -612,8 +646,10 @@ percentile(const double *xs, size_t n, double q)
 
 enum gauss_status
 gmm_fit_sorted(const double *xs, size_t n, unsigned k, unsigned max_iter,
-	       struct gmm_model *m)
+	       struct gmm_model *m, struct gmm_scratch *scratch)
 {
+	struct gmm_scratch *own = scratch ? NULL : gmm_scratch_new();
+	struct gmm_scratch *sc = scratch ? scratch : own;
 	struct dd *p1 = NULL, *p2 = NULL;
 	struct gmm_pieces *pc = malloc(sizeof(*pc));
 	struct runs *cur = malloc(sizeof(*cur)), *prev = malloc(sizeof(*prev));
@@ -624,7 +660,7 @@ gmm_fit_sorted(const double *xs, size_t n, unsigned k, unsigned max_iter,
 	memset(m, 0, sizeof(*m));
 	m->k = k;
 	m->fit_count = n;
-	if (pc == NULL || cur == NULL || prev == NULL)
+	if (pc == NULL || cur == NULL || prev == NULL || sc == NULL)
 		goto out;
 	if (n == 0) {
 		for (unsigned j = 0; j < k; j++) {
@@ -651,8 +687,8 @@ gmm_fit_sorted(const double *xs, size_t n, unsigned k, unsigned max_iter,
 		m->pi[j] = 1.0 / k;
 	}
 	/* prefix sums of x and x^2 (exact squares: x is a float) */
-	p1 = malloc((n + 1) * sizeof(*p1));
-	p2 = malloc((n + 1) * sizeof(*p2));
+	p1 = gmm_scratch_get(sc, SLOT_P1, (n + 1) * sizeof(*p1));
+	p2 = gmm_scratch_get(sc, SLOT_P2, (n + 1) * sizeof(*p2));
 	if (p1 == NULL || p2 == NULL)
 		goto out;
 	p1[0] = p2[0] = (struct dd){ 0, 0 };
@@ -712,8 +748,7 @@ gmm_fit_sorted(const double *xs, size_t n, unsigned k, unsigned max_iter,
 	}
 	st = GAUSS_OK;
 out:
-	free(p1);
-	free(p2);
+	gmm_scratch_free(own);
 	free(pc);
 	free(cur);
 	free(prev);

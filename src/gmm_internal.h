@@ -11,6 +11,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <math.h>
+#include <string.h>
+
+#include "endian.h"
 #include "gmm.h"
 
 /* Most pieces of a decision partition: 2K - 1 in theory, guarded at 4K+4. */
@@ -38,6 +42,26 @@ struct gmm_pieces {
 	uint8_t w[GMM_MAX_PIECES];
 };
 
+/*
+ * Scratch buffers kept across calls: fresh memory costs a page fault per
+ * 4 KiB on first touch, which is most of the time of a shard when every
+ * call maps its buffers anew. One slot per purpose; a slot only grows.
+ */
+enum gmm_slot {
+	SLOT_KEYS, SLOT_TMP, SLOT_SET, SLOT_XS, SLOT_P1, SLOT_P2,
+	SLOT_CLS, SLOT_RES, SLOT_ISYMS, SLOT_RSYMS, SLOT_BITS, SLOT_STREAMS,
+	SLOT_ESCPOS, SLOT_HIST, SLOT_COUNT
+};
+
+struct gmm_scratch {
+	void *p[SLOT_COUNT];
+	size_t cap[SLOT_COUNT];
+};
+
+/* A buffer of at least nbytes (64-byte aligned) in slot, or NULL. */
+void *gmm_scratch_get(struct gmm_scratch *s, enum gmm_slot slot,
+		      size_t nbytes);
+
 /* Deterministic approximations (basic IEEE operations only). */
 double gmm_log(double x);		/* x > 0 finite; ~1 ulp */
 double gmm_exp(double x);		/* x <= 709; ~1 ulp */
@@ -55,8 +79,42 @@ gmm_rne(double t)
 /* Element size of a dtype the codec takes (0 for others). */
 unsigned gmm_elem_nbytes(enum gauss_dtype dtype);
 
+/* The value of fp16 bits h, exactly. */
+static inline double
+gmm_half_value(uint16_t h)
+{
+	const unsigned e = (h >> 10) & 0x1f, m = h & 0x3ff;
+	double v;
+
+	if (e == 0x1f)
+		v = m ? NAN : INFINITY;
+	else if (e == 0)
+		v = ldexp((double)m, -24);
+	else
+		v = ldexp((double)(m | 0x400), (int)e - 25);
+	return (h & 0x8000) ? -v : v;
+}
+
 /* Value i of src (little-endian dtype elements) as a double, exactly. */
-double gmm_load(enum gauss_dtype dtype, const uint8_t *src, size_t i);
+static inline __attribute__((always_inline)) double
+gmm_load(enum gauss_dtype dtype, const uint8_t *src, size_t i)
+{
+	uint32_t u;
+	float f;
+
+	switch (dtype) {
+	case GAUSS_DTYPE_F32:
+		u = get_le32(src + 4 * i);
+		break;
+	case GAUSS_DTYPE_BF16:
+		u = (uint32_t)get_le16(src + 2 * i) << 16;
+		break;
+	default:
+		return gmm_half_value(get_le16(src + 2 * i));
+	}
+	memcpy(&f, &u, sizeof(f));
+	return f;
+}
 
 /*
  * v rounded once to dtype (nearest, ties to even; overflow gives an
@@ -89,14 +147,16 @@ gmm_pieces_lookup(const struct gmm_pieces *p, double x)
  * k in 1..255. Returns GAUSS_E_NOMEM or GAUSS_OK.
  */
 enum gauss_status gmm_fit_sorted(const double *xs, size_t n, unsigned k,
-				 unsigned max_iter, struct gmm_model *m);
+				 unsigned max_iter, struct gmm_model *m,
+				 struct gmm_scratch *scratch);
 
 /*
  * The whole fit of a shard: the seeded sample, sorted, then
- * gmm_fit_sorted(). Returns GAUSS_E_NOMEM or GAUSS_OK.
+ * gmm_fit_sorted(). scratch may be NULL (buffers of the call only).
+ * Returns GAUSS_E_NOMEM or GAUSS_OK.
  */
 enum gauss_status gmm_fit(enum gauss_dtype dtype, const uint8_t *src,
 			  size_t count, const struct gmm_options *opt,
-			  struct gmm_model *m);
+			  struct gmm_model *m, struct gmm_scratch *scratch);
 
 #endif /* GAUSS_GMM_INTERNAL_H */

@@ -87,7 +87,7 @@ encode_ok(enum gauss_dtype dt, const void *src, size_t n,
 	c->payload = malloc(cap);
 	assert_non_null(c->payload);
 	st = gmm_encode(dt, src, n, o, c->payload, cap, &c->nbytes, &c->rep,
-			&eb);
+			NULL, &eb);
 	if (st != GAUSS_OK)
 		fail_msg("gmm_encode: %s", eb.text);
 }
@@ -106,7 +106,8 @@ decode_check(enum gauss_dtype dt, const uint8_t *src, size_t n,
 	struct errbuf eb = { { 0 } };
 	double maxerr = 0;
 
-	if (gmm_decode(dt, in, c->nbytes, out, n, kern, &eb) != GAUSS_OK)
+	if (gmm_decode(dt, in, c->nbytes, out, n, kern, NULL, &eb) !=
+	    GAUSS_OK)
 		fail_msg("gmm_decode: %s", eb.text);
 	for (size_t i = 0; i < n; i++) {
 		const double x = gmm_load(dt, src, i), y = gmm_load(dt, out, i);
@@ -270,7 +271,7 @@ test_gmm_fit_known(void **state)
 
 	(void)state;
 	/* init: percentiles 5 and 95 are 0.025 and 10.175 */
-	assert_int_equal(gmm_fit_sorted(xs, 6, 2, 1, &m), GAUSS_OK);
+	assert_int_equal(gmm_fit_sorted(xs, 6, 2, 1, &m, NULL), GAUSS_OK);
 	assert_int_equal(m.iterations, 1);
 	/* one M-step: the two triples */
 	assert_true(fabs(m.mu[0] - 0.1) < 1e-15);
@@ -279,7 +280,7 @@ test_gmm_fit_known(void **state)
 	assert_true(fabs(m.sigma[1] - sqrt(0.02 / 3)) < 1e-14);
 	assert_true(m.pi[0] == 0.5 && m.pi[1] == 0.5);
 	/* the second E-step changes nothing: stop with 2 iterations */
-	assert_int_equal(gmm_fit_sorted(xs, 6, 2, 100, &m), GAUSS_OK);
+	assert_int_equal(gmm_fit_sorted(xs, 6, 2, 100, &m, NULL), GAUSS_OK);
 	assert_int_equal(m.iterations, 2);
 	assert_true(fabs(m.mu[0] - 0.1) < 1e-15);
 
@@ -287,7 +288,7 @@ test_gmm_fit_known(void **state)
 	{
 		const double zs[] = { 3, 3, 3, 3 };
 
-		assert_int_equal(gmm_fit_sorted(zs, 4, 4, 100, &m), GAUSS_OK);
+		assert_int_equal(gmm_fit_sorted(zs, 4, 4, 100, &m, NULL), GAUSS_OK);
 		for (unsigned k = 0; k < 4; k++)
 			assert_true(m.mu[k] == 3 && m.sigma[k] == 1e-6);
 		assert_true(m.pi[0] == 1 && m.pi[1] == 0);
@@ -304,7 +305,7 @@ test_gmm_fit_empty_cluster(void **state)
 	struct gmm_model m;
 
 	(void)state;
-	assert_int_equal(gmm_fit_sorted(xs, 10, 4, 100, &m), GAUSS_OK);
+	assert_int_equal(gmm_fit_sorted(xs, 10, 4, 100, &m, NULL), GAUSS_OK);
 	/* 5,35,65 percentiles are 1; 95 is 1 + 4 * 0.55 = 3.2 */
 	assert_true(m.pi[0] == 0.9);
 	assert_true(m.pi[1] == 0 && m.pi[2] == 0);
@@ -499,31 +500,31 @@ test_gmm_options(void **state)
 	gmm_options_default(&o);
 	o.k = 0;
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_F32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_INVALID_ARG);
 	assert_non_null(strstr(eb.text, "K must be"));
 	o.k = 256;
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_F32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_INVALID_ARG);
 	gmm_options_default(&o);
 	o.max_iter = 0;
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_F32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_INVALID_ARG);
 	gmm_options_default(&o);
 	o.max_error = -1;
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_F32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_INVALID_ARG);
 	assert_non_null(strstr(eb.text, "max-error"));
 	gmm_options_default(&o);
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_I32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_INVALID_ARG);
 	/* too small an output buffer */
 	assert_int_equal(gmm_encode(GAUSS_DTYPE_F32, src, n, &o, out,
-				    sizeof(out), &nb, NULL, &eb),
+				    sizeof(out), &nb, NULL, NULL, &eb),
 			 GAUSS_E_TOO_LARGE);
 	free(src);
 }
@@ -677,7 +678,7 @@ try_decode(const uint8_t *p, size_t nb, size_t n)
 	uint8_t *out = guarded_alloc(4 * n);
 	struct errbuf eb = { { 0 } };
 	const enum gauss_status st = gmm_decode(GAUSS_DTYPE_F32, in, nb, out,
-						n, NULL, &eb);
+						n, NULL, NULL, &eb);
 
 	assert_true(st == GAUSS_OK || st == GAUSS_E_CORRUPT);
 	if (st == GAUSS_E_CORRUPT)
@@ -709,7 +710,7 @@ test_gmm_damaged_payloads(void **state)
 		struct errbuf eb = { { 0 } };
 
 		assert_int_equal(gmm_decode(GAUSS_DTYPE_F32, in, len, out, n,
-					    NULL, &eb), GAUSS_E_CORRUPT);
+					    NULL, NULL, &eb), GAUSS_E_CORRUPT);
 		guarded_free(in, len);
 		guarded_free(out, 4 * n);
 	}
@@ -728,10 +729,12 @@ test_gmm_damaged_payloads(void **state)
 		struct errbuf eb = { { 0 } };
 
 		assert_int_equal(gmm_decode(GAUSS_DTYPE_F32, c.payload,
-					    c.nbytes, out, n - 1, NULL, &eb),
+					    c.nbytes, out, n - 1, NULL, NULL,
+					    &eb),
 				 GAUSS_E_CORRUPT);
 		assert_int_equal(gmm_decode(GAUSS_DTYPE_F32, c.payload,
-					    c.nbytes, out, n + 1, NULL, &eb),
+					    c.nbytes, out, n + 1, NULL, NULL,
+					    &eb),
 				 GAUSS_E_CORRUPT);
 		free(out);
 	}
