@@ -480,6 +480,18 @@ test_gmm_options(void **state)
 	encode_ok(GAUSS_DTYPE_F32, src, n, &o, &c);
 	assert_int_equal(c.rep.scale, 5000);
 	assert_true(decode_check(GAUSS_DTYPE_F32, src, n, &c, NULL) <= 1e-4);
+	{
+		struct gmm_payload_info info;
+
+		assert_int_equal(gmm_payload_info(c.payload, c.nbytes, &info,
+						  &eb), GAUSS_OK);
+		assert_int_equal(info.k, 16);
+		assert_int_equal(info.scale, 5000);
+		assert_int_equal(info.iterations, c.rep.iterations);
+		assert_int_equal(info.escapes, c.rep.escapes);
+		assert_int_equal(gmm_payload_info(c.payload, 5, &info, &eb),
+				 GAUSS_E_CORRUPT);
+	}
 	o.max_error = 1e-2;
 	encode_ok(GAUSS_DTYPE_F32, src, n, &o, &c2);
 	assert_true(c2.nbytes < c.nbytes);	/* coarser is smaller */
