@@ -3,7 +3,8 @@
 # Installs what building and testing gauss needs on Debian 12, if missing.
 set -eu
 pkgs="meson ninja-build pkg-config gcc libc6-dev liburing-dev libxxhash-dev
-libjansson-dev libcmocka-dev libhtscodecs-dev libzstd-dev python3 zstd groff-base"
+libjansson-dev libcmocka-dev libhtscodecs-dev libzstd-dev python3 zstd groff-base
+bsdutils"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -49,6 +49,7 @@ extern volatile sig_atomic_t cli_stop_signal;
 struct progress {
 	bool enabled;
 	bool drawn;
+	bool drawn_file;	/* a line with bytes of this file was drawn */
 	bool decompress;
 	const char *name;	/* the file being worked on */
 	unsigned file_index, file_count;

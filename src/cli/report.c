@@ -146,16 +146,20 @@ draw(struct progress *p, double now)
 	p->last_draw = now;
 }
 
+/* eager: draw now if the line drawn last showed nothing of this file */
 static void
-maybe_draw(struct progress *p)
+maybe_draw(struct progress *p, bool eager)
 {
 	double now;
 
 	if (!p->enabled)
 		return;
 	now = cli_now();
-	if (!p->drawn || now - p->last_draw >= DRAW_INTERVAL)
+	if (!p->drawn || now - p->last_draw >= DRAW_INTERVAL ||
+	    (eager && !p->drawn_file && p->file_in > 0)) {
+		p->drawn_file = p->file_in > 0;
 		draw(p, now);
+	}
 }
 
 void
@@ -165,7 +169,8 @@ progress_begin_file(struct progress *p, const char *name)
 	p->file_index++;
 	p->file_in = 0;
 	p->file_out = 0;
-	maybe_draw(p);
+	p->drawn_file = false;
+	maybe_draw(p, false);
 }
 
 void
@@ -173,7 +178,7 @@ progress_update(struct progress *p, uint64_t in_nbytes, uint64_t out_nbytes)
 {
 	p->file_in = in_nbytes;
 	p->file_out = out_nbytes;
-	maybe_draw(p);
+	maybe_draw(p, false);
 }
 
 void
@@ -209,10 +214,10 @@ progress_callback(void *user, uint64_t done_nbytes, uint64_t total_nbytes,
 	 * done counts original bytes, out the .gauss side: for decompress
 	 * the bytes read are the .gauss ones.
 	 */
-	if (p->decompress)
-		progress_update(p, out_nbytes, done_nbytes);
-	else
-		progress_update(p, done_nbytes, out_nbytes);
+	p->file_in = p->decompress ? out_nbytes : done_nbytes;
+	p->file_out = p->decompress ? done_nbytes : out_nbytes;
+	/* the first bytes of a large file show at once */
+	maybe_draw(p, true);
 	return cli_stop_signal != 0;
 }
 
