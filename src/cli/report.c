@@ -184,6 +184,12 @@ progress_update(struct progress *p, uint64_t in_nbytes, uint64_t out_nbytes)
 void
 progress_end_file(struct progress *p, uint64_t in_nbytes, uint64_t out_nbytes)
 {
+	/* the line ends at 100%, however fast the file went */
+	if (p->enabled && p->drawn) {
+		p->file_in = in_nbytes;
+		p->file_out = out_nbytes;
+		draw(p, cli_now());
+	}
 	p->base_in += in_nbytes;
 	p->base_out += out_nbytes;
 	p->file_in = 0;
