@@ -59,7 +59,7 @@ GAUSS_API const char *gauss_version_string(void);
 /* Compression modes. */
 enum gauss_mode {
 	GAUSS_MODE_LOSSLESS = 0,	/* bit-exact (the default) */
-	GAUSS_MODE_GMM = 1,		/* lossy Gaussian mixture (not yet) */
+	GAUSS_MODE_GMM = 1,		/* lossy Gaussian mixture (--gmm) */
 };
 
 /*
@@ -82,11 +82,44 @@ GAUSS_API struct gauss_ctx *gauss_ctx_new(void);
 GAUSS_API void gauss_ctx_free(struct gauss_ctx *ctx);
 
 /*
- * Chooses the compression mode; GAUSS_E_INVALID_ARG for an unknown mode,
- * and for GAUSS_MODE_GMM until this version of the library implements it.
+ * Chooses the compression mode; GAUSS_E_INVALID_ARG for an unknown mode.
+ * In GAUSS_MODE_GMM the float tensors the lossy options select (below) are
+ * coded with a bounded error; everything else stays bit-exact.
  */
 GAUSS_API enum gauss_status gauss_ctx_set_mode(struct gauss_ctx *ctx,
 					       enum gauss_mode mode);
+
+/*
+ * Options of the lossy mode, with the original gauss's names and defaults.
+ * A tensor is coded lossily when it is BF16, F16 or F32, has at least two
+ * dimensions and raw_threshold elements, and is named in layers (when
+ * layers is not NULL); each row shard of it gets its own mixture, and
+ * every value decodes within 1/(2S) of its original (NaN, infinities and
+ * values that would not are kept exactly).
+ */
+struct gauss_gmm_options {
+	unsigned k;			/* components, 1 to 255 (16) */
+	unsigned max_iter;		/* hard-EM iterations, >= 1 (100) */
+	uint64_t shard_threshold;	/* more elements: row shards (5000000) */
+	uint64_t shard_rows;		/* rows per shard, >= 1 (4096) */
+	uint64_t raw_threshold;		/* fewer elements: lossless (32768) */
+	double max_error;		/* 0: S of the dtype (1000 for F32 and
+					   F16, 128 for BF16); else the largest
+					   error allowed, S = ceil(1 / (2E)) */
+	uint64_t seed;			/* of the fit's subsample (0) */
+	const char *layers;		/* comma-separated tensor names, or
+					   NULL for every tensor (copied) */
+};
+
+/* Fills o with the defaults above. */
+GAUSS_API void gauss_gmm_options_default(struct gauss_gmm_options *o);
+
+/*
+ * Sets the lossy mode's options (used in GAUSS_MODE_GMM);
+ * GAUSS_E_INVALID_ARG with a message for a value out of range.
+ */
+GAUSS_API enum gauss_status gauss_ctx_set_gmm_options(
+	struct gauss_ctx *ctx, const struct gauss_gmm_options *o);
 
 /* Number of worker threads; 0 means one per online CPU (the default). */
 GAUSS_API enum gauss_status gauss_ctx_set_threads(struct gauss_ctx *ctx,
@@ -236,6 +269,9 @@ enum gauss_codec {
 	GAUSS_CODEC_EXP_BF16 = 2,	/* exponent rANS + raw sign/mantissa */
 	GAUSS_CODEC_EXP_F16 = 3,
 	GAUSS_CODEC_EXP_F32 = 4,
+	GAUSS_CODEC_GMM_BF16 = 5,	/* lossy: Gaussian mixture + rANS */
+	GAUSS_CODEC_GMM_F16 = 6,
+	GAUSS_CODEC_GMM_F32 = 7,
 };
 
 /* Returns the name of a codec ("stored", "exp-bf16", ...); never NULL. */
@@ -257,6 +293,12 @@ struct gauss_tensor_info {
 	enum gauss_codec codec;
 	double exponent_entropy;	/* bits per element of the stored
 					   tables; negative when not coded */
+	/* lossy codecs only (zero otherwise), measured by compression: */
+	unsigned gmm_k;			/* mixture components */
+	uint32_t gmm_scale;		/* S; the bound is 1 / (2 S) */
+	double max_abs_error;		/* largest error of a decoded value */
+	double rms_error;		/* over the finite values */
+	double value_std;		/* of the original finite values */
 };
 
 /* Totals of a .gauss file. */

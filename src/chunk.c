@@ -7,12 +7,14 @@
 #include "chunk.h"
 #include "cpu.h"
 #include "endian.h"
+#include "gmm.h"
 #include "split.h"
 #include "banned.h"
 
 enum gauss_status
 chunk_scratch_init(struct chunk_scratch *s, size_t chunk_nbytes)
 {
+	memset(s, 0, sizeof(*s));
 	/* raw planes never exceed the original bytes; +8 for f16 packing */
 	s->syms = malloc(chunk_nbytes + 8);
 	s->raw = malloc(chunk_nbytes + 8);
@@ -37,6 +39,7 @@ chunk_scratch_free(struct chunk_scratch *s)
 	free(s->syms);
 	free(s->raw);
 	free(s->etable);
+	gmm_scratch_free(s->gmm);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -138,6 +141,16 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 			return err_setf(eb, GAUSS_E_CORRUPT, "stored chunk "
 					"has the wrong size");
 		memcpy(dst, payload, nbytes);
+	} else if (fmt_kind_is_gmm(kind)) {
+		const unsigned es = fmt_kind_elem_nbytes(kind);
+
+		if (nbytes % es != 0)
+			return err_setf(eb, GAUSS_E_CORRUPT, "shard is not a "
+					"whole number of elements");
+		if (s->gmm == NULL && (s->gmm = gmm_scratch_new()) == NULL)
+			return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
+		TRY(gmm_decode(fmt_gmm_dtype(kind), payload, payload_nbytes,
+			       dst, nbytes / es, s->kernels, s->gmm, eb));
 	} else {
 		const size_t n = nbytes / split_elem_nbytes(kind);
 		const size_t raw_nbytes = split_raw_nbytes(kind, n);

@@ -31,6 +31,7 @@ struct chunk_scratch {
 	struct rans_etable *etable;	/* room for the block's encoder table */
 	struct rans_dtable *dtable;	/* compress checking its blocks: */
 	uint8_t *check;			/* a decoder table and a chunk */
+	struct gmm_scratch *gmm;	/* lossy shards' buffers, made on use */
 };
 
 enum gauss_status chunk_scratch_init(struct chunk_scratch *s,

@@ -11,6 +11,7 @@
 #include "gauss.h"
 #include "error.h"
 #include "pipeline.h"
+#include "lossy.h"
 #include "pool.h"
 
 struct gauss_ctx {
@@ -23,6 +24,8 @@ struct gauss_ctx {
 	struct errbuf err;
 	struct pool_cache cache;	/* pipeline buffers, reused by calls */
 	struct pipe_sizes last;		/* what the last call read, wrote */
+	struct lossy_opts lossy;	/* options of GAUSS_MODE_GMM */
+	char *layers;			/* lossy.layers, owned */
 };
 
 /* Clears the message of the previous call. */

@@ -15,15 +15,97 @@
 #include "banned.h"
 
 int
-fmt_kind_known(unsigned kind)
+fmt_kind_known(unsigned kind, unsigned version)
 {
-	return kind <= FMT_KIND_EXP_F32;
+	return kind <= (version >= FMT_VERSION_GMM ? FMT_KIND_GMM_F32 :
+					      FMT_KIND_EXP_F32);
 }
 
 int
 fmt_kind_has_table(enum fmt_kind kind)
 {
-	return kind != FMT_KIND_STORED && fmt_kind_known(kind);
+	return kind >= FMT_KIND_BYTES && kind <= FMT_KIND_EXP_F32;
+}
+
+int
+fmt_kind_is_gmm(enum fmt_kind kind)
+{
+	return kind >= FMT_KIND_GMM_BF16 && kind <= FMT_KIND_GMM_F32;
+}
+
+unsigned
+fmt_kind_elem_nbytes(enum fmt_kind kind)
+{
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+	case FMT_KIND_EXP_F16:
+	case FMT_KIND_GMM_BF16:
+	case FMT_KIND_GMM_F16:
+		return 2;
+	case FMT_KIND_EXP_F32:
+	case FMT_KIND_GMM_F32:
+		return 4;
+	default:
+		return 1;
+	}
+}
+
+enum gauss_dtype
+fmt_gmm_dtype(enum fmt_kind kind)
+{
+	return kind == FMT_KIND_GMM_BF16 ? GAUSS_DTYPE_BF16 :
+	       kind == FMT_KIND_GMM_F16 ? GAUSS_DTYPE_F16 : GAUSS_DTYPE_F32;
+}
+
+static void
+put_f64(uint8_t *out, double v)
+{
+	uint64_t u;
+
+	memcpy(&u, &v, sizeof(u));
+	put_le64(out, u);
+}
+
+static double
+get_f64(const uint8_t *in)
+{
+	const uint64_t u = get_le64(in);
+	double v;
+
+	memcpy(&v, &u, sizeof(v));
+	return v;
+}
+
+size_t
+fmt_gmm_stats_write(const struct fmt_gmm_stats *g, uint8_t *out)
+{
+	out[0] = (uint8_t)g->k;
+	put_le32(out + 1, g->scale);
+	put_f64(out + 5, g->max_abs_error);
+	put_f64(out + 13, g->rms_error);
+	put_f64(out + 21, g->std);
+	return FMT_GMM_STATS_NBYTES;
+}
+
+/* Reads and checks the stats of a lossy index entry. */
+static bool
+gmm_stats_read(struct cursor *c, struct fmt_gmm_stats *g)
+{
+	const uint8_t *p = c->p;
+
+	if (cursor_left(c) < FMT_GMM_STATS_NBYTES)
+		return false;
+	c->p += FMT_GMM_STATS_NBYTES;
+	g->k = p[0];
+	g->scale = get_le32(p + 1);
+	g->max_abs_error = get_f64(p + 5);
+	g->rms_error = get_f64(p + 13);
+	g->std = get_f64(p + 21);
+	/* measurements: finite and non-negative (NaN fails every test) */
+	return g->k >= 1 && g->scale >= 1 &&
+	       g->max_abs_error >= 0 && g->max_abs_error <= 1e300 &&
+	       g->rms_error >= 0 && g->rms_error <= 1e300 &&
+	       g->std >= 0 && g->std <= 1e300;
 }
 
 const char *
@@ -40,6 +122,12 @@ fmt_kind_name(enum fmt_kind kind)
 		return "exp-f16";
 	case FMT_KIND_EXP_F32:
 		return "exp-f32";
+	case FMT_KIND_GMM_BF16:
+		return "gmm-bf16";
+	case FMT_KIND_GMM_F16:
+		return "gmm-f16";
+	case FMT_KIND_GMM_F32:
+		return "gmm-f32";
 	case FMT_KIND_END:
 		return "end";
 	}
@@ -84,7 +172,7 @@ fmt_header_read(const uint8_t *in, size_t in_nbytes, struct fmt_header *h,
 		return err_setf(eb, GAUSS_E_CORRUPT,
 				"file header fails its check");
 	h->version = get_le16(in + 8);
-	if (h->version < FMT_VERSION_MIN || h->version > FMT_VERSION)
+	if (h->version < FMT_VERSION_MIN || h->version > FMT_VERSION_MAX)
 		return err_setf(eb, GAUSS_E_UNSUPPORTED_VERSION,
 				"format version %u is not supported (this "
 				"gauss reads versions %u to %u)", h->version,
@@ -149,8 +237,8 @@ fmt_footer_read(const uint8_t in[FMT_FOOTER_NBYTES], uint64_t file_nbytes,
 
 enum gauss_status
 fmt_index_parse(const uint8_t *in, size_t in_nbytes,
-		const struct fmt_footer *f, struct fmt_index *idx,
-		struct errbuf *eb)
+		const struct fmt_footer *f, unsigned version,
+		struct fmt_index *idx, struct errbuf *eb)
 {
 	struct cursor c;
 	uint64_t count, orig = 0, frame = FMT_HEADER_NBYTES;
@@ -176,7 +264,14 @@ fmt_index_parse(const uint8_t *in, size_t in_nbytes,
 		    !cursor_varint(&c, &s->original_nbytes) ||
 		    !cursor_varint(&c, &s->frame_nbytes))
 			goto truncated;
-		if (!fmt_kind_known(kind) || s->original_nbytes == 0 ||
+		if (fmt_kind_known(kind, version) &&
+		    fmt_kind_is_gmm((enum fmt_kind)kind) &&
+		    !gmm_stats_read(&c, &s->gmm)) {
+			fmt_index_free(idx);
+			return err_setf(eb, GAUSS_E_CORRUPT, "index entry %zu "
+					"is invalid", i);
+		}
+		if (!fmt_kind_known(kind, version) || s->original_nbytes == 0 ||
 		    s->frame_nbytes < 2 ||
 		    s->original_nbytes > f->original_nbytes - orig ||
 		    s->frame_nbytes > f->index_offset - frame) {

@@ -36,8 +36,10 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		2	/* written; 1 and 2 are read */
-#define FMT_VERSION_MIN		1
+#define FMT_VERSION		2	/* written for lossless files */
+#define FMT_VERSION_GMM		3	/* written when a frame is lossy */
+#define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
+#define FMT_VERSION_MAX		3
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12
@@ -51,8 +53,15 @@ enum fmt_kind {
 	FMT_KIND_EXP_BF16 = 2,
 	FMT_KIND_EXP_F16 = 3,
 	FMT_KIND_EXP_F32 = 4,
+	FMT_KIND_GMM_BF16 = 5,		/* version 3: lossy (gmm.h) */
+	FMT_KIND_GMM_F16 = 6,
+	FMT_KIND_GMM_F32 = 7,
 	FMT_KIND_END = 0xff,
 };
+
+/* Index entries of lossy frames add K (u8), the scale S (u32) and three
+ * binary64 measurements: 29 bytes. */
+#define FMT_GMM_STATS_NBYTES	29
 /* ---- end of on-disk constants ---- */
 
 /* Encoder defaults: 512 KiB chunks (256 Ki bf16 values), 16 MiB blocks. */
@@ -76,8 +85,18 @@ struct fmt_footer {
 	uint64_t index_hash;		/* XXH3-64 of the index bytes */
 };
 
+/* What compression measured on a lossy segment (index, version 3). */
+struct fmt_gmm_stats {
+	unsigned k;			/* components, 1 to 255 */
+	uint32_t scale;			/* S: the bound is 1 / (2 S) */
+	double max_abs_error;		/* over the decoded values */
+	double rms_error;
+	double std;			/* of the original finite values */
+};
+
 struct fmt_segment {
 	enum fmt_kind kind;
+	struct fmt_gmm_stats gmm;	/* lossy kinds only */
 	uint64_t original_offset;	/* derived: sum of earlier segments */
 	uint64_t original_nbytes;
 	uint64_t frame_offset;		/* derived: from the file header on */
@@ -89,11 +108,23 @@ struct fmt_index {
 	struct fmt_segment *segments;
 };
 
-/* Is kind one gauss knows how to decode (END excluded)? */
-int fmt_kind_known(unsigned kind);
+/* Is kind one a file of this format version may hold (END excluded)? */
+int fmt_kind_known(unsigned kind, unsigned version);
 
 /* Is kind coded with a frequency table per block? */
 int fmt_kind_has_table(enum fmt_kind kind);
+
+/* Is kind lossy (a Gaussian mixture, gmm.h)? Its frames hold shards. */
+int fmt_kind_is_gmm(enum fmt_kind kind);
+
+/* Element size of a coded or lossy kind (1 for stored and bytes). */
+unsigned fmt_kind_elem_nbytes(enum fmt_kind kind);
+
+/* dtype of a lossy kind. */
+enum gauss_dtype fmt_gmm_dtype(enum fmt_kind kind);
+
+/* Writes the stats of an index entry; returns FMT_GMM_STATS_NBYTES. */
+size_t fmt_gmm_stats_write(const struct fmt_gmm_stats *g, uint8_t *out);
 
 /* Name of a kind for messages and `info`. */
 const char *fmt_kind_name(enum fmt_kind kind);
@@ -123,7 +154,7 @@ enum gauss_status fmt_footer_read(const uint8_t in[FMT_FOOTER_NBYTES],
  * (where the END frame sits).
  */
 enum gauss_status fmt_index_parse(const uint8_t *in, size_t in_nbytes,
-				  const struct fmt_footer *f,
+				  const struct fmt_footer *f, unsigned version,
 				  struct fmt_index *idx, struct errbuf *eb);
 
 void fmt_index_free(struct fmt_index *idx);

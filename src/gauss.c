@@ -34,6 +34,7 @@ gauss_ctx_new(void)
 	if (ctx == NULL)
 		return NULL;
 	ctx->mode = GAUSS_MODE_LOSSLESS;
+	lossy_opts_default(&ctx->lossy);
 	return ctx;
 }
 
@@ -43,6 +44,7 @@ gauss_ctx_free(struct gauss_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	pool_cache_clear(&ctx->cache);
+	free(ctx->layers);
 	free(ctx);
 }
 
@@ -51,10 +53,70 @@ gauss_ctx_set_mode(struct gauss_ctx *ctx, enum gauss_mode mode)
 {
 	if (ctx == NULL)
 		return GAUSS_E_INVALID_ARG;
-	if (mode != GAUSS_MODE_LOSSLESS)
-		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "only the lossless "
-				"mode is available in this version");
+	if (mode != GAUSS_MODE_LOSSLESS && mode != GAUSS_MODE_GMM)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "unknown mode %d",
+				(int)mode);
 	ctx->mode = mode;
+	ctx_begin(ctx);
+	return GAUSS_OK;
+}
+
+void
+gauss_gmm_options_default(struct gauss_gmm_options *o)
+{
+	struct lossy_opts l;
+
+	if (o == NULL)
+		return;
+	lossy_opts_default(&l);
+	*o = (struct gauss_gmm_options){
+		.k = l.codec.k,
+		.max_iter = l.codec.max_iter,
+		.shard_threshold = l.shard_threshold,
+		.shard_rows = l.shard_rows,
+		.raw_threshold = l.raw_threshold,
+		.max_error = 0,
+		.seed = 0,
+		.layers = NULL,
+	};
+}
+
+enum gauss_status
+gauss_ctx_set_gmm_options(struct gauss_ctx *ctx,
+			  const struct gauss_gmm_options *o)
+{
+	char *layers = NULL;
+
+	if (ctx == NULL)
+		return GAUSS_E_INVALID_ARG;
+	if (o == NULL)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "missing options");
+	if (o->k < 1 || o->k > GMM_MAX_K)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "K must be 1 to %d, "
+				"not %u", GMM_MAX_K, o->k);
+	if (o->max_iter < 1)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "the iteration limit "
+				"must be at least 1");
+	if (o->shard_rows < 1)
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "shards need at least "
+				"1 row");
+	if (!(o->max_error >= 0) || (o->max_error > 0 &&
+	    gmm_scale_for(GAUSS_DTYPE_F32, o->max_error) == 0))
+		return ctx_fail(ctx, GAUSS_E_INVALID_ARG, "maximum error %g is "
+				"out of range (0 for the default, or more than "
+				"%g)", o->max_error, 0.5 / GMM_MAX_SCALE);
+	if (o->layers != NULL && (layers = strdup(o->layers)) == NULL)
+		return ctx_fail(ctx, GAUSS_E_NOMEM, "out of memory");
+	free(ctx->layers);
+	ctx->layers = layers;
+	ctx->lossy.codec.k = o->k;
+	ctx->lossy.codec.max_iter = o->max_iter;
+	ctx->lossy.codec.max_error = o->max_error;
+	ctx->lossy.codec.seed = o->seed;
+	ctx->lossy.shard_threshold = o->shard_threshold;
+	ctx->lossy.shard_rows = o->shard_rows;
+	ctx->lossy.raw_threshold = o->raw_threshold;
+	ctx->lossy.layers = layers;
 	ctx_begin(ctx);
 	return GAUSS_OK;
 }
@@ -143,6 +205,8 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 	o->progress_user = ctx->progress_user;
 	o->cache = &ctx->cache;
 	o->direct = ctx->direct;
+	o->lossy = ctx->lossy;
+	o->lossy.on = ctx->mode == GAUSS_MODE_GMM;
 	TRY(io_backend_from_env(&o->io, &ctx->err));
 	return rans_kernels_select(&o->kernels, &ctx->err);
 }
@@ -631,13 +695,16 @@ _Static_assert((int)GAUSS_CODEC_STORED == FMT_KIND_STORED &&
 	       (int)GAUSS_CODEC_BYTES == FMT_KIND_BYTES &&
 	       (int)GAUSS_CODEC_EXP_BF16 == FMT_KIND_EXP_BF16 &&
 	       (int)GAUSS_CODEC_EXP_F16 == FMT_KIND_EXP_F16 &&
-	       (int)GAUSS_CODEC_EXP_F32 == FMT_KIND_EXP_F32,
+	       (int)GAUSS_CODEC_EXP_F32 == FMT_KIND_EXP_F32 &&
+	       (int)GAUSS_CODEC_GMM_BF16 == FMT_KIND_GMM_BF16 &&
+	       (int)GAUSS_CODEC_GMM_F16 == FMT_KIND_GMM_F16 &&
+	       (int)GAUSS_CODEC_GMM_F32 == FMT_KIND_GMM_F32,
 	       "enum gauss_codec follows enum fmt_kind");
 
 const char *
 gauss_codec_name(enum gauss_codec codec)
 {
-	if (!fmt_kind_known((unsigned)codec))
+	if (!fmt_kind_known((unsigned)codec, FMT_VERSION_MAX))
 		return "unknown";
 	return fmt_kind_name((enum fmt_kind)codec);
 }

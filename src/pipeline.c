@@ -36,6 +36,7 @@ pipeline_opts_default(struct pipeline_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->chunk_log2 = FMT_DEFAULT_CHUNK_LOG2;
 	o->block_log2 = FMT_DEFAULT_BLOCK_LOG2;
+	lossy_opts_default(&o->lossy);
 }
 
 /* ---- output: a buffered sequential writer that counts its offset ---- */
@@ -178,6 +179,7 @@ scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
 		pool_free(o->cache, sv[i].etable);
 		pool_free(o->cache, sv[i].dtable);
 		pool_free(o->cache, sv[i].check);
+		gmm_scratch_free(sv[i].gmm);
 	}
 	free(sv);
 }
@@ -214,7 +216,8 @@ seglist_add(struct seglist *l, enum fmt_kind kind, uint64_t original_nbytes,
 static uint8_t *
 index_serialize(const struct seglist *l, size_t *nbytes_ret)
 {
-	uint8_t *out = malloc(VARINT_MAX_LEN * (1 + 2 * l->count) + l->count);
+	uint8_t *out = malloc(VARINT_MAX_LEN * (1 + 2 * l->count) +
+			      l->count * (1 + FMT_GMM_STATS_NBYTES));
 	size_t n;
 
 	if (out == NULL)
@@ -224,6 +227,8 @@ index_serialize(const struct seglist *l, size_t *nbytes_ret)
 		out[n++] = (uint8_t)l->v[i].kind;
 		n += varint_put(out + n, l->v[i].original_nbytes);
 		n += varint_put(out + n, l->v[i].frame_nbytes);
+		if (fmt_kind_is_gmm(l->v[i].kind))
+			n += fmt_gmm_stats_write(&l->v[i].gmm, out + n);
 	}
 	*nbytes_ret = n;
 	return out;
@@ -368,6 +373,8 @@ struct cseg {
 	uint64_t offset;	/* in the original */
 	uint64_t nbytes;
 	const char *name;	/* tensor name, or NULL */
+	uint64_t shard_nbytes;	/* lossy kinds: bytes per shard */
+	uint64_t tensor_index;	/* lossy kinds: for the shards' seeds */
 };
 
 /*
@@ -387,6 +394,7 @@ struct cpiece {
 	size_t out_off;		/* its table and records in out */
 	size_t out_nbytes;
 	enum fmt_kind kind;	/* STORED when coding did not pay */
+	struct lossy_stats stats;	/* lossy kinds */
 };
 
 /* A job of compress: consecutive blocks, together at most a block. */
@@ -395,6 +403,7 @@ struct cjob {
 	struct cpiece pieces[JOB_MAX_PIECES];
 	uint8_t *in;		/* the pieces, read from a file */
 	uint8_t *out;
+	uint8_t *dec;		/* lossy shards, as decoding will give them */
 };
 
 /* Room in a job's out buffer: the bytes, their records and tables. */
@@ -428,6 +437,8 @@ struct cstate {
 	/* the write stage's */
 	uint64_t frame_start;
 	enum fmt_kind frame_kind;
+	struct lossy_stats frame_stats;
+	bool any_lossy;
 	uint64_t done_nbytes;
 	uint64_t job_nbytes;		/* see job_target() */
 	/* for the progress hook, written with atomic stores */
@@ -545,7 +556,9 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 	j->npieces = 0;
 	while (cs->next_seg < cs->plan_count && j->npieces < JOB_MAX_PIECES) {
 		const struct cseg *seg = &cs->plan[cs->next_seg];
-		const size_t nbytes = (size_t)MIN(block_nbytes,
+		const size_t nbytes = (size_t)MIN(seg->shard_nbytes ?
+						  seg->shard_nbytes :
+						  block_nbytes,
 						  seg->nbytes - cs->next_boff);
 		struct cpiece *pc = &j->pieces[j->npieces];
 
@@ -605,6 +618,19 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 	const struct cseg *seg = pc->seg;
 
 	pc->out_off = out_off;
+	if (fmt_kind_is_gmm(pc->kind)) {
+		if (s->gmm == NULL && (s->gmm = gmm_scratch_new()) == NULL)
+			return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
+		return err_prefix(eb, lossy_code_shard(pc->kind, pc->src,
+				  pc->nbytes, &cs->o->lossy.codec,
+				  seg->tensor_index << 32 |
+				  pc->boff / seg->shard_nbytes,
+				  j->out + out_off, cjob_out_cap(cs->o) - out_off,
+				  j->dec + pc->in_off, &pc->out_nbytes,
+				  &pc->stats, s->kernels, s->gmm, eb),
+				  "shard %llu", (unsigned long long)
+				  (pc->boff / seg->shard_nbytes));
+	}
 	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes,
 				    j->out + out_off, s);
 	if (pc->boff == 0 && pc->nbytes == seg->nbytes &&
@@ -654,25 +680,39 @@ c_write(void *user, void *job, struct errbuf *eb)
 
 	for (unsigned i = 0; i < j->npieces; i++) {
 		const struct cpiece *pc = &j->pieces[i];
+		const bool lossy = fmt_kind_is_gmm(pc->kind);
 
-		cs->hops->h128_update(cs->hash, pc->src, pc->nbytes);
+		/* the footer's hash is of what decoding gives */
+		cs->hops->h128_update(cs->hash, lossy ? j->dec + pc->in_off :
+					    pc->src, pc->nbytes);
 		if (pc->boff == 0) {
-			uint8_t head[1 + VARINT_MAX_LEN];
+			uint8_t head[1 + 2 * VARINT_MAX_LEN];
 			size_t hn = 1;
 
 			cs->frame_start = cs->out.offset;
 			cs->frame_kind = pc->kind;
+			memset(&cs->frame_stats, 0, sizeof(cs->frame_stats));
 			head[0] = (uint8_t)pc->kind;
 			hn += varint_put(head + 1, pc->seg->nbytes);
+			if (lossy)
+				hn += varint_put(head + hn,
+						 pc->seg->shard_nbytes);
 			TRY(sink_write(&cs->out, head, hn, eb));
 		}
+		if (lossy)
+			lossy_stats_add(&cs->frame_stats, &pc->stats);
 		TRY(sink_write(&cs->out, j->out + pc->out_off, pc->out_nbytes,
 			       eb));
 		cs->done_nbytes += pc->nbytes;
-		if (pc->boff + pc->nbytes == pc->seg->nbytes)
+		if (pc->boff + pc->nbytes == pc->seg->nbytes) {
 			TRY(seglist_add(&cs->segs, cs->frame_kind,
 					pc->seg->nbytes,
 					cs->out.offset - cs->frame_start));
+			if (lossy)
+				lossy_stats_finish(&cs->frame_stats,
+						   &cs->segs.v[cs->segs.count -
+								1].gmm);
+		}
 	}
 	__atomic_store_n(&cs->prog_done, cs->done_nbytes, __ATOMIC_RELAXED);
 	__atomic_store_n(&cs->prog_out, cs->out.offset, __ATOMIC_RELAXED);
@@ -723,6 +763,16 @@ make_plan(struct cstate *cs, const struct st_header *st)
 		plan_add(cs, kind_of_dtype(t->dtype),
 			 st->data_offset + t->begin, t->end - t->begin,
 			 t->name);
+		if (lossy_kind(&cs->o->lossy, t) != FMT_KIND_STORED) {
+			struct cseg *seg = &cs->plan[cs->plan_count - 1];
+
+			seg->kind = lossy_kind(&cs->o->lossy, t);
+			seg->shard_nbytes = lossy_shard_nbytes(
+				&cs->o->lossy, t,
+				(uint64_t)1 << cs->o->block_log2);
+			seg->tensor_index = k;
+			cs->any_lossy = true;
+		}
 		pos = t->end;
 	}
 	/*
@@ -856,10 +906,15 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		jobs[i].out = pool_alloc(o->cache, cjob_out_cap(o));
 		if (in->mem == NULL)
 			jobs[i].in = pool_alloc(o->cache, block_nbytes);
+		if (cs.any_lossy)
+			jobs[i].dec = pool_alloc(o->cache, block_nbytes);
 		if (jobs[i].out == NULL || (in->mem == NULL &&
-					    jobs[i].in == NULL))
+					    jobs[i].in == NULL) ||
+		    (cs.any_lossy && jobs[i].dec == NULL))
 			goto out;
 	}
+	if (cs.any_lossy)
+		fh.version = FMT_VERSION_GMM;
 	fmt_header_write(&fh, head);
 	ret = sink_write(&cs.out, head, sizeof(head), eb);
 	if (ret != GAUSS_OK)
@@ -884,6 +939,7 @@ out:
 		for (unsigned i = 0; i < nslots; i++) {
 			pool_free(o->cache, jobs[i].in);
 			pool_free(o->cache, jobs[i].out);
+			pool_free(o->cache, jobs[i].dec);
 		}
 	free(jobs);
 	free(jobv);
@@ -917,6 +973,7 @@ struct dpiece {
 	uint64_t boff;		/* the block within the segment */
 	size_t nbytes;
 	uint64_t first_chunk;	/* index of its first chunk in the segment */
+	size_t unit;		/* bytes per record: a chunk, or the shard */
 	bool has_table;
 	struct rans_table table;
 	size_t first_rec;	/* its records in the job's recs[] */
@@ -954,6 +1011,7 @@ struct dstate {
 	uint64_t seg_offset;
 	uint64_t seg_nbytes;
 	uint64_t seg_left;
+	uint64_t shard_nbytes;		/* lossy frames */
 	uint64_t frame_start;
 	uint64_t chunk_index;
 	bool ended;			/* END was read */
@@ -1022,7 +1080,7 @@ read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 	size_t avail = 0;
 	uint8_t kind;
 
-	TRY(source_fill(&ds->in, 1 + VARINT_MAX_LEN, &avail, eb));
+	TRY(source_fill(&ds->in, 1 + 2 * VARINT_MAX_LEN, &avail, eb));
 	cursor_init(&c, source_peek(&ds->in), avail);
 	if (!cursor_u8(&c, &kind))
 		return err_setf(eb, GAUSS_E_CORRUPT, "file is truncated after "
@@ -1032,7 +1090,7 @@ read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 		*end_ret = true;
 		return GAUSS_OK;
 	}
-	if (!fmt_kind_known(kind))
+	if (!fmt_kind_known(kind, ds->fh.version))
 		return err_setf(eb, GAUSS_E_CORRUPT, "unknown frame kind %u at "
 				"byte %llu", kind,
 				(unsigned long long)frame_start);
@@ -1040,6 +1098,15 @@ read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 	    nbytes > ds->expected_nbytes - ds->read_nbytes)
 		return err_setf(eb, GAUSS_E_CORRUPT, "frame at byte %llu has an "
 				"invalid size", (unsigned long long)frame_start);
+	ds->shard_nbytes = 0;
+	if (fmt_kind_is_gmm((enum fmt_kind)kind) &&
+	    (!cursor_varint(&c, &ds->shard_nbytes) ||
+	     ds->shard_nbytes == 0 ||
+	     ds->shard_nbytes % fmt_kind_elem_nbytes((enum fmt_kind)kind) ||
+	     ds->shard_nbytes > (uint64_t)1 << ds->fh.block_log2))
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame at byte %llu has an "
+				"invalid shard size",
+				(unsigned long long)frame_start);
 	source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
 	ds->kind = (enum fmt_kind)kind;
 	ds->seg_offset = ds->read_nbytes;
@@ -1047,7 +1114,7 @@ read_frame_head(struct dstate *ds, bool *end_ret, struct errbuf *eb)
 	ds->seg_left = nbytes;
 	ds->frame_start = frame_start;
 	ds->chunk_index = 0;
-	if (kind != FMT_KIND_STORED && nbytes % split_elem_nbytes(ds->kind))
+	if (nbytes % fmt_kind_elem_nbytes(ds->kind))
 		return err_setf(eb, GAUSS_E_CORRUPT, "%llu bytes are not a "
 				"whole number of %s elements",
 				(unsigned long long)nbytes,
@@ -1101,9 +1168,10 @@ static enum gauss_status
 read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 	   size_t *nrec, size_t *in_len, size_t own_off, struct errbuf *eb)
 {
-	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
+	const bool lossy = fmt_kind_is_gmm(ds->kind);
 
 	pc->kind = ds->kind;
+	pc->unit = lossy ? pc->nbytes : (size_t)1 << ds->fh.chunk_log2;
 	pc->seg_offset = ds->seg_offset;
 	pc->seg_nbytes = ds->seg_nbytes;
 	pc->boff = ds->seg_nbytes - ds->seg_left;
@@ -1129,13 +1197,14 @@ read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 		TRY(chunk_table_read(pc->kind, &c, &pc->table, eb));
 		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
 	}
-	for (size_t coff = 0; coff < pc->nbytes; coff += chunk_nbytes) {
-		const size_t cn = MIN(chunk_nbytes, pc->nbytes - coff);
+	for (size_t coff = 0; coff < pc->nbytes; coff += pc->unit) {
+		const size_t cn = MIN(pc->unit, pc->nbytes - coff);
 		const enum gauss_status st =
 			read_record(ds, j, cn, in_len, &j->recs[*nrec], eb);
 
 		if (st != GAUSS_OK)
-			return err_prefix(eb, st, "chunk %llu",
+			return err_prefix(eb, st, lossy ? "shard %llu" :
+					  "chunk %llu",
 					  (unsigned long long)(pc->first_chunk +
 							       pc->nchunks));
 		pc->nchunks++;
@@ -1190,7 +1259,8 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 				break;
 			}
 		}
-		pc->nbytes = (size_t)MIN(block_nbytes, ds->seg_left);
+		pc->nbytes = (size_t)MIN(ds->shard_nbytes ? ds->shard_nbytes :
+					 block_nbytes, ds->seg_left);
 		if (j->npieces > 0 && total + pc->nbytes > ds->job_nbytes)
 			break;
 		st = read_piece(ds, j, pc, &nrec, &in_len, total, &peb);
@@ -1223,7 +1293,6 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 {
 	struct dstate *ds = user;
 	struct djob *j = job;
-	const size_t chunk_nbytes = (size_t)1 << ds->fh.chunk_log2;
 
 	for (unsigned p = 0; p < j->npieces; p++) {
 		const struct dpiece *pc = &j->pieces[p];
@@ -1233,20 +1302,21 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 			rans_dtable_build(&pc->table, ds->fh.version,
 					  j->dtable);
 		for (size_t i = 0; i < pc->nchunks; i++) {
-			const size_t coff = i * chunk_nbytes;
+			const size_t coff = i * pc->unit;
 			const struct drec *r = &j->recs[pc->first_rec + i];
 			const enum gauss_status st =
 				chunk_decode(pc->kind, j->dtable, r->payload,
 					     r->payload_nbytes, r->stored,
 					     r->checksum, pc->dst + coff,
-					     MIN(chunk_nbytes,
-						 pc->nbytes - coff),
+					     MIN(pc->unit, pc->nbytes - coff),
 					     &ds->scratch[worker], eb);
 
 			if (st != GAUSS_OK) {
 				j->seg_offset = pc->seg_offset;
 				j->seg_nbytes = pc->seg_nbytes;
-				return err_prefix(eb, st, "chunk %llu",
+				return err_prefix(eb, st, fmt_kind_is_gmm(
+							  pc->kind) ?
+						  "shard %llu" : "chunk %llu",
 						  (unsigned long long)
 						  (pc->first_chunk + i));
 			}
@@ -1301,8 +1371,9 @@ static enum gauss_status
 decompress_trailer(struct dstate *ds, struct errbuf *eb)
 {
 	const uint64_t index_offset = ds->in.offset;
-	/* an index entry takes at most 21 bytes */
-	const size_t most = VARINT_MAX_LEN + 21 * ds->segs.count +
+	/* an index entry takes at most 21 bytes, 50 for a lossy one */
+	const size_t most = VARINT_MAX_LEN +
+			    (21 + FMT_GMM_STATS_NBYTES) * ds->segs.count +
 			    FMT_FOOTER_NBYTES;
 	struct fmt_footer f;
 	struct fmt_index idx;
@@ -1326,7 +1397,8 @@ decompress_trailer(struct dstate *ds, struct errbuf *eb)
 				"the frames");
 	if (XXH3_64bits(tail, (size_t)f.index_nbytes) != f.index_hash)
 		return err_setf(eb, GAUSS_E_CORRUPT, "index fails its check");
-	TRY(fmt_index_parse(tail, (size_t)f.index_nbytes, &f, &idx, eb));
+	TRY(fmt_index_parse(tail, (size_t)f.index_nbytes, &f, ds->fh.version,
+			    &idx, eb));
 	st = GAUSS_OK;
 	if (idx.count != ds->segs.count)
 		st = GAUSS_E_CORRUPT;

@@ -13,6 +13,7 @@
 #include "gauss.h"
 #include "error.h"
 #include "io.h"
+#include "lossy.h"
 
 struct rans_kernels;
 struct pool_cache;
@@ -28,6 +29,7 @@ struct pipeline_opts {
 	bool check_blocks;		/* compress decodes each block again */
 	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
+	struct lossy_opts lossy;	/* compress: the lossy mode, if on */
 };
 
 /* Fills o with the defaults of the format and the encoder. */

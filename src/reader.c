@@ -38,6 +38,9 @@ struct gauss_reader {
 	uint8_t *hdr;			/* the safetensors header, as stored */
 	uint8_t *chunk_buf;
 	uint8_t *io_buf;		/* one chunk record */
+	uint8_t *shard_buf;		/* a lossy shard, decoded */
+	uint8_t *shard_rec;		/* and its record */
+	size_t shard_cap;		/* bytes of shard_buf */
 	struct chunk_scratch scratch;
 	struct rans_dtable dtable;
 	double *entropy;		/* per tensor; NAN until computed */
@@ -73,6 +76,98 @@ segment_at(const struct gauss_reader *r, uint64_t offset)
 	return lo;
 }
 
+/* Makes room for a lossy shard of nbytes bytes and its record. */
+static enum gauss_status
+shard_room(struct gauss_reader *r, size_t nbytes)
+{
+	uint8_t *buf, *rec;
+
+	if (nbytes <= r->shard_cap)
+		return GAUSS_OK;
+	buf = realloc(r->shard_buf, nbytes);
+	if (buf != NULL)
+		r->shard_buf = buf;
+	rec = realloc(r->shard_rec, chunk_record_bound(nbytes));
+	if (rec != NULL)
+		r->shard_rec = rec;
+	if (buf == NULL || rec == NULL)
+		return err_setf(&r->ctx->err, GAUSS_E_NOMEM, "out of memory");
+	r->shard_cap = nbytes;
+	return GAUSS_OK;
+}
+
+/*
+ * The shards of a lossy frame (after its head, at pos): decodes the ones
+ * that overlap [want, want + want_nbytes) into dst, skips the others by
+ * their lengths.
+ */
+static enum gauss_status
+walk_shards(struct gauss_reader *r, const struct fmt_segment *s, uint64_t pos,
+	    uint64_t shard_nbytes, uint64_t want, uint64_t want_nbytes,
+	    uint8_t *dst)
+{
+	struct errbuf *eb = &r->ctx->err;
+	const uint64_t frame_end = s->frame_offset + s->frame_nbytes;
+	uint64_t index = 0;
+
+	for (uint64_t off = 0; off < s->original_nbytes;
+	     off += shard_nbytes, index++) {
+		const size_t sn = (size_t)MIN(shard_nbytes,
+					      s->original_nbytes - off);
+		const uint64_t at = s->original_offset + off;
+		const bool needed = dst != NULL && at < want + want_nbytes &&
+				    at + sn > want;
+		const uint8_t *payload;
+		size_t payload_nbytes, got = 0;
+		uint64_t checksum, head;
+		bool stored;
+		struct cursor c;
+		enum gauss_status st;
+
+		TRY(rd_pread(r, r->io_buf, (size_t)MIN(VARINT_MAX_LEN,
+						      frame_end - pos),
+			     pos, &got));
+		cursor_init(&c, r->io_buf, got);
+		if (!cursor_varint(&c, &head) || (head >> 1) > sn ||
+		    (head >> 1) + FMT_CHECKSUM_NBYTES + (uint64_t)(c.p -
+		    r->io_buf) > frame_end - pos)
+			return err_setf(eb, GAUSS_E_CORRUPT, "shard %llu "
+					"header is invalid",
+					(unsigned long long)index);
+		if (!needed) {
+			pos += (uint64_t)(c.p - r->io_buf) + (head >> 1) +
+			       FMT_CHECKSUM_NBYTES;
+			continue;
+		}
+		TRY(shard_room(r, sn));
+		TRY(rd_pread(r, r->shard_rec, (size_t)MIN(
+				     chunk_record_bound(sn), frame_end - pos),
+			     pos, &got));
+		cursor_init(&c, r->shard_rec, got);
+		st = chunk_parse(&c, sn, &payload, &payload_nbytes, &stored,
+				 &checksum, eb);
+		if (st == GAUSS_OK)
+			st = chunk_decode(s->kind, &r->dtable, payload,
+					  payload_nbytes, stored, checksum,
+					  r->shard_buf, sn, &r->scratch, eb);
+		if (st != GAUSS_OK)
+			return err_prefix(eb, st, "shard %llu",
+					  (unsigned long long)index);
+		pos += (uint64_t)(c.p - r->shard_rec);
+		{
+			const uint64_t lo = MAX(at, want);
+			const uint64_t hi = MIN(at + sn, want + want_nbytes);
+
+			memcpy(dst + (lo - want), r->shard_buf + (lo - at),
+			       (size_t)(hi - lo));
+		}
+	}
+	if (dst == NULL && pos != frame_end)
+		return err_setf(eb, GAUSS_E_CORRUPT, "frame size does not "
+				"match the index");
+	return GAUSS_OK;
+}
+
 /*
  * Walks the frame of segment si and decodes the part of it that overlaps
  * original bytes [want, want + want_nbytes) into dst (dst[0] being byte
@@ -94,16 +189,27 @@ walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
 	uint8_t kind;
 	size_t got = 0;
 
-	TRY(rd_pread(r, r->io_buf, (size_t)MIN(1 + VARINT_MAX_LEN,
+	TRY(rd_pread(r, r->io_buf, (size_t)MIN(1 + 2 * VARINT_MAX_LEN,
 					      s->frame_nbytes), pos, &got));
 	cursor_init(&c, r->io_buf, got);
 	if (!cursor_u8(&c, &kind) || !cursor_varint(&c, &nbytes) ||
 	    kind != s->kind || nbytes != s->original_nbytes)
 		return err_setf(eb, GAUSS_E_CORRUPT, "frame does not match "
 				"the index");
-	if (kind != FMT_KIND_STORED && nbytes % split_elem_nbytes(kind))
+	if (nbytes % fmt_kind_elem_nbytes(kind))
 		return err_setf(eb, GAUSS_E_CORRUPT, "frame size is not a "
 				"whole number of elements");
+	if (fmt_kind_is_gmm(kind)) {
+		uint64_t z;
+
+		if (!cursor_varint(&c, &z) || z == 0 ||
+		    z % fmt_kind_elem_nbytes(kind) ||
+		    z > block_nbytes)
+			return err_setf(eb, GAUSS_E_CORRUPT, "frame has an "
+					"invalid shard size");
+		return walk_shards(r, s, pos + (uint64_t)(c.p - r->io_buf), z,
+				   want, want_nbytes, dst);
+	}
 	pos += (uint64_t)(c.p - r->io_buf);
 	for (uint64_t boff = 0; boff < nbytes; boff += block_nbytes) {
 		const uint64_t bn = MIN(block_nbytes, nbytes - boff);
@@ -231,7 +337,8 @@ reader_load(struct gauss_reader *r)
 			       XXH3_64bits(index, got) != r->foot.index_hash))
 		st = err_setf(eb, GAUSS_E_CORRUPT, "index fails its check");
 	if (st == GAUSS_OK)
-		st = fmt_index_parse(index, got, &r->foot, &r->idx, eb);
+		st = fmt_index_parse(index, got, &r->foot, r->fh.version,
+				     &r->idx, eb);
 	free(index);
 	TRY(st);
 
@@ -328,6 +435,8 @@ gauss_reader_close(struct gauss_reader *r)
 	chunk_scratch_free(&r->scratch);
 	free(r->chunk_buf);
 	free(r->io_buf);
+	free(r->shard_buf);
+	free(r->shard_rec);
 	free(r->entropy);
 	free(r->hdr);
 	free(r->path);
@@ -393,7 +502,13 @@ gauss_reader_tensor_info(struct gauss_reader *r, size_t index,
 		}
 		info->codec = (enum gauss_codec)s->kind;	/* same numbers */
 		info->stored_nbytes = s->frame_nbytes;
-		if (s->kind >= FMT_KIND_EXP_BF16) {
+		if (fmt_kind_is_gmm(s->kind)) {
+			info->gmm_k = s->gmm.k;
+			info->gmm_scale = s->gmm.scale;
+			info->max_abs_error = s->gmm.max_abs_error;
+			info->rms_error = s->gmm.rms_error;
+			info->value_std = s->gmm.std;
+		} else if (s->kind >= FMT_KIND_EXP_BF16) {
 			if (r->entropy[index] < -1) {
 				double sum = 0;
 				enum gauss_status st;

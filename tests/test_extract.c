@@ -122,7 +122,7 @@ damaged_copy(const char *keep)
 	assert_int_equal(fmt_footer_read(gz + gz_n - FMT_FOOTER_NBYTES, gz_n,
 					 &f, NULL), GAUSS_OK);
 	assert_int_equal(fmt_index_parse(gz + f.index_offset,
-					 (size_t)f.index_nbytes, &f, &idx,
+					 (size_t)f.index_nbytes, &f, FMT_VERSION, &idx,
 					 NULL), GAUSS_OK);
 	for (size_t i = 0; i < idx.count; i++) {
 		const struct fmt_segment *s = &idx.segments[i];

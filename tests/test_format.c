@@ -55,7 +55,8 @@ index_parse(const uint8_t *p, size_t n, const struct fmt_footer *f,
 {
 	uint8_t *g = guarded_copy(p, n);
 	struct errbuf eb = { { 0 } };
-	enum gauss_status st = fmt_index_parse(g, n, f, idx, &eb);
+	enum gauss_status st = fmt_index_parse(g, n, f, FMT_VERSION, idx,
+					       &eb);
 
 	if (st != GAUSS_OK) {
 		assert_true(eb.text[0] != '\0');
@@ -214,7 +215,7 @@ test_format_header_legacy_prefix_short(void **state)
 static void
 test_format_header_other_versions(void **state)
 {
-	static const unsigned versions[] = { 0, 3, 0x100, 0xffff };
+	static const unsigned versions[] = { 0, 4, 0x100, 0xffff };
 	uint8_t out[FMT_HEADER_NBYTES];
 
 	(void)state;
