@@ -24,6 +24,9 @@ struct cli_opts {
 	bool json;
 	bool raw;
 	bool lossless;
+	bool gmm;		/* --gmm: the lossy mode */
+	const char *gmm_option;	/* the first lossy option given, or NULL */
+	struct gauss_gmm_options gmm_opts;
 	bool remove_input;	/* --rm (-k/--keep turns it off) */
 	bool decompress;
 	int verbosity;		/* 0 quiet, 1 normal, 2 verbose */

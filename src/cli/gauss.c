@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ usage_short(FILE *f)
 	      "       gauss compress [OPTIONS] -o OUTPUT INPUT\n"
 	      "       gauss compress [OPTIONS] -c INPUT\n"
 	      "       gauss --lossless [OPTIONS] INPUT OUTPUT\n"
+	      "       gauss compress --gmm [LOSSY OPTIONS] INPUT OUTPUT\n"
 	      "       gauss decompress [OPTIONS] INPUT... (X.gauss to X)\n"
 	      "       gauss decompress [OPTIONS] INPUT OUTPUT\n"
 	      "       gauss decompress [OPTIONS] -o OUTPUT INPUT\n"
@@ -74,6 +76,20 @@ usage_long(void)
 	      "\n"
 	      "options:\n"
 	      "  --lossless    bit-exact compression (the default)\n"
+	      "  --gmm         lossy: float tensors of 2+ dimensions coded\n"
+	      "                with a Gaussian mixture, each value within\n"
+	      "                1/(2S) of its original; the rest bit-exact\n"
+	      "lossy options (with --gmm; the original gauss's defaults):\n"
+	      "  --K N                  mixture components, 1-255 (16)\n"
+	      "  --max-iter N           hard-EM iterations (100)\n"
+	      "  --shard-threshold N    more elements: row shards (5000000)\n"
+	      "  --shard-rows N         rows per shard (4096)\n"
+	      "  --raw-threshold N      fewer elements: lossless (32768)\n"
+	      "  --layers A,B,...       only these tensors lossy (all)\n"
+	      "  --seed N               seed of the fit's sample (0)\n"
+	      "  --max-error E          choose S so that 1/(2S) <= E\n"
+	      "                         (default S: 1000 for F32 and F16,\n"
+	      "                         128 for BF16)\n"
 	      "  -o, --output FILE\n"
 	      "                write the (single) INPUT to FILE\n"
 	      "  -c, --stdout  write to standard output\n"
@@ -144,8 +160,23 @@ refuse_terminal(const char *out, int force)
 	return 1;
 }
 
+enum {
+	OPT_GMM = 256, OPT_K, OPT_MAX_ITER, OPT_SHARD_THRESHOLD,
+	OPT_SHARD_ROWS, OPT_RAW_THRESHOLD, OPT_LAYERS, OPT_SEED,
+	OPT_MAX_ERROR,
+};
+
 static const struct option long_options[] = {
 	{ "lossless", no_argument, NULL, 'L' },
+	{ "gmm", no_argument, NULL, OPT_GMM },
+	{ "K", required_argument, NULL, OPT_K },
+	{ "max-iter", required_argument, NULL, OPT_MAX_ITER },
+	{ "shard-threshold", required_argument, NULL, OPT_SHARD_THRESHOLD },
+	{ "shard-rows", required_argument, NULL, OPT_SHARD_ROWS },
+	{ "raw-threshold", required_argument, NULL, OPT_RAW_THRESHOLD },
+	{ "layers", required_argument, NULL, OPT_LAYERS },
+	{ "seed", required_argument, NULL, OPT_SEED },
+	{ "max-error", required_argument, NULL, OPT_MAX_ERROR },
 	{ "force", no_argument, NULL, 'f' },
 	{ "stdout", no_argument, NULL, 'c' },
 	{ "output", required_argument, NULL, 'o' },
@@ -162,6 +193,81 @@ static const struct option long_options[] = {
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* Reads an unsigned integer option in [lo, hi]; false when it is not. */
+static bool
+parse_count(const char *arg, uint64_t lo, uint64_t hi, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(arg, &end, 10);
+	if (errno || end == arg || *end || arg[0] == '-' || arg[0] == '+' ||
+	    n < lo || n > hi)
+		return false;
+	*v = n;
+	return true;
+}
+
+/* A lossy option: its value into o->gmm_opts; -1 to go on, else exit code. */
+static int
+parse_gmm_option(int c, const char *name, const char *arg, struct cli_opts *o)
+{
+	struct gauss_gmm_options *g = &o->gmm_opts;
+	uint64_t v;
+
+	if (o->gmm_option == NULL)
+		o->gmm_option = name;
+	switch (c) {
+	case OPT_K:
+		if (!parse_count(arg, 1, 255, &v))
+			return usage_error("invalid --K '%s' (1 to 255)", arg);
+		g->k = (unsigned)v;
+		return -1;
+	case OPT_MAX_ITER:
+		if (!parse_count(arg, 1, 1000000, &v))
+			return usage_error("invalid --max-iter '%s' (1 to "
+					   "1000000)", arg);
+		g->max_iter = (unsigned)v;
+		return -1;
+	case OPT_SHARD_THRESHOLD:
+		if (!parse_count(arg, 0, UINT64_MAX, &g->shard_threshold))
+			return usage_error("invalid --shard-threshold '%s'",
+					   arg);
+		return -1;
+	case OPT_SHARD_ROWS:
+		if (!parse_count(arg, 1, UINT64_MAX, &g->shard_rows))
+			return usage_error("invalid --shard-rows '%s' (at "
+					   "least 1)", arg);
+		return -1;
+	case OPT_RAW_THRESHOLD:
+		if (!parse_count(arg, 0, UINT64_MAX, &g->raw_threshold))
+			return usage_error("invalid --raw-threshold '%s'", arg);
+		return -1;
+	case OPT_LAYERS:
+		if (arg[0] == '\0')
+			return usage_error("--layers needs tensor names");
+		g->layers = arg;
+		return -1;
+	case OPT_SEED:
+		if (!parse_count(arg, 0, UINT64_MAX, &g->seed))
+			return usage_error("invalid --seed '%s'", arg);
+		return -1;
+	default: {	/* OPT_MAX_ERROR */
+		char *end;
+		double e;
+
+		errno = 0;
+		e = strtod(arg, &end);
+		if (errno || end == arg || *end || !(e > 0) || isinf(e))
+			return usage_error("invalid --max-error '%s' (a "
+					   "positive number)", arg);
+		g->max_error = e;
+		return -1;
+	}
+	}
+}
 
 /*
  * Parses the options after the command (anywhere before "--"; operands are
@@ -183,6 +289,30 @@ parse_options(int argc, char **argv, struct cli_opts *o)
 		case 'L':
 			o->lossless = true;
 			break;
+		case OPT_GMM:
+			o->gmm = true;
+			break;
+		case OPT_K:
+		case OPT_MAX_ITER:
+		case OPT_SHARD_THRESHOLD:
+		case OPT_SHARD_ROWS:
+		case OPT_RAW_THRESHOLD:
+		case OPT_LAYERS:
+		case OPT_SEED:
+		case OPT_MAX_ERROR: {
+			const char *name = "";
+			int r;
+
+			for (const struct option *lo = long_options;
+			     lo->name != NULL; lo++)
+				if (lo->val == c)
+					name = lo->name;
+			r = parse_gmm_option(c, name, optarg, o);
+
+			if (r >= 0)
+				return r;
+			break;
+		}
 		case 'f':
 			o->force = true;
 			break;
@@ -602,8 +732,13 @@ cmd_code(struct gauss_ctx *ctx, struct cli_opts *o)
 	gauss_ctx_set_threads(ctx, o->threads);
 	gauss_ctx_set_direct(ctx, o->direct);
 	gauss_ctx_set_progress(ctx, progress_callback, &p);
-	if (!o->decompress)
+	if (!o->decompress && o->gmm) {
+		if (gauss_ctx_set_mode(ctx, GAUSS_MODE_GMM) != GAUSS_OK ||
+		    gauss_ctx_set_gmm_options(ctx, &o->gmm_opts) != GAUSS_OK)
+			return usage_error("%s", gauss_ctx_error(ctx));
+	} else if (!o->decompress) {
 		gauss_ctx_set_mode(ctx, GAUSS_MODE_LOSSLESS);
+	}
 	for (int i = 0; i < n && !cli_stop_signal; i++) {
 		const int r = run_one(ctx, o, &p, ops[i], out, &tot);
 
@@ -699,6 +834,26 @@ info_json(struct gauss_reader *r, const char *path)
 				    ti.exponent_entropy >= 0 ?
 					    json_real(ti.exponent_entropy) :
 					    json_null());
+		if (ti.gmm_k > 0) {
+			json_t *l = json_object();
+
+			json_object_set_new(l, "k", json_integer(ti.gmm_k));
+			json_object_set_new(l, "scale",
+					    json_integer(ti.gmm_scale));
+			json_object_set_new(l, "bound",
+					    json_real(0.5 / ti.gmm_scale));
+			json_object_set_new(l, "max_abs_error",
+					    json_real(ti.max_abs_error));
+			json_object_set_new(l, "rms_error",
+					    json_real(ti.rms_error));
+			json_object_set_new(l, "rms_relative",
+					    json_real(ti.value_std > 0 ?
+						      ti.rms_error /
+						      ti.value_std : 0));
+			json_object_set_new(t, "lossy", l);
+		} else {
+			json_object_set_new(t, "lossy", json_null());
+		}
 		json_array_append_new(tensors, t);
 		sum_orig += ti.nbytes;
 		sum_stored += ti.stored_nbytes;
@@ -747,10 +902,23 @@ info_table(struct gauss_reader *r, const char *path)
 	struct gauss_file_info fi;
 	uint64_t sum_orig = 0, sum_stored = 0;
 
+	bool lossy = false;
+
 	gauss_reader_file_info(r, &fi);
-	printf("%-40s %-5s %-18s %-9s %12s %12s %6s %6s\n", "tensor",
+	for (size_t i = 0; i < gauss_reader_tensor_count(r); i++) {
+		struct gauss_tensor_info ti;
+
+		if (gauss_reader_tensor_info(r, i, &ti) != GAUSS_OK)
+			return -1;
+		lossy |= ti.gmm_k > 0;
+	}
+	printf("%-40s %-5s %-18s %-9s %12s %12s %6s %6s", "tensor",
 	       "dtype", "shape", "codec", "original", "stored", "ratio",
 	       "H(exp)");
+	if (lossy)
+		printf("  %3s %5s %9s %9s %8s", "K", "S", "bound", "max_err",
+		       "rms/std");
+	printf("\n");
 	for (size_t i = 0; i < gauss_reader_tensor_count(r); i++) {
 		struct gauss_tensor_info ti;
 		char shape[64], h[16];
@@ -762,12 +930,21 @@ info_table(struct gauss_reader *r, const char *path)
 			snprintf(h, sizeof(h), "%.3f", ti.exponent_entropy);
 		else
 			snprintf(h, sizeof(h), "-");
-		printf("%-40s %-5s %-18s %-9s %12llu %12llu %6.3f %6s\n",
+		printf("%-40s %-5s %-18s %-9s %12llu %12llu %6.3f %6s",
 		       ti.name, gauss_dtype_name(ti.dtype), shape,
 		       gauss_codec_name(ti.codec),
 		       (unsigned long long)ti.nbytes,
 		       (unsigned long long)ti.stored_nbytes,
 		       ratio_of(ti.stored_nbytes, ti.nbytes), h);
+		if (ti.gmm_k > 0)
+			printf("  %3u %5u %9.3g %9.3g %8.4f", ti.gmm_k,
+			       (unsigned)ti.gmm_scale, 0.5 / ti.gmm_scale,
+			       ti.max_abs_error, ti.value_std > 0 ?
+			       ti.rms_error / ti.value_std : 0.0);
+		else if (lossy)
+			printf("  %3s %5s %9s %9s %8s", "-", "-", "exact",
+			       "0", "0");
+		printf("\n");
 		sum_orig += ti.nbytes;
 		sum_stored += ti.stored_nbytes;
 	}
@@ -878,6 +1055,13 @@ check_usage(const char *cmd, const struct cli_opts *o)
 	if (!code && o->remove_input)
 		return usage_error("--rm applies to compress and decompress "
 				   "only");
+	if (o->gmm && strcmp(cmd, "compress") != 0)
+		return usage_error("--gmm applies to compress only");
+	if (o->gmm && o->lossless)
+		return usage_error("--gmm and --lossless exclude each other");
+	if (o->gmm_option != NULL && !o->gmm)
+		return usage_error("option '--%s' applies with --gmm only",
+				   o->gmm_option);
 	if (o->json && strcmp(cmd, "info") != 0)
 		return usage_error("--json applies to info only");
 	if (o->raw && strcmp(cmd, "extract") != 0)
@@ -898,6 +1082,7 @@ main(int argc, char **argv)
 	const char *cmd;
 	int rc;
 
+	gauss_gmm_options_default(&o.gmm_opts);
 	if (argc < 2)
 		return usage_error("no command given");
 	cmd = argv[1];

@@ -39,8 +39,11 @@ write("no-tensors.safetensors", [])
 PY
 cp "$sample" fix/sample.safetensors
 
-for f in sample stored empty-tensor no-tensors; do
-	if ! "$gauss" compress -q "fix/$f.safetensors" "$f.gauss" 2>err; then
+cp fix/sample.safetensors fix/lossy.safetensors
+for f in sample stored empty-tensor no-tensors lossy; do
+	flags=
+	[ "$f" = lossy ] && flags=--gmm
+	if ! "$gauss" compress -q $flags "fix/$f.safetensors" "$f.gauss" 2>err; then
 		bad "compress-$f" "$(errtxt)"
 		continue
 	fi
@@ -76,6 +79,7 @@ def check_type(where, v, typ):
         "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
         "string": lambda v: isinstance(v, str),
         "number or null": lambda v: v is None or isinstance(v, (int, float)),
+        "object or null": lambda v: v is None or isinstance(v, dict),
         "array of integers": lambda v: isinstance(v, list) and all(isinstance(x, int) for x in v),
         "array of objects": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
     }[typ](v)
@@ -116,7 +120,18 @@ for t in doc["tensors"]:
     assert t["element_count"] == count, (t["name"], t["element_count"])
     assert t["offset"] == 8 + n + h["data_offsets"][0], (t["name"], t["offset"])
     assert t["original_bytes"] == h["data_offsets"][1] - h["data_offsets"][0] == size.get(h["dtype"], 0) * count or h["dtype"] not in size
-    assert t["codec"] in ("stored", "bytes", "exp-bf16", "exp-f16", "exp-f32"), t["codec"]
+    assert t["codec"] in ("stored", "bytes", "exp-bf16", "exp-f16", "exp-f32",
+                          "gmm-bf16", "gmm-f16", "gmm-f32"), t["codec"]
+    l = t["lossy"]
+    if t["codec"].startswith("gmm-"):
+        assert list(l) == ["k", "scale", "bound", "max_abs_error", "rms_error",
+                           "rms_relative"], l
+        assert 1 <= l["k"] <= 255 and l["scale"] >= 1, l
+        assert abs(l["bound"] - 0.5 / l["scale"]) < 1e-9 * l["bound"], l
+        assert 0 <= l["max_abs_error"] <= l["bound"] * (1 + 1e-5), l
+        assert 0 <= l["rms_error"] <= l["max_abs_error"] * (1 + 1e-5), l
+    else:
+        assert l is None, (t["name"], l)
     if t["original_bytes"] == 0:
         assert t["stored_bytes"] == 0 and t["ratio"] == 0, t
     else:
@@ -129,6 +144,9 @@ for t in doc["tensors"]:
 assert doc["tensor_original_bytes"] == sum(t["original_bytes"] for t in doc["tensors"])
 assert doc["tensor_stored_bytes"] == sum(t["stored_bytes"] for t in doc["tensors"])
 codecs = {t["name"]: t["codec"] for t in doc["tensors"]}
+if st_path.endswith("lossy.safetensors"):  # compressed with --gmm
+    assert doc["format_version"] == 3, doc["format_version"]
+    assert any(c.startswith("gmm-") for c in codecs.values()), codecs
 if "ids" in codecs:  # the stored fixture: integer tensors are never exponent-coded
     assert not codecs["ids"].startswith("exp-") and not codecs["mask"].startswith("exp-"), codecs
 PY
