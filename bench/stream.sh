@@ -9,6 +9,10 @@
 #   SIZE       tensor bytes of the generated checkpoint (default: 8G)
 #   WORK_DIR   where the files go (default: $TMPDIR or /tmp); it needs about
 #              2.7 x SIZE free. The checkpoint is kept for the next run.
+# With COLD=1 (root only) every timed run starts with an empty page cache
+# (echo 3 > /proc/sys/vm/drop_caches after a sync): on a machine whose
+# memory holds only part of the files, a warm run depends on what the runs
+# before it left cached, which favours whichever backend runs second.
 # Each figure is the median of RUNS runs (default 3). Peak memory is the
 # "Maximum resident set size" of /usr/bin/time -v for the gauss process.
 set -eu
@@ -16,6 +20,12 @@ build=${1:-build}
 size=${2:-8G}
 work=${3:-${TMPDIR:-/tmp}}
 runs=${RUNS:-3}
+cold=${COLD:-0}
+pipes=${PIPES:-1}	# PIPES=0: files only (the backends' comparison)
+if [ "$cold" = 1 ] && ! { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/null; then
+	echo "COLD=1 needs root (/proc/sys/vm/drop_caches)" >&2
+	exit 2
+fi
 gauss=$(realpath "$build/gauss")
 gen=$(realpath "$build/bench/gauss-genckpt")
 [ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian: time)" >&2; exit 2; }
@@ -37,6 +47,8 @@ bytes=$(stat -c %s "$ckpt")
 # command's first program is the one timed) and prints "seconds rss_kib".
 measure() {
 	local sh=$1
+	sync
+	[ "$cold" = 1 ] && echo 3 >/proc/sys/vm/drop_caches
 	/usr/bin/time -v -o "$log" bash -c "$sh" >/dev/null
 	awk -F': ' '
 		/Elapsed \(wall clock\)/ {
@@ -65,33 +77,35 @@ g() { printf '/usr/bin/time -v -o %q %q' "$log.g" "$gauss"; }
 # dirty pages of the run before are not charged to it; prints "seconds rss".
 once() {
 	sync
+	[ "$cold" = 1 ] && echo 3 >/proc/sys/vm/drop_caches
 	/usr/bin/time -f '%e' -o "$log" bash -c "${1//@G@/$(g)}" >/dev/null
 	echo "$(tail -n 1 "$log") $(awk -F': ' '/Maximum resident set size/ { print $2 }' "$log.g")"
 }
 # med FILE: the median time and the largest RSS of the lines of FILE.
 med() {
 	sort -n -k1 "$1" | awk '
-		{ t[NR] = $1; if ($2 > m) m = $2 }
-		END { printf "%s %d\n", t[int((NR + 1) / 2)], m }'
+		{ t[NR] = $1; if ($2 > m) m = $2; l = l (NR > 1 ? "/" : "") $1 }
+		END { printf "%s %d %s\n", t[int((NR + 1) / 2)], m, l }'
 }
 
-row() {	# NAME SECONDS RSS_KIB
+row() {	# NAME SECONDS RSS_KIB [ALL_RUNS]
 	awk -v n="$1" -v s="$2" -v k="$3" -v b="$bytes" -v c="$cat_s" \
-		-v p="$cp_s" 'BEGIN {
-		printf "| %s | %.2f | %.0f | %.2f | %.2f | %s |\n", n, s,
-		       b / s / 1e6, c / s, p / s, k ? sprintf("%.1f", k / 1024) : "-"
+		-v p="$cp_s" -v l="${4:-}" 'BEGIN {
+		printf "| %s | %.2f | %.0f | %.2f | %.2f | %s | %s |\n", n, s,
+		       b / s / 1e6, c / s, p / s,
+		       k ? sprintf("%.1f", k / 1024) : "-", l
 	}'
 }
 
-cat "$ckpt" >/dev/null	# warm the page cache as far as it goes
+[ "$cold" = 1 ] || cat "$ckpt" >/dev/null	# warm the cache as far as it goes
 read -r cat_s _ < <(median "cat '$ckpt' >/dev/null")
 read -r cp_s _ < <(median "cp '$ckpt' '$copy' && sync '$copy'; rm -f '$copy'")
 
 echo "checkpoint: $bytes bytes ($size of tensors), $runs runs each, median"
-echo "machine: $(nproc) cores; work dir $work ($(df -h --output=fstype "$work" | tail -n 1 | tr -d ' '))"
+echo "machine: $(nproc) cores, $(free -g | awk '/^Mem:/ { print $2 }') GiB; work dir $work ($(df -h --output=fstype "$work" | tail -n 1 | tr -d ' ')); page cache $([ "$cold" = 1 ] && echo 'dropped before every run' || echo 'as the runs before left it')"
 echo
-echo "| run | s | MB/s (original) | speed / cat | speed / cp | peak RSS MiB |"
-echo "|---|---|---|---|---|---|"
+echo "| run | s | MB/s (original) | speed / cat | speed / cp | peak RSS MiB | every run, s |"
+echo "|---|---|---|---|---|---|---|"
 row "cat FILE >/dev/null" "$cat_s" 0
 row "cp FILE COPY && sync" "$cp_s" 0
 # The backends take turns within each round, so that a drift of the disk or
@@ -101,7 +115,7 @@ for io in posix uring; do
 	if GAUSS_IO=$io "$gauss" compress -q -f -c "$ckpt" >/dev/null 2>&1; then
 		ios="$ios $io"
 	else
-		echo "| GAUSS_IO=$io: not available here | | | | | |"
+		echo "| GAUSS_IO=$io: not available here | | | | | | |"
 	fi
 done
 for r in $(seq "$runs"); do
@@ -111,19 +125,21 @@ for r in $(seq "$runs"); do
 		once "@G@ decompress -q -f '$out' '$back'" >>"$log.$io.df"
 		cmp "$ckpt" "$back" || { echo "restored file differs" >&2; exit 1; }
 		rm -f "$back"
+		[ "$pipes" = 1 ] || continue
 		once "cat '$ckpt' | @G@ compress -q - - >'$out'" >>"$log.$io.cp"
 		once "cat '$out' | @G@ decompress -q - - | cmp - '$ckpt'" >>"$log.$io.dp"
 	done
 done
 for io in $ios; do
-	read -r s k < <(med "$log.$io.cf")
-	row "compress file to file, GAUSS_IO=$io" "$s" "$k"
-	read -r s k < <(med "$log.$io.df")
-	row "decompress file to file, GAUSS_IO=$io" "$s" "$k"
-	read -r s k < <(med "$log.$io.cp")
-	row "compress pipe to pipe, GAUSS_IO=$io" "$s" "$k"
-	read -r s k < <(med "$log.$io.dp")
-	row "decompress pipe to pipe (+ cmp), GAUSS_IO=$io" "$s" "$k"
+	read -r s k l < <(med "$log.$io.cf")
+	row "compress file to file, GAUSS_IO=$io" "$s" "$k" "$l"
+	read -r s k l < <(med "$log.$io.df")
+	row "decompress file to file, GAUSS_IO=$io" "$s" "$k" "$l"
+	[ "$pipes" = 1 ] || continue
+	read -r s k l < <(med "$log.$io.cp")
+	row "compress pipe to pipe, GAUSS_IO=$io" "$s" "$k" "$l"
+	read -r s k l < <(med "$log.$io.dp")
+	row "decompress pipe to pipe (+ cmp), GAUSS_IO=$io" "$s" "$k" "$l"
 done
 unset GAUSS_IO
 echo
