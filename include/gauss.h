@@ -308,7 +308,8 @@ struct gauss_file_info {
 	uint64_t compressed_nbytes;	/* size of the .gauss file */
 	uint64_t header_nbytes;		/* safetensors header incl. its length */
 	uint64_t tensor_count;
-	uint64_t chunk_count;
+	uint64_t chunk_count;		/* records: chunks, and the shards of
+					   lossy tensors */
 };
 
 struct gauss_reader;

@@ -101,6 +101,8 @@ struct fmt_segment {
 	uint64_t original_nbytes;
 	uint64_t frame_offset;		/* derived: from the file header on */
 	uint64_t frame_nbytes;
+	uint64_t shard_nbytes;		/* lossy kinds: from the frame (the
+					   reader fills it), else 0 */
 };
 
 struct fmt_index {

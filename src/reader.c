@@ -341,6 +341,29 @@ reader_load(struct gauss_reader *r)
 				     &r->idx, eb);
 	free(index);
 	TRY(st);
+	/* the shard size of each lossy frame, from its head */
+	for (size_t i = 0; i < r->idx.count; i++) {
+		struct fmt_segment *s = &r->idx.segments[i];
+		uint8_t fh[1 + 2 * VARINT_MAX_LEN];
+		uint64_t nbytes, z;
+		struct cursor c;
+		uint8_t kind;
+
+		if (!fmt_kind_is_gmm(s->kind))
+			continue;
+		TRY(rd_pread(r, fh, (size_t)MIN(sizeof(fh), s->frame_nbytes),
+			     s->frame_offset, &got));
+		cursor_init(&c, fh, got);
+		if (!cursor_u8(&c, &kind) || !cursor_varint(&c, &nbytes) ||
+		    !cursor_varint(&c, &z) || kind != s->kind ||
+		    nbytes != s->original_nbytes || z == 0 ||
+		    z % fmt_kind_elem_nbytes(s->kind) ||
+		    z > (uint64_t)1 << r->fh.block_log2)
+			return err_setf(eb, GAUSS_E_CORRUPT, "lossy frame at "
+					"byte %llu has an invalid head",
+					(unsigned long long)s->frame_offset);
+		s->shard_nbytes = z;
+	}
 
 	r->chunk_buf = malloc((size_t)1 << r->fh.chunk_log2);
 	r->io_buf = malloc(chunk_record_bound((size_t)1 << r->fh.chunk_log2));
@@ -454,9 +477,15 @@ gauss_reader_file_info(struct gauss_reader *r, struct gauss_file_info *info)
 	info->compressed_nbytes = r->file_nbytes;
 	info->header_nbytes = r->st.data_offset;
 	info->tensor_count = r->st.tensor_count;
-	for (size_t i = 0; i < r->idx.count; i++)
-		info->chunk_count += fmt_chunk_count(
-			r->idx.segments[i].original_nbytes, r->fh.chunk_log2);
+	for (size_t i = 0; i < r->idx.count; i++) {
+		const struct fmt_segment *s = &r->idx.segments[i];
+
+		/* records: chunks, or the shards of a lossy frame */
+		info->chunk_count += s->shard_nbytes ?
+			(s->original_nbytes + s->shard_nbytes - 1) /
+			s->shard_nbytes :
+			fmt_chunk_count(s->original_nbytes, r->fh.chunk_log2);
+	}
 	return GAUSS_OK;
 }
 
