@@ -456,6 +456,13 @@ kind_of_dtype(enum gauss_dtype dtype)
 		return FMT_KIND_EXP_F16;
 	case GAUSS_DTYPE_F32:
 		return FMT_KIND_EXP_F32;
+	case GAUSS_DTYPE_BOOL:
+	case GAUSS_DTYPE_U8:
+	case GAUSS_DTYPE_I8:
+	case GAUSS_DTYPE_F8_E4M3:
+	case GAUSS_DTYPE_F8_E5M2:
+		/* quantized weights, masks: whole bytes under a table */
+		return FMT_KIND_BYTES;
 	default:
 		return FMT_KIND_STORED;
 	}

@@ -457,6 +457,91 @@ test_roundtrip_many_chunks(void **state)
 	free(rnd);
 }
 
+/*
+ * 8-bit tensors (issue 7): quantized int8 weights, a U8 image, FP8 values
+ * and a BOOL mask are coded as whole bytes under their block's table, each
+ * within 0.5% of its order-0 entropy (table, framing and flushed states
+ * included) when over 64 KiB; random bytes stay stored.
+ */
+static void
+test_roundtrip_eight_bit(void **state)
+{
+	static const char *const dtypes[] = { "I8", "U8", "F8_E4M3",
+					      "F8_E5M2", "BOOL", "U8" };
+	enum { N = 1 << 19 };
+	uint8_t *v = malloc(N);
+	uint64_t rng = 99;
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	st_build_begin(&b, NULL);
+	for (size_t k = 0; k < ARRAY_SIZE(dtypes); k++) {
+		char name[16], shape[32];
+
+		for (size_t i = 0; i < N; i++) {
+			/* a rough normal: sum of four uniforms */
+			int64_t g = 0;
+
+			for (int j = 0; j < 4; j++)
+				g += (int64_t)(test_rand(&rng) % 41) - 20;
+			v[i] = k == 4 ? (uint8_t)(test_rand(&rng) % 10 == 0) :
+			       k == 5 ? (uint8_t)test_rand(&rng) :
+			       (uint8_t)(int8_t)(g * (int64_t)(k + 1) / 3);
+		}
+		snprintf(name, sizeof(name), "t%zu", k);
+		snprintf(shape, sizeof(shape), "[512,%d]", N / 512);
+		st_build_tensor(&b, name, dtypes[k], shape, v, N, 0);
+	}
+	file = st_build_end(&b, 8, &n);
+	{
+		char *path = path_join(tmpdir, "eight.safetensors");
+		char *gz = path_join(tmpdir, "eight.gauss");
+		struct gauss_ctx *ctx = gauss_ctx_new();
+		struct gauss_reader *r;
+		const uint64_t data0 = n - ARRAY_SIZE(dtypes) * (size_t)N;
+
+		assert_int_equal(write_file(path, file, n), 0);
+		assert_int_equal(gauss_compress_file(ctx, path, gz), GAUSS_OK);
+		assert_int_equal(gauss_reader_open(ctx, gz, &r), GAUSS_OK);
+		for (size_t k = 0; k < ARRAY_SIZE(dtypes); k++) {
+			const uint8_t *p = file + data0 + k * (size_t)N;
+			uint64_t hist[256] = { 0 };
+			struct gauss_tensor_info ti;
+			double h = 0;
+
+			for (size_t i = 0; i < N; i++)
+				hist[p[i]]++;
+			for (int s = 0; s < 256; s++)
+				if (hist[s])
+					h -= (double)hist[s] / N *
+					     log2((double)hist[s] / N);
+			assert_int_equal(gauss_reader_tensor_info(r, k, &ti),
+					 GAUSS_OK);
+			if (k == 5) {	/* random bytes do not shrink */
+				assert_int_equal(ti.codec, GAUSS_CODEC_STORED);
+				continue;
+			}
+			assert_int_equal(ti.codec, GAUSS_CODEC_BYTES);
+			if ((double)ti.stored_nbytes > 1.005 * h * N / 8)
+				fail_msg("%s: %llu bytes for an entropy of "
+					 "%.0f", dtypes[k],
+					 (unsigned long long)ti.stored_nbytes,
+					 h * N / 8);
+		}
+		gauss_reader_close(r);
+		gauss_ctx_free(ctx);
+		unlink(path);
+		unlink(gz);
+		free(path);
+		free(gz);
+	}
+	free(v);
+	/* and bit-exact through every path */
+	check_file(file, n);
+}
+
 static void
 test_roundtrip_reader_range(void **state)
 {
@@ -530,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_out_of_order),
 		cmocka_unit_test(test_roundtrip_many_chunks),
 		cmocka_unit_test(test_roundtrip_reader_range),
+		cmocka_unit_test(test_roundtrip_eight_bit),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
