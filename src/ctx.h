@@ -14,6 +14,8 @@
 #include "lossy.h"
 #include "pool.h"
 
+#define CTX_GMM_CACHE	64	/* workers whose gmm buffers are kept */
+
 struct gauss_ctx {
 	enum gauss_mode mode;
 	unsigned threads;
@@ -25,6 +27,8 @@ struct gauss_ctx {
 	struct pool_cache cache;	/* pipeline buffers, reused by calls */
 	struct pipe_sizes last;		/* what the last call read, wrote */
 	struct lossy_opts lossy;	/* options of GAUSS_MODE_GMM */
+	/* lossy codec buffers, one per worker, kept between calls */
+	struct gmm_scratch *gmm_cache[CTX_GMM_CACHE];
 	char *layers;			/* lossy.layers, owned */
 };
 

@@ -44,6 +44,8 @@ gauss_ctx_free(struct gauss_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	pool_cache_clear(&ctx->cache);
+	for (unsigned i = 0; i < CTX_GMM_CACHE; i++)
+		gmm_scratch_free(ctx->gmm_cache[i]);
 	free(ctx->layers);
 	free(ctx);
 }
@@ -207,6 +209,8 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 	o->direct = ctx->direct;
 	o->lossy = ctx->lossy;
 	o->lossy.on = ctx->mode == GAUSS_MODE_GMM;
+	o->gmm_cache = ctx->gmm_cache;
+	o->gmm_cache_n = CTX_GMM_CACHE;
 	TRY(io_backend_from_env(&o->io, &ctx->err));
 	return rans_kernels_select(&o->kernels, &ctx->err);
 }

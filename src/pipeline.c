@@ -153,6 +153,11 @@ scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 		sv[i].etable = pool_alloc(o->cache, sizeof(*sv[i].etable));
 		sv[i].cap_nbytes = nbytes;
 		sv[i].kernels = k;
+		if (i < o->gmm_cache_n) {
+			/* borrowed for the call: given back by scratches_free */
+			sv[i].gmm = o->gmm_cache[i];
+			o->gmm_cache[i] = NULL;
+		}
 		if (o->check_blocks) {
 			sv[i].dtable = pool_alloc(o->cache,
 						  sizeof(*sv[i].dtable));
@@ -179,7 +184,10 @@ scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
 		pool_free(o->cache, sv[i].etable);
 		pool_free(o->cache, sv[i].dtable);
 		pool_free(o->cache, sv[i].check);
-		gmm_scratch_free(sv[i].gmm);
+		if (i < o->gmm_cache_n && o->gmm_cache[i] == NULL)
+			o->gmm_cache[i] = sv[i].gmm;
+		else
+			gmm_scratch_free(sv[i].gmm);
 	}
 	free(sv);
 }

@@ -30,6 +30,13 @@ struct pipeline_opts {
 	gauss_progress_fn progress;	/* called from the calling thread */
 	void *progress_user;
 	struct lossy_opts lossy;	/* compress: the lossy mode, if on */
+	/*
+	 * Lossy codec buffers kept between calls (the context's), one per
+	 * worker: gmm_cache[i] is lent to worker i for the call and given
+	 * back after. NULL: each call makes its own.
+	 */
+	struct gmm_scratch **gmm_cache;
+	unsigned gmm_cache_n;
 };
 
 /* Fills o with the defaults of the format and the encoder. */
