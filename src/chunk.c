@@ -43,19 +43,79 @@ chunk_scratch_free(struct chunk_scratch *s)
 	memset(s, 0, sizeof(*s));
 }
 
+static bool
+kind_is_float(enum fmt_kind kind)
+{
+	return kind == FMT_KIND_EXP_BF16 || kind == FMT_KIND_EXP_F16 ||
+	       kind == FMT_KIND_EXP_F32;
+}
+
 enum gauss_status
-chunk_table_read(enum fmt_kind kind, struct cursor *c, struct rans_table *t,
-		 struct errbuf *eb)
+chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
+		 struct rans_table *t, struct errbuf *eb)
 {
 	const unsigned nsyms = kind == FMT_KIND_EXP_F16 ? 32 : 256;
+	struct rans_whole *w = &t->whole;
 
 	TRY(rans_table_read(c, t, eb));
+	if (version >= FMT_VERSION_WHOLE && kind_is_float(kind)) {
+		const unsigned es = fmt_kind_elem_nbytes(kind);
+		const uint8_t *p = cursor_take(c, 1);
+
+		if (p == NULL)
+			return err_setf(eb, GAUSS_E_CORRUPT, "whole-value "
+					"list is truncated");
+		w->count = *p;
+		if (w->count > RANS_WHOLE_MAX)
+			return err_setf(eb, GAUSS_E_CORRUPT, "whole-value "
+					"list holds %u values, more than %u",
+					w->count, RANS_WHOLE_MAX);
+		for (unsigned i = 0; i < w->count; i++) {
+			if ((p = cursor_take(c, 1 + es)) == NULL)
+				return err_setf(eb, GAUSS_E_CORRUPT,
+						"whole-value list is "
+						"truncated");
+			w->code[i] = p[0];
+			w->value[i] = es == 2 ? get_le16(p + 1) :
+						get_le32(p + 1);
+			if ((i > 0 && w->code[i] <= w->code[i - 1]) ||
+			    t->freq[w->code[i]] == 0)
+				return err_setf(eb, GAUSS_E_CORRUPT,
+						"whole value %u has symbol "
+						"%u, not increasing or not "
+						"in the table", i,
+						w->code[i]);
+		}
+		rans_whole_finish(w);
+	}
 	for (unsigned s = nsyms; s < 256; s++)
-		if (t->freq[s])
+		if (t->freq[s] && !w->is_whole[s])
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
 					"holds symbol %u, beyond the %u of %s",
 					s, nsyms, fmt_kind_name(kind));
 	return GAUSS_OK;
+}
+
+size_t
+chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
+		  uint8_t *out)
+{
+	size_t n = rans_table_write(t, out);
+
+	if (kind_is_float(kind)) {
+		const unsigned es = fmt_kind_elem_nbytes(kind);
+
+		out[n++] = (uint8_t)t->whole.count;
+		for (unsigned i = 0; i < t->whole.count; i++) {
+			out[n++] = t->whole.code[i];
+			if (es == 2)
+				put_le16(out + n, (uint16_t)t->whole.value[i]);
+			else
+				put_le32(out + n, t->whole.value[i]);
+			n += es;
+		}
+	}
+	return n;
 }
 
 static size_t
@@ -71,6 +131,44 @@ put_record(uint8_t *out, const uint8_t *payload, size_t payload_nbytes,
 	return n + FMT_CHECKSUM_NBYTES;
 }
 
+/*
+ * Codes a chunk under a table with whole values: payload = varint stream
+ * bytes, stream, raw plane of the values that are not whole. Returns the
+ * record size, or 0 when the chunk is better stored.
+ */
+static size_t
+encode_whole(enum fmt_kind kind, const struct rans_etable *t,
+	     const uint8_t *src, size_t nbytes, uint8_t *out, uint64_t checksum,
+	     struct chunk_scratch *s)
+{
+	const size_t n = nbytes / split_elem_nbytes(kind);
+	const size_t lead = varint_len((uint64_t)nbytes << 1);
+	const size_t vlen = varint_len(nbytes);
+	uint8_t *const body = out + lead;
+	size_t m, raw_nbytes, stream_nbytes = 0, len;
+
+	m = split_planes_whole(kind, &t->whole, src, n, s->syms, s->raw);
+	if (m == SIZE_MAX)
+		return 0;
+	raw_nbytes = split_raw_nbytes(kind, m);
+	if (raw_nbytes + vlen + 1 >= nbytes)
+		return 0;
+	if (t->nsym > 1) {
+		/* leaves the payload at most nbytes - 1 bytes */
+		stream_nbytes = s->kernels->encode(t, s->syms, n, body + vlen,
+						   nbytes - raw_nbytes -
+						   vlen - 1);
+		if (stream_nbytes == 0)
+			return 0;
+	}
+	len = varint_put(body, stream_nbytes);
+	if (len != vlen)
+		memmove(body + len, body + vlen, stream_nbytes);
+	len += stream_nbytes;
+	memcpy(body + len, s->raw, raw_nbytes);
+	return put_record(out, body, len + raw_nbytes, false, checksum);
+}
+
 size_t
 chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 	     const uint8_t *src, size_t nbytes, uint8_t *out,
@@ -82,9 +180,19 @@ chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 	size_t stream_nbytes = 0;
 	uint8_t *const body = out + varint_len((uint64_t)nbytes << 1);
 
-	if (kind == FMT_KIND_STORED || n == 0 || raw_nbytes >= nbytes)
+	if (kind == FMT_KIND_STORED || n == 0)
 		goto stored;
 	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+	if (t->whole.count) {
+		const size_t len = encode_whole(kind, t, src, nbytes, out,
+						checksum, s);
+
+		if (len == 0)
+			goto stored;
+		return len;
+	}
+	if (raw_nbytes >= nbytes)
+		goto stored;
 	split_planes(kind, src, n, s->syms, s->raw);
 	if (t->nsym > 1) {
 		/*
@@ -130,6 +238,56 @@ chunk_parse(struct cursor *c, size_t nbytes, const uint8_t **payload_ret,
 	return GAUSS_OK;
 }
 
+/* Decodes a coded chunk under a table with whole values (encode_whole). */
+static enum gauss_status
+decode_whole(enum fmt_kind kind, const struct rans_dtable *d,
+	     const uint8_t *payload, size_t payload_nbytes, uint8_t *dst,
+	     size_t nbytes, struct chunk_scratch *s, struct errbuf *eb)
+{
+	const size_t n = nbytes / split_elem_nbytes(kind);
+	struct cursor c;
+	const uint8_t *stream, *raw;
+	uint64_t stream_nbytes;
+	size_t m, raw_nbytes;
+
+	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+	if (n * split_elem_nbytes(kind) != nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk is not a whole "
+				"number of elements");
+	cursor_init(&c, payload, payload_nbytes);
+	if (!cursor_varint(&c, &stream_nbytes) ||
+	    stream_nbytes > (uint64_t)(c.end - c.p))
+		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk has an "
+				"invalid stream size");
+	stream = cursor_take(&c, (size_t)stream_nbytes);
+	raw = c.p;
+	if (d->nsym == 1) {
+		if (stream_nbytes != 0)
+			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
+					"one-symbol table has a stream");
+		m = d->whole.is_whole[d->only_symbol] ? 0 : n;
+	} else {
+		if (s->kernels->decode(d, stream, (size_t)stream_nbytes,
+				       s->syms, n) != GAUSS_OK)
+			return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is "
+					"damaged");
+		m = split_count_unwhole(&d->whole, s->syms, n);
+	}
+	raw_nbytes = split_raw_nbytes(kind, m);
+	if ((size_t)(c.end - raw) != raw_nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "raw plane holds %zu "
+				"bytes for %zu values", (size_t)(c.end - raw),
+				m);
+	if (kind == FMT_KIND_EXP_F16 && (3 * m) % 8 &&
+	    raw[raw_nbytes - 1] >> ((3 * m) % 8))
+		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding "
+				"bits after the fp16 plane");
+	if (d->nsym == 1)
+		memset(s->syms, d->only_symbol, n);
+	split_merge_whole(kind, &d->whole, s->syms, raw, n, m, dst);
+	return GAUSS_OK;
+}
+
 enum gauss_status
 chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 	     const uint8_t *payload, size_t payload_nbytes, bool stored,
@@ -151,6 +309,9 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 			return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
 		TRY(gmm_decode(fmt_gmm_dtype(kind), payload, payload_nbytes,
 			       dst, nbytes / es, s->kernels, s->gmm, eb));
+	} else if (d->whole.count) {
+		TRY(decode_whole(kind, d, payload, payload_nbytes, dst, nbytes,
+				 s, eb));
 	} else {
 		const size_t n = nbytes / split_elem_nbytes(kind);
 		const size_t raw_nbytes = split_raw_nbytes(kind, n);

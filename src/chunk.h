@@ -39,11 +39,26 @@ enum gauss_status chunk_scratch_init(struct chunk_scratch *s,
 void chunk_scratch_free(struct chunk_scratch *s);
 
 /*
- * Reads a block's frequency table for kind and checks that its symbols fit
- * the kind (an fp16 exponent has 5 bits). GAUSS_E_CORRUPT otherwise.
+ * Reads a block's table for kind in a file of format `version`: the
+ * frequency table, then for float kinds from version 4 on its whole-value
+ * list (rans.h); checks that its symbols fit the kind (an fp16 exponent
+ * has 5 bits; higher symbols must be whole values). GAUSS_E_CORRUPT
+ * otherwise.
  */
-enum gauss_status chunk_table_read(enum fmt_kind kind, struct cursor *c,
-				   struct rans_table *t, struct errbuf *eb);
+enum gauss_status chunk_table_read(enum fmt_kind kind, unsigned version,
+				   struct cursor *c, struct rans_table *t,
+				   struct errbuf *eb);
+
+/* Most bytes a block's table takes (chunk_table_write()). */
+#define CHUNK_TABLE_MAX_NBYTES \
+	(RANS_TABLE_MAX_NBYTES + 1 + RANS_WHOLE_MAX * 5)
+
+/*
+ * Writes a block's table as a file of format version FMT_VERSION holds it
+ * (room for CHUNK_TABLE_MAX_NBYTES); returns its size.
+ */
+size_t chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
+			 uint8_t *out);
 
 /* Most bytes a record of a chunk of nbytes original bytes can take. */
 static inline size_t

@@ -36,10 +36,11 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		2	/* written for lossless files */
-#define FMT_VERSION_GMM		3	/* written when a frame is lossy */
+#define FMT_VERSION		4	/* written */
+#define FMT_VERSION_GMM		3	/* lossy kinds from this version on */
+#define FMT_VERSION_WHOLE	4	/* whole-value lists from this one on */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
-#define FMT_VERSION_MAX		3
+#define FMT_VERSION_MAX		4
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12

@@ -423,7 +423,7 @@ cjob_out_cap(const struct pipeline_opts *o)
 	const size_t records = block_nbytes / chunk_nbytes + JOB_MAX_PIECES;
 
 	return block_nbytes + records * (VARINT_MAX_LEN + FMT_CHECKSUM_NBYTES) +
-	       JOB_MAX_PIECES * RANS_TABLE_MAX_NBYTES;
+	       JOB_MAX_PIECES * CHUNK_TABLE_MAX_NBYTES;
 }
 
 struct cstate {
@@ -490,10 +490,15 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		uint64_t counts[256] = { 0 };
 		struct rans_table t;
 
+		struct rans_whole w;
+
 		split_count(kind, src, nbytes / split_elem_nbytes(kind),
 			    counts);
+		split_whole_choose(kind, src, nbytes / split_elem_nbytes(kind),
+				   counts, &w);
 		rans_table_normalize(counts, &t);
-		len = rans_table_write(&t, out);
+		t.whole = w;
+		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);
 	}
@@ -524,7 +529,7 @@ check_block(const struct pipeline_opts *o, enum fmt_kind kind,
 	if (fmt_kind_has_table(kind)) {
 		struct rans_table t;
 
-		TRY(chunk_table_read(kind, &c, &t, eb));
+		TRY(chunk_table_read(kind, FMT_VERSION, &c, &t, eb));
 		rans_dtable_build(&t, FMT_VERSION, s->dtable);
 	}
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
@@ -928,8 +933,6 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		    (cs.any_lossy && jobs[i].dec == NULL))
 			goto out;
 	}
-	if (cs.any_lossy)
-		fh.version = FMT_VERSION_GMM;
 	fmt_header_write(&fh, head);
 	ret = sink_write(&cs.out, head, sizeof(head), eb);
 	if (ret != GAUSS_OK)
@@ -1207,9 +1210,10 @@ read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 		struct cursor c;
 		size_t avail = 0;
 
-		TRY(source_fill(&ds->in, RANS_TABLE_MAX_NBYTES, &avail, eb));
+		TRY(source_fill(&ds->in, CHUNK_TABLE_MAX_NBYTES, &avail, eb));
 		cursor_init(&c, source_peek(&ds->in), avail);
-		TRY(chunk_table_read(pc->kind, &c, &pc->table, eb));
+		TRY(chunk_table_read(pc->kind, ds->fh.version, &c, &pc->table,
+				     eb));
 		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
 	}
 	for (size_t coff = 0; coff < pc->nbytes; coff += pc->unit) {

@@ -54,11 +54,29 @@
 /* Largest serialised table: header, 255 gaps, index, 255 frequencies. */
 #define RANS_TABLE_MAX_NBYTES 1024
 
+/*
+ * Whole-value symbols (format version 4, float kinds): a block's table may
+ * let some symbols stand for one whole value each (a +0, a -0, a
+ * subnormal) instead of an exponent whose sign and mantissa follow in the
+ * raw plane; such values take no raw bits. The other symbols are
+ * exponents as before. The rANS kernels never look at this: it is how a
+ * symbol becomes a value (split.h) that changes.
+ */
+#define RANS_WHOLE_MAX	64		/* on disk: most whole values */
+struct rans_whole {
+	unsigned count;			/* 0: every symbol is an exponent */
+	uint8_t code[RANS_WHOLE_MAX];	/* increasing symbols */
+	uint32_t value[RANS_WHOLE_MAX];	/* the bits of each value */
+	uint8_t is_whole[256];		/* derived: 1 for a whole symbol */
+	uint32_t of_code[256];		/* derived: its value */
+};
+
 /* A normalised frequency table over byte symbols. */
 struct rans_table {
 	unsigned nsym;		/* symbols with a non-zero frequency */
 	uint16_t freq[256];	/* sum to RANS_M; one symbol alone gets M */
 	uint16_t cum[256];	/* cumulative frequency before each symbol */
+	struct rans_whole whole;	/* none unless a caller adds them */
 };
 
 /*
@@ -100,6 +118,7 @@ struct rans_etable {
 	uint16_t cum[256];
 	unsigned nsym;
 	bool alias;
+	struct rans_whole whole;	/* the table's, copied */
 };
 
 /*
@@ -124,6 +143,7 @@ struct rans_dtable {
 	unsigned nsym;
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
 	bool alias;
+	struct rans_whole whole;	/* the table's, copied */
 };
 
 /* Number of lanes of a chunk of n elements: 1 below 8192, 32 from 131072. */
@@ -136,6 +156,9 @@ unsigned rans_lanes(uint64_t n);
  * result is the same on every machine.
  */
 void rans_table_normalize(const uint64_t counts[256], struct rans_table *t);
+
+/* Fills the derived fields of w from count, code[] and value[]. */
+void rans_whole_finish(struct rans_whole *w);
 
 /* Fills cum[] from freq[] and nsym; used after building freq[] by hand. */
 void rans_table_finish(struct rans_table *t);

@@ -27,6 +27,17 @@ rans_lanes(uint64_t n)
 }
 
 void
+rans_whole_finish(struct rans_whole *w)
+{
+	memset(w->is_whole, 0, sizeof(w->is_whole));
+	memset(w->of_code, 0, sizeof(w->of_code));
+	for (unsigned i = 0; i < w->count; i++) {
+		w->is_whole[w->code[i]] = 1;
+		w->of_code[w->code[i]] = w->value[i];
+	}
+}
+
+void
 rans_table_finish(struct rans_table *t)
 {
 	unsigned c = 0;
@@ -417,6 +428,7 @@ rans_etable_build(const struct rans_table *t, unsigned version,
 
 	memset(e, 0, sizeof(*e));
 	e->nsym = t->nsym;
+	e->whole = t->whole;
 	memcpy(e->freq, t->freq, sizeof(e->freq));
 	memcpy(e->cum, t->cum, sizeof(e->cum));
 	if (t->nsym >= 2)
@@ -433,6 +445,7 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 	memset(d->alo, 0, sizeof(d->alo));
 	memset(d->ahi, 0, sizeof(d->ahi));
 	d->nsym = t->nsym;
+	d->whole = t->whole;
 	d->only_symbol = 0;
 	d->alias = false;
 	if (t->nsym < 2) {

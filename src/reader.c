@@ -218,10 +218,11 @@ walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
 			struct rans_table t;
 
 			TRY(rd_pread(r, r->io_buf, (size_t)MIN(
-					     RANS_TABLE_MAX_NBYTES,
+					     CHUNK_TABLE_MAX_NBYTES,
 					     frame_end - pos), pos, &got));
 			cursor_init(&c, r->io_buf, got);
-			TRY(chunk_table_read(kind, &c, &t, eb));
+			TRY(chunk_table_read(kind, r->fh.version, &c, &t,
+					     eb));
 			pos += (uint64_t)(c.p - r->io_buf);
 			rans_dtable_build(&t, r->fh.version, &r->dtable);
 			if (entropy_sum_ret)

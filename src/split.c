@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* split.c: exponent symbols and raw sign/mantissa planes of bf16, fp16, fp32. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "common.h"
@@ -134,28 +135,32 @@ split_planes(enum fmt_kind kind, const uint8_t *src, size_t n, uint8_t *syms,
 	}
 }
 
+/*
+ * Writes element i of dst from symbol s and entry j of a raw plane of n
+ * entries (j == i unless whole values took some out).
+ */
 static void
-merge_one(enum fmt_kind kind, unsigned s, const uint8_t *raw, size_t n,
-	  size_t i, uint8_t *dst)
+merge_at(enum fmt_kind kind, unsigned s, const uint8_t *raw, size_t n,
+	 size_t j, size_t i, uint8_t *dst)
 {
 	switch (kind) {
 	case FMT_KIND_EXP_BF16: {
-		const unsigned r = raw[i];
+		const unsigned r = raw[j];
 
 		put_le16(dst + 2 * i, (uint16_t)(((r & 0x80) << 8) | (s << 7) |
 						 (r & 0x7f)));
 		break;
 	}
 	case FMT_KIND_EXP_F16: {
-		const unsigned h = get_f16_high(raw + n, i);
+		const unsigned h = get_f16_high(raw + n, j);
 
 		put_le16(dst + 2 * i, (uint16_t)(((h & 4) << 13) | (s << 10) |
-						 ((h & 3) << 8) | raw[i]));
+						 ((h & 3) << 8) | raw[j]));
 		break;
 	}
 	case FMT_KIND_EXP_F32: {
-		const uint32_t r = raw[3 * i] | ((uint32_t)raw[3 * i + 1] << 8) |
-				   ((uint32_t)raw[3 * i + 2] << 16);
+		const uint32_t r = raw[3 * j] | ((uint32_t)raw[3 * j + 1] << 8) |
+				   ((uint32_t)raw[3 * j + 2] << 16);
 
 		put_le32(dst + 4 * i, ((r & 0x800000) << 8) | ((uint32_t)s << 23) |
 					      (r & 0x7fffff));
@@ -165,6 +170,279 @@ merge_one(enum fmt_kind kind, unsigned s, const uint8_t *raw, size_t n,
 		dst[i] = (uint8_t)s;
 		break;
 	}
+}
+
+static void
+merge_one(enum fmt_kind kind, unsigned s, const uint8_t *raw, size_t n,
+	  size_t i, uint8_t *dst)
+{
+	merge_at(kind, s, raw, n, i, i, dst);
+}
+
+/* The element's bits and its exponent field. */
+static uint32_t
+elem_get(enum fmt_kind kind, const uint8_t *src, size_t i, unsigned *exp)
+{
+	uint32_t v;
+
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+		v = get_le16(src + 2 * i);
+		*exp = (v >> 7) & 0xff;
+		return v;
+	case FMT_KIND_EXP_F16:
+		v = get_le16(src + 2 * i);
+		*exp = (v >> 10) & 0x1f;
+		return v;
+	default:
+		v = get_le32(src + 4 * i);
+		*exp = (v >> 23) & 0xff;
+		return v;
+	}
+}
+
+static void
+elem_put(enum fmt_kind kind, uint8_t *dst, size_t i, uint32_t v)
+{
+	if (kind == FMT_KIND_EXP_F32)
+		put_le32(dst + 4 * i, v);
+	else
+		put_le16(dst + 2 * i, (uint16_t)v);
+}
+
+struct whole_cand {
+	uint64_t count;
+	uint32_t value;
+};
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct whole_cand *x = a, *y = b;
+
+	if (x->count != y->count)
+		return x->count > y->count ? -1 : 1;
+	return x->value < y->value ? -1 : x->value > y->value;
+}
+
+void
+split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
+		   uint64_t counts[256], struct rans_whole *w)
+{
+	struct whole_cand cand[256];
+	uint64_t saved[256], rest, taken = 0;
+	unsigned ncand = 0, exp;
+	uint8_t code_used[256] = { 0 };
+
+	memset(w, 0, sizeof(*w));
+	if (kind != FMT_KIND_EXP_BF16 && kind != FMT_KIND_EXP_F16 &&
+	    kind != FMT_KIND_EXP_F32)
+		return;
+	/* what exponent 0 codes must be able to pass the rules below */
+	if (counts[0] < 16 || counts[0] < n / 256)
+		return;
+	if (kind == FMT_KIND_EXP_BF16) {
+		/* every value of exponent 0: sign and 7 mantissa bits */
+		for (unsigned r = 0; r < 256; r++)
+			cand[r] = (struct whole_cand){ 0, (r & 0x80) << 8 |
+							  (r & 0x7f) };
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = elem_get(kind, src, i, &exp);
+
+			if (exp == 0)
+				cand[(v >> 8 & 0x80) | (v & 0x7f)].count++;
+		}
+		ncand = 256;
+	} else {
+		const uint32_t neg = kind == FMT_KIND_EXP_F16 ? 0x8000u :
+								0x80000000u;
+
+		cand[0] = (struct whole_cand){ 0, 0 };
+		cand[1] = (struct whole_cand){ 0, neg };
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = elem_get(kind, src, i, &exp);
+
+			if (v == 0)
+				cand[0].count++;
+			else if (v == neg)
+				cand[1].count++;
+		}
+		ncand = 2;
+	}
+	qsort(cand, ncand, sizeof(cand[0]), cand_cmp);
+	memcpy(saved, counts, sizeof(saved));
+	rest = counts[0];
+	for (unsigned k = 0; k < ncand && w->count < RANS_WHOLE_MAX; k++) {
+		const uint64_t c = cand[k].count;
+		unsigned code = 256;
+
+		/*
+		 * A value pays its own symbol when it is at least 1/64 of
+		 * what exponent 0 still codes: its raw bits (8 or more) then
+		 * outweigh what splitting the exponent's probability costs.
+		 * 16 occurrences pay for its entry in the table.
+		 */
+		if (c < 16 || c * 64 < rest)
+			continue;
+		for (unsigned s = 255; s > 0; s--)
+			if (counts[s] == 0 && !code_used[s]) {
+				code = s;
+				break;
+			}
+		if (code == 256)
+			break;
+		code_used[code] = 1;
+		w->code[w->count] = (uint8_t)code;
+		w->value[w->count] = cand[k].value;
+		w->count++;
+		counts[code] = c;
+		counts[0] -= c;
+		rest -= c;
+		taken += c;
+	}
+	/*
+	 * Whole values cost the decoder a pass of its own: not worth it for a
+	 * few zeros in a dense block (they save under 8 bits in 256 values).
+	 */
+	if (taken == 0 || taken < n / 256) {
+		memcpy(counts, saved, sizeof(saved));
+		memset(w, 0, sizeof(*w));
+		return;
+	}
+	/* increasing symbols, as gauss(5) lists them */
+	for (unsigned a = 1; a < w->count; a++)
+		for (unsigned b = a; b > 0 && w->code[b - 1] > w->code[b];
+		     b--) {
+			const uint8_t tc = w->code[b];
+			const uint32_t tv = w->value[b];
+
+			w->code[b] = w->code[b - 1];
+			w->value[b] = w->value[b - 1];
+			w->code[b - 1] = tc;
+			w->value[b - 1] = tv;
+		}
+	rans_whole_finish(w);
+}
+
+size_t
+split_count_unwhole(const struct rans_whole *w, const uint8_t *syms,
+		    size_t n)
+{
+	size_t whole = 0;
+
+	for (size_t i = 0; i < n; i++)
+		whole += w->is_whole[syms[i]];
+	return n - whole;
+}
+
+size_t
+split_planes_whole(enum fmt_kind kind, const struct rans_whole *w,
+		   const uint8_t *src, size_t n, uint8_t *syms, uint8_t *raw)
+{
+	int16_t bf16_code[256];
+	size_t m, j = 0;
+	unsigned exp;
+
+	if (kind == FMT_KIND_EXP_BF16) {
+		for (unsigned r = 0; r < 256; r++)
+			bf16_code[r] = -1;
+		for (unsigned k = 0; k < w->count; k++)
+			if ((w->value[k] & 0x7f80) == 0)
+				bf16_code[(w->value[k] >> 8 & 0x80) |
+					  (w->value[k] & 0x7f)] =
+					(int16_t)w->code[k];
+	}
+	for (size_t i = 0; i < n; i++) {
+		const uint32_t v = elem_get(kind, src, i, &exp);
+		int code = -1;
+
+		if (exp == 0) {
+			if (kind == FMT_KIND_EXP_BF16) {
+				code = bf16_code[(v >> 8 & 0x80) | (v & 0x7f)];
+			} else {
+				for (unsigned k = 0; k < w->count; k++)
+					if (w->value[k] == v) {
+						code = w->code[k];
+						break;
+					}
+			}
+		}
+		if (code >= 0) {
+			syms[i] = (uint8_t)code;
+		} else if (w->is_whole[exp]) {
+			return SIZE_MAX;
+		} else {
+			syms[i] = (uint8_t)exp;
+		}
+	}
+	m = split_count_unwhole(w, syms, n);
+	if (kind == FMT_KIND_EXP_F16)
+		memset(raw + m, 0, (3 * m + 7) / 8);
+	for (size_t i = 0; i < n; i++) {
+		uint32_t v;
+
+		if (w->is_whole[syms[i]])
+			continue;
+		v = elem_get(kind, src, i, &exp);
+		switch (kind) {
+		case FMT_KIND_EXP_BF16:
+			raw[j] = (uint8_t)(((v >> 8) & 0x80) | (v & 0x7f));
+			break;
+		case FMT_KIND_EXP_F16:
+			raw[j] = (uint8_t)v;
+			put_f16_high(raw + m, j,
+				     ((v >> 13) & 4) | ((v >> 8) & 3));
+			break;
+		default: {
+			const uint32_t r = ((v >> 8) & 0x800000) |
+					   (v & 0x7fffff);
+
+			raw[3 * j] = (uint8_t)r;
+			raw[3 * j + 1] = (uint8_t)(r >> 8);
+			raw[3 * j + 2] = (uint8_t)(r >> 16);
+			break;
+		}
+		}
+		j++;
+	}
+	return m;
+}
+
+void
+split_merge_whole(enum fmt_kind kind, const struct rans_whole *w,
+		  const uint8_t *syms, const uint8_t *raw, size_t n, size_t m,
+		  uint8_t *dst)
+{
+	size_t j = 0;
+
+	if (kind == FMT_KIND_EXP_BF16) {
+		for (size_t i = 0; i < n; i++) {
+			const unsigned s = syms[i];
+
+			if (w->is_whole[s]) {
+				put_le16(dst + 2 * i, (uint16_t)w->of_code[s]);
+			} else {
+				const unsigned r = raw[j++];
+
+				put_le16(dst + 2 * i,
+					 (uint16_t)(((r & 0x80) << 8) |
+						    (s << 7) | (r & 0x7f)));
+			}
+		}
+		GAUSS_ASSERT(j == m);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const unsigned s = syms[i];
+
+		if (w->is_whole[s]) {
+			elem_put(kind, dst, i, w->of_code[s]);
+		} else {
+			merge_at(kind, s, raw, m, j, i, dst);
+			j++;
+		}
+	}
+	GAUSS_ASSERT(j == m);
 }
 
 void

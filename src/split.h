@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "format.h"
+#include "rans.h"
 
 /* Bytes of one element of a coded kind (1 for BYTES). */
 unsigned split_elem_nbytes(enum fmt_kind kind);
@@ -37,6 +38,45 @@ void split_planes(enum fmt_kind kind, const uint8_t *src, size_t n,
 /* Rebuilds n elements at dst from syms[] and raw[]. */
 void split_merge(enum fmt_kind kind, const uint8_t *syms, const uint8_t *raw,
 		 size_t n, uint8_t *dst);
+
+/*
+ * Whole-value symbols (rans.h, struct rans_whole): a table's symbol may
+ * stand for a whole value with exponent field zero (a +0, a -0, a
+ * subnormal), which then takes no raw bits.
+ *
+ * split_whole_choose: given a block's n elements and its exponent counts
+ * (split_count()), chooses the whole values worth a symbol of their own,
+ * fills w (count 0: none) and moves their counts to their symbols. Only
+ * values with exponent field zero are candidates (for bf16 every sign and
+ * mantissa of exponent 0; for fp16 and fp32 the two zeros); each takes the
+ * highest symbol no exponent of the block uses. Integer rules only, so
+ * every machine chooses alike.
+ */
+void split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
+			uint64_t counts[256], struct rans_whole *w);
+
+/*
+ * Splits n elements under a table with whole values (w->count > 0): every
+ * element gets its symbol in syms[], and the m elements that are not whole
+ * values fill a raw plane of split_raw_nbytes(kind, m) bytes, in order.
+ * Returns m, or SIZE_MAX when an element's exponent is one of w's symbols
+ * (the block's table was not made for these elements).
+ */
+size_t split_planes_whole(enum fmt_kind kind, const struct rans_whole *w,
+			  const uint8_t *src, size_t n, uint8_t *syms,
+			  uint8_t *raw);
+
+/* Number of symbols of syms[n] that are not whole values of w. */
+size_t split_count_unwhole(const struct rans_whole *w, const uint8_t *syms,
+			   size_t n);
+
+/*
+ * Rebuilds n elements from their symbols and the raw plane of the m of
+ * them that are not whole values (m = split_count_unwhole()).
+ */
+void split_merge_whole(enum fmt_kind kind, const struct rans_whole *w,
+		       const uint8_t *syms, const uint8_t *raw, size_t n,
+		       size_t m, uint8_t *dst);
 
 /* Rebuilds n elements whose symbols all equal sym. */
 void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,

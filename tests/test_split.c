@@ -383,6 +383,111 @@ test_split_raw_nbytes(void **state)
 	}
 }
 
+/*
+ * Whole values: a sparse block gets its zeros as symbols (the highest free
+ * ones), the raw plane holds exactly the other elements in order (checked
+ * against gauss(5)'s definition), and merging gives back the bytes; a
+ * dense block gets none; an exponent that collides with a whole symbol is
+ * refused.
+ */
+static void
+test_split_whole_values(void **state)
+{
+	static const enum fmt_kind fk[] = {
+		FMT_KIND_EXP_BF16, FMT_KIND_EXP_F16, FMT_KIND_EXP_F32,
+	};
+	enum { N = 5000 };
+	uint64_t seed = 11;
+
+	(void)state;
+	for (size_t k = 0; k < ARRAY_SIZE(fk); k++) {
+		const enum fmt_kind kind = fk[k];
+		const unsigned es = split_elem_nbytes(kind);
+		const uint32_t neg = es == 4 ? 0x80000000u : 0x8000u;
+		uint8_t *src = malloc(N * es), *back = malloc(N * es);
+		uint8_t *syms = malloc(N), *raw = malloc(4 * N + 8);
+		uint8_t *ref_syms = malloc(N), *ref_raw = malloc(4 * N + 8);
+		uint8_t *rest = malloc(N * es);
+		uint64_t counts[256] = { 0 };
+		struct rans_whole w;
+		size_t m, u = 0;
+
+		for (size_t i = 0; i < N; i++) {
+			uint32_t v = (uint32_t)test_rand(&seed);
+
+			if (es == 2)
+				v = (v & 0x3fff) | 0x2000;	/* nonzero exponent */
+			else
+				v = (v & 0x3fffffff) | 0x20000000;
+			if (i % 5 < 3)		/* 60% zeros, both signs */
+				v = i % 5 == 2 ? neg : 0;
+			if (es == 2)
+				put_le16(src + 2 * i, (uint16_t)v);
+			else
+				put_le32(src + 4 * i, v);
+		}
+		split_count(kind, src, N, counts);
+		split_whole_choose(kind, src, N, counts, &w);
+		assert_int_equal(w.count, 2);
+		/* the highest free symbols, increasing, +0 having more */
+		assert_int_equal(w.code[0], 254);
+		assert_int_equal(w.code[1], 255);
+		assert_int_equal(w.value[1], 0);
+		assert_int_equal(w.value[0], neg);
+		assert_int_equal(counts[255], 2 * N / 5);
+		assert_int_equal(counts[254], N / 5);
+		assert_int_equal(counts[0], 0);
+
+		m = split_planes_whole(kind, &w, src, N, syms, raw);
+		assert_int_equal(m, N - 3 * N / 5);
+		assert_int_equal(split_count_unwhole(&w, syms, N), m);
+		for (size_t i = 0; i < N; i++) {
+			const unsigned s = syms[i];
+
+			if (i % 5 < 3) {
+				assert_true(w.is_whole[s]);
+				assert_int_equal(w.of_code[s],
+						 i % 5 == 2 ? neg : 0);
+			} else {
+				assert_int_equal(s, naive_symbol(kind, src, i));
+				memcpy(rest + es * u++, src + es * i, es);
+			}
+		}
+		/* the raw plane is that of the other elements, split alone */
+		split_planes(kind, rest, u, ref_syms, ref_raw);
+		assert_memory_equal(raw, ref_raw, split_raw_nbytes(kind, u));
+		memset(back, 0xa5, N * es);
+		split_merge_whole(kind, &w, syms, raw, N, m, back);
+		assert_memory_equal(back, src, N * es);
+
+		/* an exponent on a whole symbol cannot be coded */
+		if (es == 2 && kind == FMT_KIND_EXP_BF16) {
+			put_le16(src + 2 * 3, 0x7f81);	/* exponent 255 */
+			assert_true(split_planes_whole(kind, &w, src, N, syms,
+						       raw) == SIZE_MAX);
+		}
+		/* dense: a handful of zeros get no symbol */
+		for (size_t i = 0; i < N; i++)
+			if (i % 5 < 3) {
+				if (es == 2)
+					put_le16(src + 2 * i, 0x3f80);
+				else
+					put_le32(src + 4 * i, 0x3f800000);
+			}
+		memset(counts, 0, sizeof(counts));
+		split_count(kind, src, N, counts);
+		split_whole_choose(kind, src, N, counts, &w);
+		assert_int_equal(w.count, 0);
+		free(src);
+		free(back);
+		free(syms);
+		free(raw);
+		free(ref_syms);
+		free(ref_raw);
+		free(rest);
+	}
+}
+
 int
 main(void)
 {
@@ -396,6 +501,7 @@ main(void)
 		cmocka_unit_test(test_split_count_matches_naive),
 		cmocka_unit_test(test_split_merge_const),
 		cmocka_unit_test(test_split_raw_nbytes),
+		cmocka_unit_test(test_split_whole_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
