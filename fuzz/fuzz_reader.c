@@ -113,7 +113,7 @@ run_reader(struct gauss_ctx *ctx, struct seen *s)
 	s->opened = 1;
 	FUZZ_CHECK(gauss_reader_file_info(r, &fi) == GAUSS_OK);
 	FUZZ_CHECK(fi.tensor_count == gauss_reader_tensor_count(r));
-	FUZZ_CHECK(fi.format_version >= 1 && fi.format_version <= 3);
+	FUZZ_CHECK(fi.format_version >= 1 && fi.format_version <= 4);
 	s->count = (size_t)MIN(fi.tensor_count, (uint64_t)MAX_TENSORS);
 	for (size_t i = 0; i < s->count; i++) {
 		struct gauss_tensor_info ti;
@@ -137,9 +137,9 @@ run_reader(struct gauss_ctx *ctx, struct seen *s)
 		FUZZ_CHECK(found == i);
 		FUZZ_CHECK(strcmp(gauss_dtype_name(ti.dtype), "") != 0);
 		FUZZ_CHECK(gauss_codec_name(ti.codec) != NULL);
-		/* lossy codecs only in version 3, with their figures */
+		/* lossy codecs only from version 3 on, with their figures */
 		FUZZ_CHECK(ti.codec < GAUSS_CODEC_GMM_BF16 ||
-			   (fi.format_version == 3 && ti.gmm_k >= 1 &&
+			   (fi.format_version >= 3 && ti.gmm_k >= 1 &&
 			    ti.gmm_scale >= 1 && ti.max_abs_error >= 0 &&
 			    ti.rms_error >= 0 && ti.value_std >= 0));
 		FUZZ_CHECK(ti.codec >= GAUSS_CODEC_GMM_BF16 || ti.gmm_k == 0);

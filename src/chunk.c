@@ -147,7 +147,8 @@ encode_whole(enum fmt_kind kind, const struct rans_etable *t,
 	uint8_t *const body = out + lead;
 	size_t m, raw_nbytes, stream_nbytes = 0, len;
 
-	m = split_planes_whole(kind, &t->whole, src, n, s->syms, s->raw);
+	m = s->kernels->planes_whole(kind, &t->whole, src, n, s->syms,
+				     s->raw);
 	if (m == SIZE_MAX)
 		return 0;
 	raw_nbytes = split_raw_nbytes(kind, m);
@@ -261,31 +262,42 @@ decode_whole(enum fmt_kind kind, const struct rans_dtable *d,
 				"invalid stream size");
 	stream = cursor_take(&c, (size_t)stream_nbytes);
 	raw = c.p;
+	raw_nbytes = (size_t)(c.end - raw);
 	if (d->nsym == 1) {
 		if (stream_nbytes != 0)
 			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
 					"one-symbol table has a stream");
-		m = d->whole.is_whole[d->only_symbol] ? 0 : n;
-	} else {
-		if (s->kernels->decode(d, stream, (size_t)stream_nbytes,
-				       s->syms, n) != GAUSS_OK)
-			return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is "
-					"damaged");
-		m = split_count_unwhole(&d->whole, s->syms, n);
-	}
-	raw_nbytes = split_raw_nbytes(kind, m);
-	if ((size_t)(c.end - raw) != raw_nbytes)
-		return err_setf(eb, GAUSS_E_CORRUPT, "raw plane holds %zu "
-				"bytes for %zu values", (size_t)(c.end - raw),
-				m);
-	if (kind == FMT_KIND_EXP_F16 && (3 * m) % 8 &&
-	    raw[raw_nbytes - 1] >> ((3 * m) % 8))
-		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding "
-				"bits after the fp16 plane");
-	if (d->nsym == 1)
 		memset(s->syms, d->only_symbol, n);
-	split_merge_whole(kind, &d->whole, s->syms, raw, n, m, dst);
+	} else if (s->kernels->decode(d, stream, (size_t)stream_nbytes,
+				      s->syms, n) != GAUSS_OK) {
+		return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
+	}
+	/*
+	 * The raw plane's entries: for bf16 and fp32 what its size says (the
+	 * merge then checks the elements take exactly those); for fp16, whose
+	 * packed plane starts after one byte per entry, counted first.
+	 */
+	if (kind == FMT_KIND_EXP_F16) {
+		m = split_count_unwhole(&d->whole, s->syms, n);
+		if (raw_nbytes != split_raw_nbytes(kind, m))
+			goto wrong_size;
+		if ((3 * m) % 8 && raw[raw_nbytes - 1] >> ((3 * m) % 8))
+			return err_setf(eb, GAUSS_E_CORRUPT, "non-zero "
+					"padding bits after the fp16 plane");
+	} else {
+		const size_t entry = split_raw_nbytes(kind, 1);
+
+		m = raw_nbytes / entry;
+		if (m * entry != raw_nbytes)
+			goto wrong_size;
+	}
+	if (s->kernels->merge_whole(kind, &d->whole, s->syms, raw, n, m,
+				    dst) != m)
+		goto wrong_size;
 	return GAUSS_OK;
+wrong_size:
+	return err_setf(eb, GAUSS_E_CORRUPT, "raw plane of %zu bytes does "
+			"not match the chunk's symbols", raw_nbytes);
 }
 
 enum gauss_status

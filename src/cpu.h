@@ -12,6 +12,7 @@
 #include "error.h"
 #include "hash.h"
 #include "rans.h"
+#include "split.h"
 
 enum cpu_level {
 	CPU_SCALAR = 0,
@@ -27,6 +28,13 @@ struct rans_kernels {
 	rans_decode_fn decode;
 	rans_decode_bf16_fn decode_bf16;
 	const struct hash_ops *hash;	/* the checksums, for the same level */
+	/* split_planes_whole() and split_merge_whole() at this level */
+	size_t (*planes_whole)(enum fmt_kind kind, const struct rans_whole *w,
+			       const uint8_t *src, size_t n, uint8_t *syms,
+			       uint8_t *raw);
+	size_t (*merge_whole)(enum fmt_kind kind, const struct rans_whole *w,
+			      const uint8_t *syms, const uint8_t *raw,
+			      size_t n, size_t avail, uint8_t *dst);
 };
 
 /* The name of a level, as GAUSS_CPU spells it. */

@@ -246,11 +246,35 @@ split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 		for (unsigned r = 0; r < 256; r++)
 			cand[r] = (struct whole_cand){ 0, (r & 0x80) << 8 |
 							  (r & 0x7f) };
-		for (size_t i = 0; i < n; i++) {
-			const uint32_t v = elem_get(kind, src, i, &exp);
+		uint64_t pos = 0, neg = 0;
 
-			if (exp == 0)
-				cand[(v >> 8 & 0x80) | (v & 0x7f)].count++;
+		/* the two zeros first: a loop the compiler vectorises */
+		for (size_t i = 0; i < n; i++) {
+			const unsigned v = get_le16(src + 2 * i);
+
+			pos += v == 0;
+			neg += v == 0x8000;
+		}
+		cand[0].count = pos;
+		cand[0x80].count = neg;
+		if (counts[0] - pos - neg >= 16) {
+			/*
+			 * Subnormals enough to matter: count them all,
+			 * branch-free (other exponents land in slots 256 to
+			 * 511).
+			 */
+			uint32_t h[4][512];
+
+			memset(h, 0, sizeof(h));
+			for (size_t i = 0; i < n; i++) {
+				const unsigned v = get_le16(src + 2 * i);
+
+				h[i & 3][((v >> 8) & 0x80) | (v & 0x7f) |
+					 (unsigned)((v & 0x7f80) != 0) << 8]++;
+			}
+			for (unsigned r = 0; r < 256; r++)
+				cand[r].count = (uint64_t)h[0][r] + h[1][r] +
+						h[2][r] + h[3][r];
 		}
 		ncand = 256;
 	} else {
@@ -262,10 +286,8 @@ split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 		for (size_t i = 0; i < n; i++) {
 			const uint32_t v = elem_get(kind, src, i, &exp);
 
-			if (v == 0)
-				cand[0].count++;
-			else if (v == neg)
-				cand[1].count++;
+			cand[0].count += v == 0;
+			cand[1].count += v == neg;
 		}
 		ncand = 2;
 	}
@@ -335,114 +357,175 @@ split_count_unwhole(const struct rans_whole *w, const uint8_t *syms,
 	return n - whole;
 }
 
+/*
+ * The symbol of each element under w; returns false when an element's
+ * exponent is a whole symbol. Branch-free for the lists gauss writes (bf16
+ * values of exponent 0; the two zeros of fp16 and fp32).
+ */
+static bool
+whole_symbols(enum fmt_kind kind, const struct rans_whole *w,
+	      const uint8_t *src, size_t n, uint8_t *syms)
+{
+	unsigned bad = 0, exp;
+	int16_t zero_code[256];		/* bf16: by sign and mantissa */
+	int pos = -1, neg = -1;		/* fp16, fp32: the zeros' symbols */
+	const uint32_t negv = kind == FMT_KIND_EXP_F32 ? 0x80000000u :
+							 0x8000u;
+	bool general = false;
+
+	for (unsigned r = 0; r < 256; r++)
+		zero_code[r] = -1;
+	for (unsigned k = 0; k < w->count; k++) {
+		const uint32_t v = w->value[k];
+
+		if (kind == FMT_KIND_EXP_BF16 && (v & 0x7f80) == 0 &&
+		    v <= 0xffff)
+			zero_code[(v >> 8 & 0x80) | (v & 0x7f)] =
+				(int16_t)w->code[k];
+		else if (kind != FMT_KIND_EXP_BF16 && v == 0)
+			pos = w->code[k];
+		else if (kind != FMT_KIND_EXP_BF16 && v == negv)
+			neg = w->code[k];
+		else
+			general = true;
+	}
+	if (general) {
+		/* a list gauss does not write: look every value up */
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = elem_get(kind, src, i, &exp);
+			int code = -1;
+
+			for (unsigned k = 0; k < w->count && code < 0; k++)
+				if (w->value[k] == v)
+					code = w->code[k];
+			bad |= code < 0 && w->is_whole[exp];
+			syms[i] = (uint8_t)(code >= 0 ? code : (int)exp);
+		}
+		return !bad;
+	}
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+		for (size_t i = 0; i < n; i++) {
+			const unsigned v = get_le16(src + 2 * i);
+			const unsigned e = (v >> 7) & 0xff;
+			/* masks, not branches: zeros come at random */
+			const unsigned z = (unsigned)(int)zero_code[
+				((v >> 8) & 0x80) | (v & 0x7f)];
+			const unsigned whole = -(unsigned)((e == 0) &
+							   (z < 256));
+
+			bad |= ~whole & w->is_whole[e];
+			syms[i] = (uint8_t)((z & whole) | (e & ~whole));
+		}
+		break;
+	default:
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = elem_get(kind, src, i, &exp);
+			const int z = v == 0 ? pos : v == negv ? neg : -1;
+
+			bad |= z < 0 && w->is_whole[exp];
+			syms[i] = (uint8_t)(z >= 0 ? (unsigned)z : exp);
+		}
+		break;
+	}
+	return !bad;
+}
+
 size_t
 split_planes_whole(enum fmt_kind kind, const struct rans_whole *w,
 		   const uint8_t *src, size_t n, uint8_t *syms, uint8_t *raw)
 {
-	int16_t bf16_code[256];
 	size_t m, j = 0;
 	unsigned exp;
 
-	if (kind == FMT_KIND_EXP_BF16) {
-		for (unsigned r = 0; r < 256; r++)
-			bf16_code[r] = -1;
-		for (unsigned k = 0; k < w->count; k++)
-			if ((w->value[k] & 0x7f80) == 0)
-				bf16_code[(w->value[k] >> 8 & 0x80) |
-					  (w->value[k] & 0x7f)] =
-					(int16_t)w->code[k];
-	}
-	for (size_t i = 0; i < n; i++) {
-		const uint32_t v = elem_get(kind, src, i, &exp);
-		int code = -1;
+	if (!whole_symbols(kind, w, src, n, syms))
+		return SIZE_MAX;
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+		/* every element writes; only the others advance */
+		for (size_t i = 0; i < n; i++) {
+			const unsigned v = get_le16(src + 2 * i);
 
-		if (exp == 0) {
-			if (kind == FMT_KIND_EXP_BF16) {
-				code = bf16_code[(v >> 8 & 0x80) | (v & 0x7f)];
-			} else {
-				for (unsigned k = 0; k < w->count; k++)
-					if (w->value[k] == v) {
-						code = w->code[k];
-						break;
-					}
-			}
-		}
-		if (code >= 0) {
-			syms[i] = (uint8_t)code;
-		} else if (w->is_whole[exp]) {
-			return SIZE_MAX;
-		} else {
-			syms[i] = (uint8_t)exp;
-		}
-	}
-	m = split_count_unwhole(w, syms, n);
-	if (kind == FMT_KIND_EXP_F16)
-		memset(raw + m, 0, (3 * m + 7) / 8);
-	for (size_t i = 0; i < n; i++) {
-		uint32_t v;
-
-		if (w->is_whole[syms[i]])
-			continue;
-		v = elem_get(kind, src, i, &exp);
-		switch (kind) {
-		case FMT_KIND_EXP_BF16:
 			raw[j] = (uint8_t)(((v >> 8) & 0x80) | (v & 0x7f));
-			break;
-		case FMT_KIND_EXP_F16:
-			raw[j] = (uint8_t)v;
-			put_f16_high(raw + m, j,
-				     ((v >> 13) & 4) | ((v >> 8) & 3));
-			break;
-		default: {
+			j += !w->is_whole[syms[i]];
+		}
+		return j;
+	case FMT_KIND_EXP_F32:
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = get_le32(src + 4 * i);
 			const uint32_t r = ((v >> 8) & 0x800000) |
 					   (v & 0x7fffff);
 
 			raw[3 * j] = (uint8_t)r;
 			raw[3 * j + 1] = (uint8_t)(r >> 8);
 			raw[3 * j + 2] = (uint8_t)(r >> 16);
-			break;
+			j += !w->is_whole[syms[i]];
 		}
+		return j;
+	default:
+		/* the packed plane starts after the m low bytes */
+		m = split_count_unwhole(w, syms, n);
+		memset(raw + m, 0, (3 * m + 7) / 8);
+		for (size_t i = 0; i < n; i++) {
+			uint32_t v;
+
+			if (w->is_whole[syms[i]])
+				continue;
+			v = elem_get(kind, src, i, &exp);
+			raw[j] = (uint8_t)v;
+			put_f16_high(raw + m, j,
+				     ((v >> 13) & 4) | ((v >> 8) & 3));
+			j++;
 		}
-		j++;
+		return m;
 	}
-	return m;
 }
 
-void
+size_t
 split_merge_whole(enum fmt_kind kind, const struct rans_whole *w,
-		  const uint8_t *syms, const uint8_t *raw, size_t n, size_t m,
-		  uint8_t *dst)
+		  const uint8_t *syms, const uint8_t *raw, size_t n,
+		  size_t avail, uint8_t *dst)
 {
-	size_t j = 0;
+	return split_merge_whole_from(kind, w, syms, raw, n, avail, 0, 0, dst);
+}
 
+size_t
+split_merge_whole_from(enum fmt_kind kind, const struct rans_whole *w,
+		       const uint8_t *syms, const uint8_t *raw, size_t n,
+		       size_t avail, size_t i0, size_t j, uint8_t *dst)
+{
 	if (kind == FMT_KIND_EXP_BF16) {
-		for (size_t i = 0; i < n; i++) {
+		for (size_t i = i0; i < n; i++) {
 			const unsigned s = syms[i];
 
 			if (w->is_whole[s]) {
 				put_le16(dst + 2 * i, (uint16_t)w->of_code[s]);
 			} else {
-				const unsigned r = raw[j++];
+				unsigned r;
 
+				if (j == avail)
+					return SIZE_MAX;
+				r = raw[j++];
 				put_le16(dst + 2 * i,
 					 (uint16_t)(((r & 0x80) << 8) |
 						    (s << 7) | (r & 0x7f)));
 			}
 		}
-		GAUSS_ASSERT(j == m);
-		return;
+		return j;
 	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = i0; i < n; i++) {
 		const unsigned s = syms[i];
 
 		if (w->is_whole[s]) {
 			elem_put(kind, dst, i, w->of_code[s]);
 		} else {
-			merge_at(kind, s, raw, m, j, i, dst);
+			if (j == avail)
+				return SIZE_MAX;
+			merge_at(kind, s, raw, avail, j, i, dst);
 			j++;
 		}
 	}
-	GAUSS_ASSERT(j == m);
+	return j;
 }
 
 void

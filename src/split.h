@@ -58,7 +58,9 @@ void split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 /*
  * Splits n elements under a table with whole values (w->count > 0): every
  * element gets its symbol in syms[], and the m elements that are not whole
- * values fill a raw plane of split_raw_nbytes(kind, m) bytes, in order.
+ * values fill a raw plane of split_raw_nbytes(kind, m) bytes, in order
+ * (raw needs room for split_raw_nbytes(kind, n) + 4 bytes: the loops write
+ * a little past the plane rather than branch).
  * Returns m, or SIZE_MAX when an element's exponent is one of w's symbols
  * (the block's table was not made for these elements).
  */
@@ -71,12 +73,47 @@ size_t split_count_unwhole(const struct rans_whole *w, const uint8_t *syms,
 			   size_t n);
 
 /*
- * Rebuilds n elements from their symbols and the raw plane of the m of
- * them that are not whole values (m = split_count_unwhole()).
+ * Rebuilds n elements from their symbols and a raw plane of `avail`
+ * entries, which the elements that are not whole values take in order
+ * (for exp-f16 avail must be that number of elements, since the packed
+ * plane starts after avail bytes). Returns the number of entries taken,
+ * or SIZE_MAX when the elements need more than avail (a damaged chunk);
+ * dst then holds anything.
  */
-void split_merge_whole(enum fmt_kind kind, const struct rans_whole *w,
-		       const uint8_t *syms, const uint8_t *raw, size_t n,
-		       size_t m, uint8_t *dst);
+size_t split_merge_whole(enum fmt_kind kind, const struct rans_whole *w,
+			 const uint8_t *syms, const uint8_t *raw, size_t n,
+			 size_t avail, uint8_t *dst);
+
+/*
+ * The same from element i0 on, raw entry j being the next to take (for
+ * vector kernels that did the elements before i0).
+ */
+size_t split_merge_whole_from(enum fmt_kind kind, const struct rans_whole *w,
+			      const uint8_t *syms, const uint8_t *raw,
+			      size_t n, size_t avail, size_t i0, size_t j,
+			      uint8_t *dst);
+
+/*
+ * split_merge_whole() with AVX-512 (F, BW, VL) for exp-bf16 tables whose
+ * whole symbols are all 192 or more (gauss's encoder takes the highest
+ * free ones), 16 elements a step; anything else goes to the scalar code.
+ * Same bytes and result as split_merge_whole() always.
+ */
+size_t split_merge_whole_avx512(enum fmt_kind kind,
+				const struct rans_whole *w,
+				const uint8_t *syms, const uint8_t *raw,
+				size_t n, size_t avail, uint8_t *dst);
+
+/*
+ * split_planes_whole() with AVX-512 (F, BW, VL) for exp-bf16 tables whose
+ * whole values are the two zeros (what gauss's encoder writes for pruned
+ * tensors), 16 elements a step; anything else goes to the scalar code.
+ * Same bytes and result as split_planes_whole() always.
+ */
+size_t split_planes_whole_avx512(enum fmt_kind kind,
+				 const struct rans_whole *w,
+				 const uint8_t *src, size_t n, uint8_t *syms,
+				 uint8_t *raw);
 
 /* Rebuilds n elements whose symbols all equal sym. */
 void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,

@@ -11,6 +11,7 @@
 
 #include "test_util.h"
 #include "common.h"
+#include "cpu.h"
 #include "endian.h"
 #include "split.h"
 #include "banned.h"
@@ -440,6 +441,31 @@ test_split_whole_values(void **state)
 
 		m = split_planes_whole(kind, &w, src, N, syms, raw);
 		assert_int_equal(m, N - 3 * N / 5);
+		/* every level splits alike, whatever the length */
+		for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+			const struct rans_kernels *kl =
+				rans_kernels_of((enum cpu_level)l);
+
+			if (kl == NULL)
+				continue;
+			for (size_t len = 0; len < 40; len++) {
+				const size_t nn = len < 37 ? len : N - len;
+				uint8_t *s2 = malloc(N), *r2 = malloc(4 * N + 8);
+				const size_t want = split_planes_whole(
+					kind, &w, src, nn, ref_syms, ref_raw);
+
+				assert_int_equal(kl->planes_whole(kind, &w, src,
+								  nn, s2, r2),
+						 want);
+				if (nn)
+					assert_memory_equal(s2, ref_syms, nn);
+				if (want)
+					assert_memory_equal(r2, ref_raw,
+						split_raw_nbytes(kind, want));
+				free(s2);
+				free(r2);
+			}
+		}
 		assert_int_equal(split_count_unwhole(&w, syms, N), m);
 		for (size_t i = 0; i < N; i++) {
 			const unsigned s = syms[i];
@@ -457,14 +483,26 @@ test_split_whole_values(void **state)
 		split_planes(kind, rest, u, ref_syms, ref_raw);
 		assert_memory_equal(raw, ref_raw, split_raw_nbytes(kind, u));
 		memset(back, 0xa5, N * es);
-		split_merge_whole(kind, &w, syms, raw, N, m, back);
+		assert_int_equal(split_merge_whole(kind, &w, syms, raw, N, m,
+						   back), m);
 		assert_memory_equal(back, src, N * es);
+		/* a plane one entry short is refused */
+		if (kind != FMT_KIND_EXP_F16)
+			assert_true(split_merge_whole(kind, &w, syms, raw, N,
+						      m - 1, back) ==
+				    SIZE_MAX);
 
 		/* an exponent on a whole symbol cannot be coded */
 		if (es == 2 && kind == FMT_KIND_EXP_BF16) {
 			put_le16(src + 2 * 3, 0x7f81);	/* exponent 255 */
 			assert_true(split_planes_whole(kind, &w, src, N, syms,
 						       raw) == SIZE_MAX);
+			for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++)
+				if (rans_kernels_of((enum cpu_level)l))
+					assert_true(rans_kernels_of(
+						(enum cpu_level)l)->planes_whole(
+						kind, &w, src, N, syms, raw) ==
+						    SIZE_MAX);
 		}
 		/* dense: a handful of zeros get no symbol */
 		for (size_t i = 0; i < N; i++)
@@ -488,6 +526,81 @@ test_split_whole_values(void **state)
 	}
 }
 
+/*
+ * Every kernel level's merge of whole values gives the scalar bytes: random
+ * symbols under maps of 1 to 64 whole symbols, high (the AVX-512 fast
+ * path) or anywhere (its fallback), every length up to 100 and longer
+ * chunks, whole shares from none to all.
+ */
+static void
+test_split_whole_levels(void **state)
+{
+	enum { N = 70000 };
+	uint8_t *syms = malloc(N), *raw = malloc(N + 64);
+	uint8_t *want = malloc(2 * N), *got = malloc(2 * N);
+	uint64_t seed = 23;
+
+	(void)state;
+	for (unsigned round = 0; round < 400; round++) {
+		const size_t n = round < 100 ? round + 1 :
+				 (size_t)(test_rand(&seed) % N) + 1;
+		const unsigned share = (unsigned)(test_rand(&seed) % 17);
+		struct rans_whole w = { 0 };
+		uint8_t pool[32];
+		size_t m;
+
+		w.count = 1 + (unsigned)(test_rand(&seed) % RANS_WHOLE_MAX);
+		for (unsigned k = 0; k < w.count; k++) {
+			/* increasing symbols, from 192 up or from 0 up */
+			w.code[k] = (uint8_t)((round % 3 ? 192 : 100) + k);
+			w.value[k] = (uint32_t)test_rand(&seed) & 0xffff;
+		}
+		rans_whole_finish(&w);
+		for (unsigned k = 0; k < 32; k++)	/* some exponents */
+			pool[k] = (uint8_t)(test_rand(&seed) % 96 + 90);
+		for (size_t i = 0; i < n; i++) {
+			syms[i] = test_rand(&seed) % 16 < share ?
+				  w.code[test_rand(&seed) % w.count] :
+				  pool[test_rand(&seed) % 32];
+			if (w.is_whole[syms[i]] && test_rand(&seed) % 16 >= share)
+				syms[i] = 60;	/* below every whole symbol */
+		}
+		for (size_t i = 0; i < N + 64; i++)
+			raw[i] = (uint8_t)test_rand(&seed);
+		m = split_count_unwhole(&w, syms, n);
+		assert_int_equal(split_merge_whole(FMT_KIND_EXP_BF16, &w, syms,
+						   raw, n, m, want), m);
+		for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+			const struct rans_kernels *k =
+				rans_kernels_of((enum cpu_level)l);
+
+			if (k == NULL)
+				continue;
+			memset(got, 0xa5, 2 * n);
+			if (k->merge_whole(FMT_KIND_EXP_BF16, &w, syms, raw, n,
+					   m, got) != m ||
+			    memcmp(got, want, 2 * n) != 0)
+				fail_msg("%s: round %u (n %zu) differs",
+					 k->name, round, n);
+			/* more entries than the symbols take: m, not more */
+			if (k->merge_whole(FMT_KIND_EXP_BF16, &w, syms, raw, n,
+					   m + 20, got) != m)
+				fail_msg("%s: round %u takes too much",
+					 k->name, round);
+			/* fewer: refused */
+			if (m > 0 && k->merge_whole(FMT_KIND_EXP_BF16, &w,
+						    syms, raw, n, m - 1,
+						    got) != SIZE_MAX)
+				fail_msg("%s: round %u short plane taken",
+					 k->name, round);
+		}
+	}
+	free(syms);
+	free(raw);
+	free(want);
+	free(got);
+}
+
 int
 main(void)
 {
@@ -502,6 +615,7 @@ main(void)
 		cmocka_unit_test(test_split_merge_const),
 		cmocka_unit_test(test_split_raw_nbytes),
 		cmocka_unit_test(test_split_whole_values),
+		cmocka_unit_test(test_split_whole_levels),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

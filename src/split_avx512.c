@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * split_avx512.c: the merge of a chunk whose table has whole values
+ * (split.h), with AVX-512 F, BW and VL, for exp-bf16.
+ *
+ * Sixteen elements a step, one per 32-bit lane: whether a symbol is whole
+ * comes from a 256-bit map (a permute picks the symbol's 32-bit word, a
+ * variable shift its bit); a whole symbol's value from a 64-entry table
+ * of the symbols 192 to 255 (two two-register permutes and a blend); the
+ * raw bytes of the others from vpexpandd, which hands the next unread raw
+ * bytes, in order, to exactly the lanes that are not whole. Tables whose
+ * whole symbols reach below 192, and the tail, go to the scalar code.
+ */
+#include <immintrin.h>
+
+#include "common.h"
+#include "split.h"
+#include "banned.h"
+
+size_t
+split_merge_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
+			 const uint8_t *syms, const uint8_t *raw, size_t n,
+			 size_t avail, uint8_t *dst)
+{
+	uint32_t map[16] = { 0 }, val[64] = { 0 };
+	size_t i = 0, j = 0;
+
+	if (kind != FMT_KIND_EXP_BF16)
+		goto rest;
+	for (unsigned k = 0; k < w->count; k++) {
+		if (w->code[k] < 192)
+			goto rest;
+		val[w->code[k] - 192] = w->value[k];
+	}
+	for (unsigned s = 0; s < 256; s++)
+		map[s / 32] |= (uint32_t)w->is_whole[s] << (s % 32);
+	{
+		const __m512i vmap = _mm512_loadu_si512(map);
+		const __m512i v0 = _mm512_loadu_si512(val);
+		const __m512i v1 = _mm512_loadu_si512(val + 16);
+		const __m512i v2 = _mm512_loadu_si512(val + 32);
+		const __m512i v3 = _mm512_loadu_si512(val + 48);
+		const __m512i one = _mm512_set1_epi32(1);
+		const __m512i c31 = _mm512_set1_epi32(31);
+		const __m512i c32 = _mm512_set1_epi32(32);
+		const __m512i c7f = _mm512_set1_epi32(0x7f);
+		const __m512i c80 = _mm512_set1_epi32(0x80);
+
+		/* j + 16 <= avail: a step never reads past the raw plane */
+		for (; i + 16 <= n && j + 16 <= avail; i += 16) {
+			const __m512i s = _mm512_cvtepu8_epi32(
+				_mm_loadu_si128((const __m128i *)(syms + i)));
+			const __m512i word = _mm512_permutexvar_epi32(
+				_mm512_srli_epi32(s, 5), vmap);
+			const __mmask16 whole = _mm512_test_epi32_mask(
+				_mm512_srlv_epi32(word,
+						  _mm512_and_si512(s, c31)),
+				one);
+			const __m512i lo = _mm512_permutex2var_epi32(v0, s,
+								     v1);
+			const __m512i hi = _mm512_permutex2var_epi32(v2, s,
+								     v3);
+			const __m512i wv = _mm512_mask_blend_epi32(
+				_mm512_test_epi32_mask(s, c32), lo, hi);
+			const __m512i r = _mm512_maskz_expand_epi32(
+				(__mmask16)~whole, _mm512_cvtepu8_epi32(
+					_mm_loadu_si128((const __m128i *)(raw +
+									  j))));
+			const __m512i ev = _mm512_or_si512(
+				_mm512_or_si512(
+					_mm512_slli_epi32(
+						_mm512_and_si512(r, c80), 8),
+					_mm512_slli_epi32(s, 7)),
+				_mm512_and_si512(r, c7f));
+
+			_mm256_storeu_si256((__m256i *)(dst + 2 * i),
+					    _mm512_cvtepi32_epi16(
+						    _mm512_mask_blend_epi32(
+							    whole, ev, wv)));
+			j += 16 - (size_t)__builtin_popcount(whole);
+		}
+	}
+rest:
+	return split_merge_whole_from(kind, w, syms, raw, n, avail, i, j,
+				      dst);
+}
+
+size_t
+split_planes_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
+			  const uint8_t *src, size_t n, uint8_t *syms,
+			  uint8_t *raw)
+{
+	int pos = -1, neg = -1;
+	size_t i = 0, j = 0, rest;
+	__mmask16 bad = 0;
+
+	if (kind != FMT_KIND_EXP_BF16)
+		return split_planes_whole(kind, w, src, n, syms, raw);
+	/* the fast path: lists of the two zeros, as gauss writes them */
+	for (unsigned k = 0; k < w->count; k++) {
+		if (w->value[k] == 0)
+			pos = w->code[k];
+		else if (w->value[k] == 0x8000)
+			neg = w->code[k];
+		else
+			return split_planes_whole(kind, w, src, n, syms, raw);
+	}
+	{
+		const __m512i vpos = _mm512_set1_epi32(pos);
+		const __m512i vneg = _mm512_set1_epi32(neg);
+		const __m512i c80 = _mm512_set1_epi32(0x80);
+		const __m512i c7f = _mm512_set1_epi32(0x7f);
+		const __m512i cff = _mm512_set1_epi32(0xff);
+		const __m512i sgn = _mm512_set1_epi32(0x8000);
+		const __mmask16 use_pos = pos >= 0 ? 0xffff : 0;
+		const __mmask16 use_neg = neg >= 0 ? 0xffff : 0;
+
+		for (; i + 16 <= n; i += 16) {
+			const __m512i v = _mm512_cvtepu16_epi32(
+				_mm256_loadu_si256((const __m256i *)(src +
+								     2 * i)));
+			const __m512i e = _mm512_and_si512(
+				_mm512_srli_epi32(v, 7), cff);
+			const __mmask16 zp = _mm512_cmpeq_epi32_mask(
+				v, _mm512_setzero_si512()) & use_pos;
+			const __mmask16 zn = _mm512_cmpeq_epi32_mask(v, sgn) &
+					     use_neg;
+			const __mmask16 whole = zp | zn;
+			__m512i sym = _mm512_mask_mov_epi32(e, zp, vpos);
+			const __m512i r = _mm512_or_si512(
+				_mm512_and_si512(_mm512_srli_epi32(v, 8), c80),
+				_mm512_and_si512(v, c7f));
+
+			sym = _mm512_mask_mov_epi32(sym, zn, vneg);
+			/* an exponent on a whole symbol: not this table's */
+			bad |= (__mmask16)~whole &
+			       ((_mm512_cmpeq_epi32_mask(e, vpos) & use_pos) |
+				(_mm512_cmpeq_epi32_mask(e, vneg) & use_neg));
+			_mm_storeu_si128((__m128i *)(syms + i),
+					 _mm512_cvtepi32_epi8(sym));
+			_mm_storeu_si128((__m128i *)(raw + j),
+					 _mm512_cvtepi32_epi8(
+						 _mm512_maskz_compress_epi32(
+							 (__mmask16)~whole,
+							 r)));
+			j += 16 - (size_t)__builtin_popcount(whole);
+		}
+	}
+	if (bad)
+		return SIZE_MAX;
+	rest = split_planes_whole(kind, w, src + 2 * i, n - i, syms + i,
+				  raw + j);
+	return rest == SIZE_MAX ? SIZE_MAX : j + rest;
+}
