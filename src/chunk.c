@@ -370,3 +370,45 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 damaged:
 	return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
 }
+
+enum gauss_status
+chunk_decode_pair(enum fmt_kind kind, const struct rans_dtable *d,
+		  const uint8_t *const payload[2],
+		  const size_t payload_nbytes[2], const bool stored[2],
+		  const uint64_t checksum[2], uint8_t *const dst[2],
+		  size_t nbytes, struct chunk_scratch *s, unsigned *failed,
+		  struct errbuf *eb)
+{
+	const size_t n = nbytes / 2;
+	const uint8_t *raw[2];
+	size_t stream_nbytes[2];
+	enum gauss_status st[2];
+
+	if (kind != FMT_KIND_EXP_BF16 || d->nsym < 2 || d->whole.count ||
+	    stored[0] || stored[1] || nbytes % 2 != 0 ||
+	    payload_nbytes[0] < n || payload_nbytes[1] < n) {
+		for (unsigned c = 0; c < 2; c++) {
+			*failed = c;
+			TRY(chunk_decode(kind, d, payload[c],
+					 payload_nbytes[c], stored[c],
+					 checksum[c], dst[c], nbytes, s, eb));
+		}
+		return GAUSS_OK;
+	}
+	for (unsigned c = 0; c < 2; c++) {
+		stream_nbytes[c] = payload_nbytes[c] - n;
+		raw[c] = payload[c] + stream_nbytes[c];
+	}
+	s->kernels->decode_bf16_pair(d, payload, stream_nbytes, raw, dst, n,
+				     st);
+	for (unsigned c = 0; c < 2; c++) {
+		*failed = c;
+		if (st[c] != GAUSS_OK)
+			return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is "
+					"damaged");
+		if (s->kernels->hash->h64(dst[c], nbytes) != checksum[c])
+			return err_setf(eb, GAUSS_E_CHECKSUM, "checksum "
+					"mismatch");
+	}
+	return GAUSS_OK;
+}

@@ -97,4 +97,21 @@ enum gauss_status chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 			       size_t nbytes, struct chunk_scratch *s,
 			       struct errbuf *eb);
 
+/*
+ * Decodes two parsed chunks of nbytes original bytes each, of one block
+ * (same table), as two chunk_decode() calls would, with the same verdicts
+ * and messages: exp-bf16 chunks go through the kernels' pair decoder,
+ * which overlaps the two. On failure *failed is the chunk (0 or 1) the
+ * error is about; the first one in order that fails.
+ */
+enum gauss_status chunk_decode_pair(enum fmt_kind kind,
+				    const struct rans_dtable *d,
+				    const uint8_t *const payload[2],
+				    const size_t payload_nbytes[2],
+				    const bool stored[2],
+				    const uint64_t checksum[2],
+				    uint8_t *const dst[2], size_t nbytes,
+				    struct chunk_scratch *s, unsigned *failed,
+				    struct errbuf *eb);
+
 #endif /* GAUSS_CHUNK_H */

@@ -1323,13 +1323,40 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 		for (size_t i = 0; i < pc->nchunks; i++) {
 			const size_t coff = i * pc->unit;
 			const struct drec *r = &j->recs[pc->first_rec + i];
-			const enum gauss_status st =
-				chunk_decode(pc->kind, j->dtable, r->payload,
-					     r->payload_nbytes, r->stored,
-					     r->checksum, pc->dst + coff,
-					     MIN(pc->unit, pc->nbytes - coff),
-					     &ds->scratch[worker], eb);
+			const size_t cn = MIN(pc->unit, pc->nbytes - coff);
+			enum gauss_status st;
 
+			if (i + 1 < pc->nchunks &&
+			    MIN(pc->unit, pc->nbytes - coff - cn) == cn) {
+				/* two chunks at once: the kernels overlap them */
+				const uint8_t *const pl[2] = {
+					r[0].payload, r[1].payload };
+				const size_t pn[2] = { r[0].payload_nbytes,
+						       r[1].payload_nbytes };
+				const bool sd[2] = { r[0].stored,
+						     r[1].stored };
+				const uint64_t sum[2] = { r[0].checksum,
+							  r[1].checksum };
+				uint8_t *const dst[2] = { pc->dst + coff,
+							  pc->dst + coff + cn };
+				unsigned failed = 0;
+
+				st = chunk_decode_pair(pc->kind, j->dtable, pl,
+						       pn, sd, sum, dst, cn,
+						       &ds->scratch[worker],
+						       &failed, eb);
+				if (st == GAUSS_OK) {
+					i++;
+					continue;
+				}
+				i += failed;
+			} else {
+				st = chunk_decode(pc->kind, j->dtable,
+						  r->payload, r->payload_nbytes,
+						  r->stored, r->checksum,
+						  pc->dst + coff, cn,
+						  &ds->scratch[worker], eb);
+			}
 			if (st != GAUSS_OK) {
 				j->seg_offset = pc->seg_offset;
 				j->seg_nbytes = pc->seg_nbytes;

@@ -226,6 +226,18 @@ typedef enum gauss_status (*rans_decode_bf16_fn)(const struct rans_dtable *d,
 						 uint8_t *dst, size_t n);
 
 /*
+ * decode_bf16_pair: decode_bf16 of two chunks of n elements each under the
+ * same table, st[c] the verdict of chunk c; a kernel may interleave them
+ * to hide latency, but each chunk's output and verdict are decode_bf16's.
+ */
+typedef void (*rans_decode_bf16_pair_fn)(const struct rans_dtable *d,
+					 const uint8_t *const in[2],
+					 const size_t in_nbytes[2],
+					 const uint8_t *const raw[2],
+					 uint8_t *const dst[2], size_t n,
+					 enum gauss_status st[2]);
+
+/*
  * The scalar decoding loop, shared by every kernel: the scalar kernels run
  * it from the start, the vector kernels to finish a chunk. x[lanes] holds
  * the states; a state below RANS_L first reads its word (a renormalisation
@@ -289,7 +301,11 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
 	enum gauss_status rans_decode_bf16_##level(			\
 		const struct rans_dtable *d, const uint8_t *in,		\
 		size_t in_nbytes, const uint8_t *raw, uint8_t *dst,	\
-		size_t n)
+		size_t n);						\
+	void rans_decode_bf16_pair_##level(				\
+		const struct rans_dtable *d, const uint8_t *const in[2], \
+		const size_t in_nbytes[2], const uint8_t *const raw[2],	\
+		uint8_t *const dst[2], size_t n, enum gauss_status st[2])
 
 RANS_DECLARE_KERNELS(scalar);
 RANS_DECLARE_KERNELS(avx2);

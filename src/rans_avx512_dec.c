@@ -284,58 +284,151 @@ put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
 	}
 }
 
+/*
+ * One full chunk being decoded: its states, its place in the stream and in
+ * the output, and its precomputed word entries. decode32() runs one;
+ * decode32_pair() steps two of the same table in turn, so that the
+ * latency chain of one (lookup, multiply, add, compare) overlaps the
+ * other's.
+ */
+struct cur32 {
+	const uint8_t *p, *end, *raw;
+	uint8_t *out;
+	size_t n, i, j, jend;	/* fa[j], sy[j]: the word at p */
+	__m512i y0, y1;
+	__mmask16 k0, k1;
+	uint32_t *fa, *sy;	/* FA_WORDS entries each */
+};
+
+/* Checks the stream's size and states, decodes group 0. */
+static inline __attribute__((always_inline)) bool
+cur_start(struct cur32 *c, const struct rans_dtable *d,
+	  const struct alias_regs *r, const uint8_t *in, size_t in_nbytes,
+	  const uint8_t *raw, uint8_t *out, size_t n, bool alias)
+{
+	__m512i s0, s1;
+
+	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
+		return false;
+	c->p = in + 4 * GROUP;
+	c->end = in + in_nbytes;
+	c->raw = raw;
+	c->out = out;
+	c->n = n;
+	c->j = 0;
+	c->jend = 0;
+	c->y0 = _mm512_loadu_si512(in);
+	c->y1 = _mm512_loadu_si512(in + 64);
+	if (_mm512_cmplt_epu32_mask(c->y0, _mm512_set1_epi32(RANS_L)) |
+	    _mm512_cmplt_epu32_mask(c->y1, _mm512_set1_epi32(RANS_L)))
+		return false;
+	c->y0 = step_first(d, r, c->y0, &c->k0, &s0, alias);
+	c->y1 = step_first(d, r, c->y1, &c->k1, &s1, alias);
+	put_group(out, raw, 0, pack_syms(s0, s1));
+	c->i = GROUP;
+	return true;
+}
+
+/* Is there a whole group left with enough words for the vector loop? */
+static inline __attribute__((always_inline)) bool
+cur_more(const struct cur32 *c)
+{
+	return c->n - c->i >= GROUP && c->end - c->p >= GROUP_NBYTES;
+}
+
+static inline __attribute__((always_inline)) void
+cur_step(struct cur32 *c, const struct rans_dtable *d,
+	 const struct alias_regs *r, bool alias)
+{
+	const unsigned c0 = (unsigned)__builtin_popcount(c->k0);
+	const unsigned c1 = (unsigned)__builtin_popcount(c->k1);
+	__m512i s0, s1;
+
+	if (c->jend - c->j < GROUP) {
+		size_t nw = (size_t)(c->end - c->p) / 2;
+
+		nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
+		fa_fill(d, r, c->fa, c->sy, c->p, nw, alias);
+		c->j = 0;
+		c->jend = nw;
+	}
+	c->y0 = step(d, r, c->y0, &c->k0, c->fa + c->j, c->sy + c->j, &s0,
+		     0xffff, alias);
+	c->y1 = step(d, r, c->y1, &c->k1, c->fa + c->j + c0,
+		     c->sy + c->j + c0, &s1, 0xffff, alias);
+	c->j += c0 + c1;
+	c->p += 2 * (c0 + c1);
+	put_group(c->out, c->raw, c->i, pack_syms(s0, s1));
+	c->i += GROUP;
+}
+
+/* The renormalisation pending from the last group, then the rest. */
+static inline __attribute__((always_inline)) enum gauss_status
+cur_finish(const struct cur32 *c, const struct rans_dtable *d)
+{
+	uint32_t x[GROUP] __attribute__((aligned(64)));
+
+	_mm512_store_si512(x, c->y0);
+	_mm512_store_si512(x + 16, c->y1);
+	return rans_decode_finish(d, x, GROUP, c->p, c->end, c->i, c->n,
+				  c->raw, c->out);
+}
+
 static inline __attribute__((always_inline)) enum gauss_status
 decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	 const uint8_t *raw, uint8_t *out, size_t n, bool alias)
 {
-	const uint8_t *p = in + 4 * GROUP;
-	const uint8_t *const end = in + in_nbytes;
 	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
-	uint32_t x[GROUP] __attribute__((aligned(64)));
-	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
 	struct alias_regs r;
-	__m512i y0, y1, s0, s1;
-	__mmask16 k0, k1;
-	size_t i;
+	struct cur32 c = { .fa = fa, .sy = sy };
 
-	if (in_nbytes < 4 * GROUP || (in_nbytes - 4 * GROUP) % 2)
-		return GAUSS_E_CORRUPT;
-	y0 = _mm512_loadu_si512(in);
-	y1 = _mm512_loadu_si512(in + 64);
-	if (_mm512_cmplt_epu32_mask(y0, _mm512_set1_epi32(RANS_L)) |
-	    _mm512_cmplt_epu32_mask(y1, _mm512_set1_epi32(RANS_L)))
-		return GAUSS_E_CORRUPT;
 	if (alias)
 		alias_regs_build(d, &r);
-	y0 = step_first(d, &r, y0, &k0, &s0, alias);
-	y1 = step_first(d, &r, y1, &k1, &s1, alias);
-	put_group(out, raw, 0, pack_syms(s0, s1));
-	for (i = GROUP; n - i >= GROUP && end - p >= GROUP_NBYTES;
-	     i += GROUP) {
-		const unsigned c0 = (unsigned)__builtin_popcount(k0);
-		const unsigned c1 = (unsigned)__builtin_popcount(k1);
+	if (!cur_start(&c, d, &r, in, in_nbytes, raw, out, n, alias))
+		return GAUSS_E_CORRUPT;
+	while (cur_more(&c))
+		cur_step(&c, d, &r, alias);
+	return cur_finish(&c, d);
+}
 
-		if (jend - j < GROUP) {
-			size_t nw = (size_t)(end - p) / 2;
+/*
+ * Two full chunks of n elements under one table, stepped in turn while
+ * both have groups left, then each alone; every chunk's computation, and
+ * so its output and verdict, is that of decode32() on it.
+ */
+static inline __attribute__((always_inline)) void
+decode32_pair(const struct rans_dtable *d, const uint8_t *const in[2],
+	      const size_t in_nbytes[2], const uint8_t *const raw[2],
+	      uint8_t *const out[2], size_t n, enum gauss_status st[2],
+	      bool alias)
+{
+	uint32_t fa[2][FA_WORDS] __attribute__((aligned(64)));
+	uint32_t sy[2][FA_WORDS] __attribute__((aligned(64)));
+	struct alias_regs r;
+	struct cur32 a = { .fa = fa[0], .sy = sy[0] };
+	struct cur32 b = { .fa = fa[1], .sy = sy[1] };
+	bool oka, okb;
 
-			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
-			fa_fill(d, &r, fa, sy, p, nw, alias);
-			j = 0;
-			jend = nw;
+	if (alias)
+		alias_regs_build(d, &r);
+	oka = cur_start(&a, d, &r, in[0], in_nbytes[0], raw[0], out[0], n,
+			alias);
+	okb = cur_start(&b, d, &r, in[1], in_nbytes[1], raw[1], out[1], n,
+			alias);
+	if (oka && okb)
+		while (cur_more(&a) && cur_more(&b)) {
+			cur_step(&a, d, &r, alias);
+			cur_step(&b, d, &r, alias);
 		}
-		y0 = step(d, &r, y0, &k0, fa + j, sy + j, &s0, 0xffff,
-			  alias);
-		y1 = step(d, &r, y1, &k1, fa + j + c0, sy + j + c0, &s1,
-			  0xffff, alias);
-		j += c0 + c1;
-		p += 2 * (c0 + c1);
-		put_group(out, raw, i, pack_syms(s0, s1));
-	}
-	_mm512_store_si512(x, y0);
-	_mm512_store_si512(x + 16, y1);
-	/* the renormalisation pending from the last group, then the rest */
-	return rans_decode_finish(d, x, GROUP, p, end, i, n, raw, out);
+	if (oka)
+		while (cur_more(&a))
+			cur_step(&a, d, &r, alias);
+	if (okb)
+		while (cur_more(&b))
+			cur_step(&b, d, &r, alias);
+	st[0] = oka ? cur_finish(&a, d) : GAUSS_E_CORRUPT;
+	st[1] = okb ? cur_finish(&b, d) : GAUSS_E_CORRUPT;
 }
 
 /*
@@ -455,4 +548,23 @@ rans_decode_bf16_avx512(const struct rans_dtable *d, const uint8_t *in,
 	if (rans_lanes(n) < 4)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
 	return decode_any(d, in, in_nbytes, raw, dst, n);
+}
+
+void
+rans_decode_bf16_pair_avx512(const struct rans_dtable *d,
+			     const uint8_t *const in[2],
+			     const size_t in_nbytes[2],
+			     const uint8_t *const raw[2], uint8_t *const dst[2],
+			     size_t n, enum gauss_status st[2])
+{
+	if (rans_lanes(n) != GROUP) {
+		for (unsigned c = 0; c < 2; c++)
+			st[c] = rans_decode_bf16_avx512(d, in[c], in_nbytes[c],
+							raw[c], dst[c], n);
+		return;
+	}
+	if (d->alias)
+		decode32_pair(d, in, in_nbytes, raw, dst, n, st, true);
+	else
+		decode32_pair(d, in, in_nbytes, raw, dst, n, st, false);
 }

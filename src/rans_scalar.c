@@ -86,3 +86,15 @@ rans_decode_bf16_scalar(const struct rans_dtable *d, const uint8_t *in,
 {
 	return decode(d, in, in_nbytes, raw, dst, n);
 }
+
+/* Two chunks in turn: this level gains nothing from interleaving them. */
+void
+rans_decode_bf16_pair_scalar(const struct rans_dtable *d,
+			const uint8_t *const in[2], const size_t in_nbytes[2],
+			const uint8_t *const raw[2], uint8_t *const dst[2],
+			size_t n, enum gauss_status st[2])
+{
+	for (unsigned c = 0; c < 2; c++)
+		st[c] = rans_decode_bf16_scalar(d, in[c], in_nbytes[c], raw[c],
+					     dst[c], n);
+}

@@ -105,6 +105,53 @@ check_decoders(const struct tables *tb, const uint8_t *stream, size_t m,
 	guarded_free(g, m);
 }
 
+/*
+ * Every level's pair decoder on streams a and b (m_a, m_b bytes) of n
+ * symbols each: each chunk's verdict and values are the scalar fused
+ * decoder's on it alone, whatever the other holds.
+ */
+static void
+check_pair(const struct tables *tb, const uint8_t *a, size_t m_a,
+	   const uint8_t *b, size_t m_b, const uint8_t *raw, size_t n)
+{
+	uint8_t *ga = guarded_copy(a, m_a), *gb = guarded_copy(b, m_b);
+	const uint8_t *const in[2] = { ga, gb };
+	const size_t in_nbytes[2] = { m_a, m_b };
+	const uint8_t *const raws[2] = { raw, raw };
+	uint8_t *ref[2], *got[2];
+	enum gauss_status want[2];
+
+	for (unsigned c = 0; c < 2; c++) {
+		ref[c] = malloc(2 * n + 1);
+		got[c] = malloc(2 * n + 1);
+		assert_non_null(ref[c]);
+		assert_non_null(got[c]);
+		want[c] = rans_decode_bf16_scalar(&tb->d, in[c], in_nbytes[c],
+						  raw, ref[c], n);
+	}
+	for (unsigned l = 0; l < nlevels; l++) {
+		uint8_t *const dst[2] = { got[0], got[1] };
+		enum gauss_status st[2];
+
+		memset(got[0], 0xcc, 2 * n + 1);
+		memset(got[1], 0xcc, 2 * n + 1);
+		levels[l]->decode_bf16_pair(&tb->d, in, in_nbytes, raws, dst,
+					    n, st);
+		for (unsigned c = 0; c < 2; c++) {
+			assert_int_equal(st[c], want[c]);
+			if (want[c] == GAUSS_OK)
+				assert_memory_equal(got[c], ref[c], 2 * n);
+			assert_int_equal(got[c][2 * n], 0xcc);
+		}
+	}
+	for (unsigned c = 0; c < 2; c++) {
+		free(ref[c]);
+		free(got[c]);
+	}
+	guarded_free(ga, m_a);
+	guarded_free(gb, m_b);
+}
+
 /* Encodes with every level, compares, decodes with every level. */
 static void
 check_case(const struct tables *tb, size_t n, uint64_t *seed, bool damage)
@@ -135,6 +182,7 @@ check_case(const struct tables *tb, size_t n, uint64_t *seed, bool damage)
 						   m - 1), 0);
 	}
 	check_decoders(tb, ref, m, syms, raw, n);
+	check_pair(tb, ref, m, ref, m, raw, n);
 	if (damage) {
 		for (unsigned k = 0; k < 40; k++) {
 			const size_t at = (size_t)(test_rand(seed) % m);
@@ -142,7 +190,13 @@ check_case(const struct tables *tb, size_t n, uint64_t *seed, bool damage)
 			memcpy(out, ref, m);
 			out[at] ^= (uint8_t)(1 + test_rand(seed) % 255);
 			check_decoders(tb, out, m, NULL, raw, n);
+			/* a damaged chunk beside a sound one, both ways */
+			if (k < 8) {
+				check_pair(tb, out, m, ref, m, raw, n);
+				check_pair(tb, ref, m, out, m, raw, n);
+			}
 		}
+		check_pair(tb, ref, m - 2, ref, m, raw, n);
 		check_decoders(tb, ref, m - 1, NULL, raw, n);
 		check_decoders(tb, ref, m - 2, NULL, raw, n);
 		memcpy(out, ref, m);
