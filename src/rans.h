@@ -47,6 +47,7 @@
 #define RANS_L		(1u << 16)		/* lower bound of a state */
 #define RANS_MAX_LANES	32			/* lanes of a full chunk */
 #define RANS_LANE_UNIT	4096			/* elements per lane step */
+#define RANS_LANE_UNIT_V4 512			/* the same, version 4 on */
 #define RANS_ALIAS_BUCKETS 64			/* alias layout (version 2) */
 #define RANS_ALIAS_SLOTS (RANS_M / RANS_ALIAS_BUCKETS)
 /* ---- end of format constants ---- */
@@ -118,6 +119,7 @@ struct rans_etable {
 	uint16_t cum[256];
 	unsigned nsym;
 	bool alias;
+	unsigned lane_unit;	/* the lane rule of the file's version */
 	struct rans_whole whole;	/* the table's, copied */
 };
 
@@ -143,10 +145,24 @@ struct rans_dtable {
 	unsigned nsym;
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
 	bool alias;
+	unsigned lane_unit;	/* the lane rule of the file's version */
 	struct rans_whole whole;	/* the table's, copied */
 };
 
-/* Number of lanes of a chunk of n elements: 1 below 8192, 32 from 131072. */
+/*
+ * Number of lanes of a chunk of n elements under a lane unit u: 1 below
+ * 2u elements, doubling at 2u, 4u, 8u and 16u, 32 from 32u. Files of
+ * versions 1 to 3 (and lossy payloads) use u = RANS_LANE_UNIT (32 lanes
+ * from 131072 elements), version 4 u = RANS_LANE_UNIT_V4 (32 lanes from
+ * 16384), which takes mid-sized tensors off the narrow, slower kernels at
+ * 4 bytes of state per 512 elements at most.
+ */
+unsigned rans_lanes_unit(uint64_t n, unsigned u);
+
+/* The lane unit of a file of format `version`. */
+unsigned rans_lane_unit(unsigned version);
+
+/* rans_lanes_unit() with the unit of versions 1 to 3. */
 unsigned rans_lanes(uint64_t n);
 
 /*

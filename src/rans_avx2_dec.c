@@ -377,7 +377,7 @@ static inline __attribute__((always_inline)) enum gauss_status
 decode_any(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	   const uint8_t *raw, uint8_t *out, size_t n)
 {
-	switch (rans_lanes(n)) {
+	switch (rans_lanes_unit(n, d->lane_unit)) {
 	case 32:
 		return decode32(d, in, in_nbytes, raw, out, n);
 	case 16:
@@ -393,7 +393,7 @@ enum gauss_status
 rans_decode_avx2(const struct rans_dtable *d, const uint8_t *in,
 		 size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	if (rans_lanes(n) < 4)
+	if (rans_lanes_unit(n, d->lane_unit) < 4)
 		return rans_decode_scalar(d, in, in_nbytes, syms, n);
 	return decode_any(d, in, in_nbytes, NULL, syms, n);
 }
@@ -404,7 +404,7 @@ rans_decode_bf16_avx2(const struct rans_dtable *d, const uint8_t *in,
 		      size_t n)
 {
 	/* at 4 lanes the fused scalar loop is as fast as one ymm here */
-	if (rans_lanes(n) < 8)
+	if (rans_lanes_unit(n, d->lane_unit) < 8)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
 	return decode_any(d, in, in_nbytes, raw, dst, n);
 }

@@ -297,7 +297,7 @@ size_t
 rans_encode_avx2(const struct rans_etable *e, const uint8_t *syms,
 		 size_t n, uint8_t *out, size_t cap)
 {
-	const unsigned lanes = rans_lanes(n);
+	const unsigned lanes = rans_lanes_unit(n, e->lane_unit);
 	const size_t head = (size_t)lanes * 4;
 	const uint8_t *const lim = out + head;
 	struct enc_tabs tb;

@@ -511,7 +511,7 @@ static inline __attribute__((always_inline)) enum gauss_status
 decode_any(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	   const uint8_t *raw, uint8_t *out, size_t n)
 {
-	switch (rans_lanes(n) * 2 + d->alias) {
+	switch (rans_lanes_unit(n, d->lane_unit) * 2 + d->alias) {
 	case 2 * 32 + 1:
 		return decode32(d, in, in_nbytes, raw, out, n, true);
 	case 2 * 32:
@@ -535,7 +535,7 @@ enum gauss_status
 rans_decode_avx512(const struct rans_dtable *d, const uint8_t *in,
 		   size_t in_nbytes, uint8_t *syms, size_t n)
 {
-	if (rans_lanes(n) < 4)
+	if (rans_lanes_unit(n, d->lane_unit) < 4)
 		return rans_decode_scalar(d, in, in_nbytes, syms, n);
 	return decode_any(d, in, in_nbytes, NULL, syms, n);
 }
@@ -545,7 +545,7 @@ rans_decode_bf16_avx512(const struct rans_dtable *d, const uint8_t *in,
 			size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 			size_t n)
 {
-	if (rans_lanes(n) < 4)
+	if (rans_lanes_unit(n, d->lane_unit) < 4)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
 	return decode_any(d, in, in_nbytes, raw, dst, n);
 }
@@ -557,7 +557,7 @@ rans_decode_bf16_pair_avx512(const struct rans_dtable *d,
 			     const uint8_t *const raw[2], uint8_t *const dst[2],
 			     size_t n, enum gauss_status st[2])
 {
-	if (rans_lanes(n) != GROUP) {
+	if (rans_lanes_unit(n, d->lane_unit) != GROUP) {
 		for (unsigned c = 0; c < 2; c++)
 			st[c] = rans_decode_bf16_avx512(d, in[c], in_nbytes[c],
 							raw[c], dst[c], n);

@@ -16,7 +16,7 @@ size_t
 rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 		   size_t n, uint8_t *out, size_t cap)
 {
-	const unsigned lanes = rans_lanes(n);
+	const unsigned lanes = rans_lanes_unit(n, t->lane_unit);
 	const size_t head = (size_t)lanes * 4;
 	uint32_t x[RANS_MAX_LANES];
 	uint8_t *p = out + cap;	/* words grow down from the end of out */
@@ -58,7 +58,7 @@ static inline __attribute__((always_inline)) enum gauss_status
 decode(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
        const uint8_t *raw, uint8_t *out, size_t n)
 {
-	const unsigned lanes = rans_lanes(n);
+	const unsigned lanes = rans_lanes_unit(n, d->lane_unit);
 	uint32_t x[RANS_MAX_LANES];
 
 	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)

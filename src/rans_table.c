@@ -16,14 +16,25 @@
 #include "banned.h"
 
 unsigned
-rans_lanes(uint64_t n)
+rans_lanes_unit(uint64_t n, unsigned u)
 {
 	unsigned lanes = 1;
 
-	while (lanes < RANS_MAX_LANES &&
-	       n >= (uint64_t)2 * lanes * RANS_LANE_UNIT)
+	while (lanes < RANS_MAX_LANES && n >= (uint64_t)2 * lanes * u)
 		lanes *= 2;
 	return lanes;
+}
+
+unsigned
+rans_lane_unit(unsigned version)
+{
+	return version >= 4 ? RANS_LANE_UNIT_V4 : RANS_LANE_UNIT;
+}
+
+unsigned
+rans_lanes(uint64_t n)
+{
+	return rans_lanes_unit(n, RANS_LANE_UNIT);
 }
 
 void
@@ -428,6 +439,7 @@ rans_etable_build(const struct rans_table *t, unsigned version,
 
 	memset(e, 0, sizeof(*e));
 	e->nsym = t->nsym;
+	e->lane_unit = rans_lane_unit(version);
 	e->whole = t->whole;
 	memcpy(e->freq, t->freq, sizeof(e->freq));
 	memcpy(e->cum, t->cum, sizeof(e->cum));
@@ -445,6 +457,7 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 	memset(d->alo, 0, sizeof(d->alo));
 	memset(d->ahi, 0, sizeof(d->ahi));
 	d->nsym = t->nsym;
+	d->lane_unit = rans_lane_unit(version);
 	d->whole = t->whole;
 	d->only_symbol = 0;
 	d->alias = false;

@@ -6,7 +6,8 @@
  * on every other level's streams, the same "does not fit" answer, and the
  * same verdict on damaged streams. Tables from 2 to 256 symbols, alias and
  * cumulative layouts (format 2 and 1), chunk sizes around every lane-count
- * and vector-width boundary.
+ * and vector-width boundary of the lane rules of versions 1 to 3 and of
+ * version 4.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -248,9 +249,14 @@ test_kernels_small_chunks(void **state)
 	static const size_t sizes[] = { 1, 2, 31, 32, 33, 95, 4096, 8191,
 					8192, 16385 };
 
+	static const size_t sizes4[] = { 1023, 1024, 2048, 4095, 4096, 8192,
+					 16383, 16384, 16417 };
+
 	(void)state;
 	run_tables(2, sizes, ARRAY_SIZE(sizes), true);
 	run_tables(1, sizes, ARRAY_SIZE(sizes), false);
+	/* version 4's lane rule: every lane count at its boundaries */
+	run_tables(4, sizes4, ARRAY_SIZE(sizes4), true);
 }
 
 static void
