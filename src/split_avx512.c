@@ -49,7 +49,7 @@ split_merge_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 		/* j + 16 <= avail: a step never reads past the raw plane */
 		for (; i + 16 <= n && j + 16 <= avail; i += 16) {
 			const __m512i s = _mm512_cvtepu8_epi32(
-				_mm_loadu_si128((const __m128i *)(syms + i)));
+				_mm_loadu_si128((const void *)(syms + i)));
 			const __m512i word = _mm512_permutexvar_epi32(
 				_mm512_srli_epi32(s, 5), vmap);
 			const __mmask16 whole = _mm512_test_epi32_mask(
@@ -64,8 +64,8 @@ split_merge_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 				_mm512_test_epi32_mask(s, c32), lo, hi);
 			const __m512i r = _mm512_maskz_expand_epi32(
 				(__mmask16)~whole, _mm512_cvtepu8_epi32(
-					_mm_loadu_si128((const __m128i *)(raw +
-									  j))));
+					_mm_loadu_si128((const void *)(raw +
+								       j))));
 			const __m512i ev = _mm512_or_si512(
 				_mm512_or_si512(
 					_mm512_slli_epi32(
@@ -73,7 +73,7 @@ split_merge_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 					_mm512_slli_epi32(s, 7)),
 				_mm512_and_si512(r, c7f));
 
-			_mm256_storeu_si256((__m256i *)(dst + 2 * i),
+			_mm256_storeu_si256((void *)(dst + 2 * i),
 					    _mm512_cvtepi32_epi16(
 						    _mm512_mask_blend_epi32(
 							    whole, ev, wv)));
@@ -117,7 +117,7 @@ split_planes_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 
 		for (; i + 16 <= n; i += 16) {
 			const __m512i v = _mm512_cvtepu16_epi32(
-				_mm256_loadu_si256((const __m256i *)(src +
+				_mm256_loadu_si256((const void *)(src +
 								     2 * i)));
 			const __m512i e = _mm512_and_si512(
 				_mm512_srli_epi32(v, 7), cff);
@@ -136,9 +136,9 @@ split_planes_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 			bad |= (__mmask16)~whole &
 			       ((_mm512_cmpeq_epi32_mask(e, vpos) & use_pos) |
 				(_mm512_cmpeq_epi32_mask(e, vneg) & use_neg));
-			_mm_storeu_si128((__m128i *)(syms + i),
+			_mm_storeu_si128((void *)(syms + i),
 					 _mm512_cvtepi32_epi8(sym));
-			_mm_storeu_si128((__m128i *)(raw + j),
+			_mm_storeu_si128((void *)(raw + j),
 					 _mm512_cvtepi32_epi8(
 						 _mm512_maskz_compress_epi32(
 							 (__mmask16)~whole,
