@@ -3,10 +3,11 @@
  * fuzz_rans.c: the rANS decoders on arbitrary tables and streams, through
  * every CPU level this machine runs. Input:
  *
- *   byte 0      flags: bit 0 format version (0: 1, 1: 2); bit 1 the table
- *               is serialised in the input (else counted from bytes);
- *               bit 2 encode symbols taken from the input first (a round
- *               trip) instead of decoding the rest as a stream
+ *   byte 0      flags: bit 0 format version (0: 1, 1: 2; with bit 3 set,
+ *               4: version 2's layout, version 4's lane rule); bit 1 the
+ *               table is serialised in the input (else counted from
+ *               bytes); bit 2 encode symbols taken from the input first (a
+ *               round trip) instead of decoding the rest as a stream
  *   bytes 1-3   n, the symbol count: the low 18 bits of these 24 (little-
  *               endian) shifted right by (byte 3 >> 2) % 16, so that
  *               most inputs are short and some have 32 lanes
@@ -16,7 +17,8 @@
  *   rest        the stream (or, with bit 2, the symbols to encode)
  *
  * Every level must give the same verdict and, on success, the same
- * symbols; decode_bf16 must agree with decode merged by hand; and a stream
+ * symbols; decode_bf16 must agree with decode merged by hand, and the
+ * pair decoder with decode_bf16 on each of its two streams; and a stream
  * that decodes must be exactly what the encoder writes for those symbols,
  * since a second stream for the same symbols would be damage that no
  * checksum sees.
@@ -88,10 +90,13 @@ decode_all(const struct levels *l, const struct rans_table *t,
 	uint8_t *syms = malloc(n + 1);
 	uint8_t *raw = malloc(n + 1);
 	uint8_t *bf = malloc(2 * n + 1);
+	uint8_t *bf2a = malloc(2 * n + 1), *bf2b = malloc(2 * n + 1);
+	uint8_t *bf2c = malloc(2 * n + 1);
 	uint8_t *enc = malloc(in_nbytes + 64);
 	enum gauss_status ref_st = GAUSS_OK;
 
-	FUZZ_CHECK(d && e && ref && syms && raw && bf && enc);
+	FUZZ_CHECK(d && e && ref && syms && raw && bf && enc && bf2a && bf2b &&
+		   bf2c);
 	rans_dtable_build(t, version, d);
 	FUZZ_CHECK(d->nsym == t->nsym);
 	for (size_t i = 0; i < n; i++)
@@ -104,6 +109,26 @@ decode_all(const struct levels *l, const struct rans_table *t,
 
 		FUZZ_CHECK(st == GAUSS_OK || st == GAUSS_E_CORRUPT);
 		FUZZ_CHECK(st16 == st);
+		{
+			/* the pair decoder: this stream beside a cut copy */
+			const uint8_t *const in2[2] = { in, in };
+			const size_t nb2[2] = { in_nbytes,
+						in_nbytes ? in_nbytes - 1 : 0 };
+			const uint8_t *const raw2[2] = { raw, raw };
+			uint8_t *const bf2[2] = { bf2a, bf2b };
+			enum gauss_status st2[2];
+
+			l->k[v]->decode_bf16_pair(d, in2, nb2, raw2, bf2, n,
+						  st2);
+			FUZZ_CHECK(st2[0] == st16);
+			FUZZ_CHECK(st2[1] == l->k[v]->decode_bf16(d, in,
+								   nb2[1], raw,
+								   bf2c, n));
+			if (st16 == GAUSS_OK)
+				FUZZ_CHECK(memcmp(bf2a, bf, 2 * n) == 0);
+			if (st2[1] == GAUSS_OK)
+				FUZZ_CHECK(memcmp(bf2b, bf2c, 2 * n) == 0);
+		}
 		if (v == 0) {
 			ref_st = st;
 			memcpy(ref, syms, n);
@@ -140,6 +165,9 @@ decode_all(const struct levels *l, const struct rans_table *t,
 	free(syms);
 	free(raw);
 	free(bf);
+	free(bf2a);
+	free(bf2b);
+	free(bf2c);
 	free(enc);
 }
 
@@ -170,7 +198,8 @@ round_trip(const struct levels *l, const struct rans_table *t,
 		const size_t got = l->k[v]->encode(e, syms, n, out, cap);
 
 		/* 16 bits per symbol at most, plus the states */
-		FUZZ_CHECK(got >= 4 * rans_lanes(n) && got <= cap);
+		FUZZ_CHECK(got >= 4 * rans_lanes_unit(n, e->lane_unit) &&
+			   got <= cap);
 		if (v == 0) {
 			ref_nbytes = got;
 			memcpy(ref, out, got);
@@ -233,7 +262,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	levels_get(&l);
 	flags = data[0];
-	version = (flags & 1) ? 2 : 1;
+	version = (flags & 1) ? ((flags & 8) ? 4 : 2) : 1;
 	n = ((size_t)data[1] | (size_t)data[2] << 8 |
 	     (size_t)(data[3] & 3) << 16) >> ((data[3] >> 2) % 16);
 	if (flags & 2) {
