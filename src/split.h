@@ -105,6 +105,15 @@ size_t split_merge_whole_avx512(enum fmt_kind kind,
 				size_t n, size_t avail, uint8_t *dst);
 
 /*
+ * The same without the 64-element VBMI2 steps the CPU may allow (for
+ * tests: both vector paths give the scalar bytes).
+ */
+size_t split_merge_whole_avx512_16(enum fmt_kind kind,
+				   const struct rans_whole *w,
+				   const uint8_t *syms, const uint8_t *raw,
+				   size_t n, size_t avail, uint8_t *dst);
+
+/*
  * split_planes_whole() with AVX-512 (F, BW, VL) for exp-bf16 tables whose
  * whole values are the two zeros (what gauss's encoder writes for pruned
  * tensors), 16 elements a step; anything else goes to the scalar code.

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "test_util.h"
+#include "config.h"
 #include "common.h"
 #include "cpu.h"
 #include "endian.h"
@@ -594,6 +595,23 @@ test_split_whole_levels(void **state)
 				fail_msg("%s: round %u short plane taken",
 					 k->name, round);
 		}
+#if GAUSS_HAVE_AVX512
+		/* AVX-512 without its 64-element VBMI2 steps, too */
+		if (rans_kernels_of(CPU_AVX512) != NULL) {
+			memset(got, 0xa5, 2 * n);
+			if (split_merge_whole_avx512_16(FMT_KIND_EXP_BF16, &w,
+							syms, raw, n, m,
+							got) != m ||
+			    memcmp(got, want, 2 * n) != 0)
+				fail_msg("avx512 (16): round %u differs",
+					 round);
+			if (m > 0 && split_merge_whole_avx512_16(
+					     FMT_KIND_EXP_BF16, &w, syms, raw,
+					     n, m - 1, got) != SIZE_MAX)
+				fail_msg("avx512 (16): round %u short plane",
+					 round);
+		}
+#endif
 	}
 	free(syms);
 	free(raw);
