@@ -43,13 +43,6 @@ chunk_scratch_free(struct chunk_scratch *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static bool
-kind_is_float(enum fmt_kind kind)
-{
-	return kind == FMT_KIND_EXP_BF16 || kind == FMT_KIND_EXP_F16 ||
-	       kind == FMT_KIND_EXP_F32;
-}
-
 enum gauss_status
 chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 		 struct rans_table *t, struct errbuf *eb)
@@ -58,7 +51,7 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 	struct rans_whole *w = &t->whole;
 
 	TRY(rans_table_read(c, t, eb));
-	if (version >= FMT_VERSION_WHOLE && kind_is_float(kind)) {
+	if (version >= FMT_VERSION_WHOLE && fmt_kind_is_float(kind)) {
 		const unsigned es = fmt_kind_elem_nbytes(kind);
 		const uint8_t *p = cursor_take(c, 1);
 
@@ -102,7 +95,7 @@ chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
 {
 	size_t n = rans_table_write(t, out);
 
-	if (kind_is_float(kind)) {
+	if (fmt_kind_is_float(kind)) {
 		const unsigned es = fmt_kind_elem_nbytes(kind);
 
 		out[n++] = (uint8_t)t->whole.count;

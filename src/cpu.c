@@ -44,11 +44,28 @@ detect(void)
 		 (xcr0 & 0xe0) == 0xe0;
 	return avx512 ? CPU_AVX512 : avx2 ? CPU_AVX2 : CPU_SCALAR;
 }
+
+/* AVX-512 VBMI (leaf 7 ecx bit 1) and VBMI2 (bit 6), beyond the level. */
+static bool
+detect_vbmi2(void)
+{
+	unsigned a, b, c, d;
+
+	return cpu_level_available(CPU_AVX512) &&
+	       __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
+	       (c & (1u << 1)) && (c & (1u << 6));
+}
 #else
 static enum cpu_level
 detect(void)
 {
 	return CPU_SCALAR;
+}
+
+static bool
+detect_vbmi2(void)
+{
+	return false;
 }
 #endif
 
@@ -91,6 +108,16 @@ cpu_level_available(enum cpu_level level)
 	if (detected < 0)
 		detected = (int)detect();
 	return (int)level <= detected;
+}
+
+bool
+cpu_has_vbmi2(void)
+{
+	static int detected = -1;	/* benign race: same value each time */
+
+	if (detected < 0)
+		detected = detect_vbmi2();
+	return detected;
 }
 
 const struct rans_kernels *

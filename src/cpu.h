@@ -44,6 +44,13 @@ const char *cpu_level_name(enum cpu_level level);
 /* Whether this build has the level's kernels and this CPU can run them. */
 bool cpu_level_available(enum cpu_level level);
 
+/*
+ * Whether the CPU runs the AVX-512 level and also has AVX-512 VBMI and
+ * VBMI2, which some AVX-512 kernels use for a wider path (the level itself
+ * asks for F, BW, DQ and VL only).
+ */
+bool cpu_has_vbmi2(void);
+
 /* The kernels of a level, or NULL when cpu_level_available() is false. */
 const struct rans_kernels *rans_kernels_of(enum cpu_level level);
 

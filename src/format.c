@@ -28,6 +28,13 @@ fmt_kind_has_table(enum fmt_kind kind)
 }
 
 int
+fmt_kind_is_float(enum fmt_kind kind)
+{
+	return kind == FMT_KIND_EXP_BF16 || kind == FMT_KIND_EXP_F16 ||
+	       kind == FMT_KIND_EXP_F32;
+}
+
+int
 fmt_kind_is_gmm(enum fmt_kind kind)
 {
 	return kind >= FMT_KIND_GMM_BF16 && kind <= FMT_KIND_GMM_F32;

@@ -117,6 +117,9 @@ int fmt_kind_known(unsigned kind, unsigned version);
 /* Is kind coded with a frequency table per block? */
 int fmt_kind_has_table(enum fmt_kind kind);
 
+/* Is kind an exponent-coded float kind (exp-bf16, exp-f16, exp-f32)? */
+int fmt_kind_is_float(enum fmt_kind kind);
+
 /* Is kind lossy (a Gaussian mixture, gmm.h)? Its frames hold shards. */
 int fmt_kind_is_gmm(enum fmt_kind kind);
 

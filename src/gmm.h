@@ -77,7 +77,8 @@
  * PAYLOAD (all integers little-endian; "varint" is the container's LEB128;
  * "table" is a frequency table as in gauss(5), "Frequency table"; rANS
  * streams use the alias slot layout of format version 2 and the lane count
- * rans_lanes(n) of their symbol count n, as chunk payloads do):
+ * of their symbol count n under version 2's lane unit, RANS_LANE_UNIT, in
+ * files of every version):
  *
  *   u8      version, GMM_PAYLOAD_VERSION (1)
  *   u8      K, 1..255

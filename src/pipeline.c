@@ -489,7 +489,6 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 	if (fmt_kind_has_table(kind)) {
 		uint64_t counts[256] = { 0 };
 		struct rans_table t;
-
 		struct rans_whole w;
 
 		split_count(kind, src, nbytes / split_elem_nbytes(kind),

@@ -19,8 +19,9 @@
  * same words in the same order.
  *
  * The lane count is not stored: it is a function of the chunk's element
- * count (rans_lanes()), 32 for every full chunk, fewer for small chunks so
- * that a tensor of a few hundred values does not pay 32 flushed states.
+ * count and of the file's version (rans_lanes_unit()), 32 for every full
+ * chunk, fewer for small chunks so that a tensor of a few hundred values
+ * does not pay 32 flushed states.
  *
  * Pitfalls, as ryg_rans lists them: the decoder must check the word pointer
  * against the end before every read (the input is untrusted); after the last
@@ -161,9 +162,6 @@ unsigned rans_lanes_unit(uint64_t n, unsigned u);
 
 /* The lane unit of a file of format `version`. */
 unsigned rans_lane_unit(unsigned version);
-
-/* rans_lanes_unit() with the unit of versions 1 to 3. */
-unsigned rans_lanes(uint64_t n);
 
 /*
  * Normalises symbol counts (whose sum must be > 0) into t: every counted

@@ -31,12 +31,6 @@ rans_lane_unit(unsigned version)
 	return version >= 4 ? RANS_LANE_UNIT_V4 : RANS_LANE_UNIT;
 }
 
-unsigned
-rans_lanes(uint64_t n)
-{
-	return rans_lanes_unit(n, RANS_LANE_UNIT);
-}
-
 void
 rans_whole_finish(struct rans_whole *w)
 {

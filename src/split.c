@@ -246,19 +246,18 @@ split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 	uint8_t code_used[256] = { 0 };
 
 	memset(w, 0, sizeof(*w));
-	if (kind != FMT_KIND_EXP_BF16 && kind != FMT_KIND_EXP_F16 &&
-	    kind != FMT_KIND_EXP_F32)
+	if (!fmt_kind_is_float(kind))
 		return;
 	/* what exponent 0 codes must be able to pass the rules below */
 	if (counts[0] < 16 || counts[0] < n / 256)
 		return;
 	if (kind == FMT_KIND_EXP_BF16) {
+		uint64_t pos = 0, neg = 0;
+
 		/* every value of exponent 0: sign and 7 mantissa bits */
 		for (unsigned r = 0; r < 256; r++)
 			cand[r] = (struct whole_cand){ 0, (r & 0x80) << 8 |
 							  (r & 0x7f) };
-		uint64_t pos = 0, neg = 0;
-
 		/* the two zeros first: a loop the compiler vectorises */
 		for (size_t i = 0; i < n; i++) {
 			const unsigned v = get_le16(src + 2 * i);

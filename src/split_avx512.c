@@ -17,25 +17,12 @@
  * whole flags and vpermb in the 64 values' low and high bytes, and
  * vpexpandb loads the raw bytes straight into the lanes that take them.
  */
-#include <cpuid.h>
 #include <immintrin.h>
 
 #include "common.h"
+#include "cpu.h"
 #include "split.h"
 #include "banned.h"
-
-/* AVX-512 VBMI (ecx bit 1) and VBMI2 (bit 6), as CPUID leaf 7 says. */
-static bool
-has_vbmi2(void)
-{
-	static int known = -1;	/* benign race: same value each time */
-	unsigned a, b, c, d;
-
-	if (known < 0)
-		known = __get_cpuid_count(7, 0, &a, &b, &c, &d) &&
-			(c & (1u << 1)) && (c & (1u << 6));
-	return known;
-}
 
 /*
  * 64 elements a step while 64 raw entries remain; returns the elements
@@ -185,7 +172,7 @@ split_merge_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 			 const uint8_t *syms, const uint8_t *raw, size_t n,
 			 size_t avail, uint8_t *dst)
 {
-	return merge_whole(kind, w, syms, raw, n, avail, dst, has_vbmi2());
+	return merge_whole(kind, w, syms, raw, n, avail, dst, cpu_has_vbmi2());
 }
 
 size_t
