@@ -21,6 +21,8 @@ enum cpu_level {
 	CPU_LEVEL_COUNT
 };
 
+struct gmm_ops;
+
 struct rans_kernels {
 	enum cpu_level level;
 	const char *name;	/* "scalar", "avx2", "avx512" */
@@ -36,6 +38,7 @@ struct rans_kernels {
 	size_t (*merge_whole)(enum fmt_kind kind, const struct rans_whole *w,
 			      const uint8_t *syms, const uint8_t *raw,
 			      size_t n, size_t avail, uint8_t *dst);
+	const struct gmm_ops *gmm;	/* the lossy codec's per-value passes */
 };
 
 /* The name of a level, as GAUSS_CPU spells it. */

@@ -17,7 +17,6 @@
 #include "banned.h"
 
 #define NSYM_USED	253	/* bucket symbols 0..252 */
-#define ESCAPED		255	/* cluster mark of an escape (K <= 255) */
 
 enum table_kind { TABLE_NONE = 0, TABLE_GAUSS = 1, TABLE_EMPIRICAL = 2 };
 
@@ -81,61 +80,35 @@ floor_shift(int32_t r, unsigned s)
 	return r >= 0 ? r >> s : ~(~r >> s);
 }
 
-/*
- * Piece lookup for the full shard: a grid of cells over the thresholds'
- * span gives a first guess, then exact comparisons settle it, so the
- * result is gmm_pieces_lookup()'s (the number of thresholds <= x) however
- * the grid rounds.
- */
-#define LOOKUP_CELLS 1024
+/* ---- keys of the thresholds ---- */
 
-struct lookup {
-	double lo, hi, scale;
-	unsigned nthr;
-	const double *thr;
-	const uint8_t *w;
-	uint16_t start[LOOKUP_CELLS];
-};
-
-static void
-lookup_build(const struct gmm_pieces *p, struct lookup *lk)
+void
+gmm_keys_build(const struct gmm_pieces *p, struct gmm_keys *k)
 {
-	lk->nthr = p->count - 1;
-	lk->thr = p->thr;
-	lk->w = p->w;
-	lk->lo = lk->nthr ? p->thr[0] : 0;
-	lk->hi = lk->nthr ? p->thr[lk->nthr - 1] : 0;
-	lk->scale = lk->hi > lk->lo ? LOOKUP_CELLS / (lk->hi - lk->lo) : 0;
-	if (!(lk->scale < INFINITY))
-		lk->scale = 0;
-	for (unsigned c = 0, j = 0; c < LOOKUP_CELLS; c++) {
-		const double x = lk->scale > 0 ?
-				 lk->lo + c * (lk->hi - lk->lo) / LOOKUP_CELLS :
-				 lk->lo;
+	int32_t prev = INT32_MIN;
 
-		while (j < lk->nthr && lk->thr[j] <= x)
-			j++;
-		lk->start[c] = (uint16_t)j;
+	k->n = p->count - 1;
+	k->pow2 = 1;
+	while (k->pow2 < k->n)
+		k->pow2 *= 2;
+	for (unsigned j = 0; j < k->pow2; j++) {
+		int32_t key = INT32_MAX;
+
+		if (j < k->n && !isnan(p->thr[j])) {
+			/* the smallest float not below thr[j] */
+			float f = (float)p->thr[j];
+			uint32_t u;
+
+			if ((double)f < p->thr[j])
+				f = nextafterf(f, INFINITY);
+			memcpy(&u, &f, 4);
+			key = f == 0 ? -1 : gmm_key(u);
+		}
+		key = key < prev ? prev : key;
+		k->key[j] = key;
+		prev = key;
 	}
-}
-
-static inline __attribute__((always_inline)) unsigned
-lookup(const struct lookup *lk, double x)
-{
-	size_t c;
-	unsigned j;
-
-	if (x < lk->lo)
-		return lk->w[0];
-	if (x >= lk->hi)
-		return lk->w[lk->nthr];
-	c = (size_t)((x - lk->lo) * lk->scale);
-	j = lk->start[c < LOOKUP_CELLS ? c : LOOKUP_CELLS - 1];
-	while (j < lk->nthr && lk->thr[j] <= x)
-		j++;
-	while (j > 0 && lk->thr[j - 1] > x)
-		j--;
-	return lk->w[j];
+	memcpy(k->w, p->w, p->count);
 }
 
 /* ---- buckets ---- */
@@ -300,43 +273,35 @@ bitw_flush(struct bitw *b)
 	b->acc = 0;
 }
 
-struct bitr {
-	const uint8_t *p, *end;
-	uint64_t acc;
-	unsigned n;		/* bits in acc */
-	uint64_t used;		/* bits consumed */
-};
-
-/* Reads nbits (<= 16); past the end it reads zeros, and used tells. */
-static inline __attribute__((always_inline)) uint32_t
-bitr_get(struct bitr *b, unsigned nbits)
+/*
+ * 64 bits of [p, p + n) from bit pos on, LSB first (at least 57 valid);
+ * bits past the end read as zeros.
+ */
+static inline __attribute__((always_inline)) uint64_t
+peek_bits(const uint8_t *p, uint64_t n, uint64_t pos)
 {
-	uint32_t v;
+	const uint64_t b = pos >> 3;
+	uint64_t w = 0;
 
-	if (b->n < nbits) {
-		while (b->n <= 56) {
-			if (b->p < b->end)
-				b->acc |= (uint64_t)*b->p++ << b->n;
-			b->n += 8;
-		}
-	}
-	v = (uint32_t)(b->acc & ((1u << nbits) - 1));
-	b->acc >>= nbits;
-	b->n -= nbits;
-	b->used += nbits;
-	return v;
+	if (likely(n >= 8 && b <= n - 8))
+		return get_le64(p + b) >> (pos & 7);
+	for (unsigned k = 0; k < 8 && b + k < n; k++)
+		w |= (uint64_t)p[b + k] << (8 * k);
+	return w >> (pos & 7);
 }
 
 /* ---- encode ---- */
 
-struct pass_a {
-	uint8_t *cls;
-	int16_t *res;
-	double *sumr2;
-	uint64_t *counts;
-	uint64_t nesc, nfinite;
-	double sumd, sumd2, maxerr, sumerr2;
-};
+/* float bits of value i of src (exact for every dtype the codec takes) */
+static inline __attribute__((always_inline)) uint32_t
+float_bits(double x)
+{
+	const float f = (float)x;
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	return u;
+}
 
 /*
  * Pass A: the cluster, residual and escape test of every value, and the
@@ -344,28 +309,28 @@ struct pass_a {
  * are the dtype's own.
  */
 static inline __attribute__((always_inline)) void
-run_pass_a(enum gauss_dtype dtype, const uint8_t *src, size_t count,
-	   const struct gmm_model *m, const struct lookup *lk,
-	   uint32_t scale, struct pass_a *pa)
+run_pass_a(enum gauss_dtype dtype, struct gmm_pass_a *a, size_t from)
 {
-	const double sd = (double)scale, bound = 0.5 / sd, c0 = m->fit_mean;
-	double sumd = 0, sumd2 = 0, maxerr = 0, sumerr2 = 0;
+	const struct gmm_model *m = a->m;
+	const double sd = (double)a->scale, bound = 0.5 / sd, c0 = m->fit_mean;
 	uint64_t nesc = 0, nfinite = 0;
+	double maxerr = a->maxerr;
 
-	for (size_t i = 0; i < count; i++) {
-		const double x = gmm_load(dtype, src, i);
+	for (size_t i = from; i < a->count; i++) {
+		const double x = gmm_load(dtype, a->src, i);
+		const unsigned l = i & 7;
 		double t, r, y, err;
 		unsigned c;
 
-		pa->cls[i] = ESCAPED;
+		a->cls[i] = GMM_ESCAPED;
 		if (unlikely(!isfinite(x))) {
 			nesc++;
 			continue;
 		}
 		nfinite++;
-		sumd += x - c0;
-		sumd2 += (x - c0) * (x - c0);
-		c = lookup(lk, x);
+		a->sumd[l] += x - c0;
+		a->sumd2[l] += (x - c0) * (x - c0);
+		c = gmm_keys_lookup(a->keys, gmm_key(float_bits(x)));
 		t = (x - m->mu[c]) * sd;
 		if (unlikely(!(fabs(t) < GMM_RESID_MAX + 1))) {
 			nesc++;
@@ -378,24 +343,146 @@ run_pass_a(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 			nesc++;
 			continue;
 		}
-		pa->cls[i] = (uint8_t)c;
-		pa->res[i] = (int16_t)r;
-		pa->sumr2[c] += r * r;
-		pa->counts[c]++;
+		a->cls[i] = (uint8_t)c;
+		a->res[i] = (int16_t)r;
 		maxerr = err > maxerr ? err : maxerr;
-		sumerr2 += err * err;
+		a->sumerr2[l] += err * err;
 	}
-	pa->nfinite = nfinite;
-	pa->nesc = nesc;
-	pa->sumd = sumd;
-	pa->sumd2 = sumd2;
-	pa->maxerr = maxerr;
-	pa->sumerr2 = sumerr2;
+	a->nfinite += nfinite;
+	a->nesc += nesc;
+	a->maxerr = maxerr;
 }
+
+void
+gmm_pass_a_from(enum gauss_dtype dtype, struct gmm_pass_a *a, size_t from)
+{
+	switch (dtype) {
+	case GAUSS_DTYPE_F32:
+		run_pass_a(GAUSS_DTYPE_F32, a, from);
+		break;
+	case GAUSS_DTYPE_BF16:
+		run_pass_a(GAUSS_DTYPE_BF16, a, from);
+		break;
+	default:
+		run_pass_a(GAUSS_DTYPE_F16, a, from);
+		break;
+	}
+}
+
+static inline __attribute__((always_inline)) void
+run_check(enum gauss_dtype dtype, const uint8_t *orig, const uint8_t *dec,
+	  size_t count, double bound, struct gmm_check *c, size_t from)
+{
+	const unsigned es = gmm_elem_nbytes(dtype);
+	double maxerr = c->maxerr;
+	uint64_t finite = 0;
+
+	c->first = count;
+	for (size_t i = from; i < count; i++) {
+		const double x = gmm_load(dtype, orig, i);
+		const double y = gmm_load(dtype, dec, i);
+		const unsigned l = i & 7;
+		double err;
+
+		if (!isfinite(x)) {
+			if (memcmp(orig + i * es, dec + i * es, es) != 0) {
+				c->first = i;
+				break;
+			}
+			continue;
+		}
+		err = fabs(y - x);
+		if (!(err <= bound) && !(bound < 0 && err == 0)) {
+			c->first = i;
+			break;
+		}
+		maxerr = err > maxerr ? err : maxerr;
+		c->sumerr2[l] += err * err;
+		c->sum[l] += x;
+		c->sum2[l] += x * x;
+		finite++;
+	}
+	c->maxerr = maxerr;
+	c->finite += finite;
+}
+
+void
+gmm_check_from(enum gauss_dtype dtype, const uint8_t *orig,
+	       const uint8_t *dec, size_t count, double bound,
+	       struct gmm_check *c, size_t from)
+{
+	switch (dtype) {
+	case GAUSS_DTYPE_F32:
+		run_check(GAUSS_DTYPE_F32, orig, dec, count, bound, c, from);
+		break;
+	case GAUSS_DTYPE_BF16:
+		run_check(GAUSS_DTYPE_BF16, orig, dec, count, bound, c, from);
+		break;
+	default:
+		run_check(GAUSS_DTYPE_F16, orig, dec, count, bound, c, from);
+		break;
+	}
+}
+
+static inline __attribute__((always_inline)) void
+run_recon(enum gauss_dtype dtype, const double *mu, double sd,
+	  const uint8_t *cls, const int32_t *res, size_t n, uint8_t *dst)
+{
+	for (size_t j = 0; j < n; j++) {
+		const double v = mu[cls[j]] + (double)res[j] / sd;
+		double y;
+
+		if (dtype == GAUSS_DTYPE_F32)
+			put_le32(dst + 4 * j, round_to(dtype, v, &y));
+		else
+			put_le16(dst + 2 * j, (uint16_t)round_to(dtype, v, &y));
+	}
+}
+
+void
+gmm_recon(enum gauss_dtype dtype, const double *mu, double scale,
+	  const uint8_t *cls, const int32_t *res, size_t n, uint8_t *dst)
+{
+	switch (dtype) {
+	case GAUSS_DTYPE_F32:
+		run_recon(GAUSS_DTYPE_F32, mu, scale, cls, res, n, dst);
+		break;
+	case GAUSS_DTYPE_BF16:
+		run_recon(GAUSS_DTYPE_BF16, mu, scale, cls, res, n, dst);
+		break;
+	default:
+		run_recon(GAUSS_DTYPE_F16, mu, scale, cls, res, n, dst);
+		break;
+	}
+}
+
+static void
+pass_a_f32_scalar(struct gmm_pass_a *a)
+{
+	run_pass_a(GAUSS_DTYPE_F32, a, 0);
+}
+
+static void
+recon_f32_scalar(const double *mu, double scale, const uint8_t *cls,
+		 const int32_t *res, size_t n, uint8_t *dst)
+{
+	run_recon(GAUSS_DTYPE_F32, mu, scale, cls, res, n, dst);
+}
+
+static void
+check_f32_scalar(const uint8_t *orig, const uint8_t *dec, size_t count,
+		 double bound, struct gmm_check *c)
+{
+	run_check(GAUSS_DTYPE_F32, orig, dec, count, bound, c, 0);
+}
+
+const struct gmm_ops gmm_ops_scalar = {
+	pass_a_f32_scalar, recon_f32_scalar, check_f32_scalar,
+};
 
 struct cluster {
 	uint64_t n;
-	double sumr2;
+	uint64_t sumr2;		/* of r^2, exact */
 	unsigned shift;
 	enum table_kind kind;
 	size_t table_nbytes;
@@ -451,8 +538,6 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	uint8_t *bits = NULL, *escpos = NULL;
 	int16_t *res = NULL;
 	uint64_t icounts[256] = { 0 }, nesc = 0;
-	double sumr2[256] = { 0 };
-	struct lookup lk;
 	size_t nkept = 0, idx_nbytes = 0, bits_nbytes, escpos_nbytes = 0;
 	size_t total, pos;
 	double maxerr = 0, sumerr2 = 0, sumd = 0, sumd2 = 0, bound;
@@ -510,37 +595,58 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 
 	/* pass A: cluster, residual, escape test, error statistics */
 	{
-		struct pass_a pa = { 0 };
+		struct gmm_pass_a pa;
+		struct gmm_keys keys;
 
-		lookup_build(pc, &lk);
+		memset(&pa, 0, sizeof(pa));
+		gmm_keys_build(pc, &keys);
+		pa.src = src;
+		pa.count = count;
+		pa.m = m;
+		pa.keys = &keys;
+		pa.scale = scale;
 		pa.cls = cls;
 		pa.res = res;
-		pa.sumr2 = sumr2;
-		pa.counts = icounts;
-		switch (dtype) {
-		case GAUSS_DTYPE_F32:
-			run_pass_a(GAUSS_DTYPE_F32, src, count, m, &lk, scale,
-				   &pa);
-			break;
-		case GAUSS_DTYPE_BF16:
-			run_pass_a(GAUSS_DTYPE_BF16, src, count, m, &lk, scale,
-				   &pa);
-			break;
-		default:
-			run_pass_a(GAUSS_DTYPE_F16, src, count, m, &lk, scale,
-				   &pa);
-			break;
-		}
+		if (dtype == GAUSS_DTYPE_F32)
+			kern->gmm->pass_a_f32(&pa);
+		else
+			gmm_pass_a_from(dtype, &pa, 0);
 		nesc = pa.nesc;
 		nfinite = pa.nfinite;
-		sumd = pa.sumd;
-		sumd2 = pa.sumd2;
+		sumd = gmm_sum8(pa.sumd);
+		sumd2 = gmm_sum8(pa.sumd2);
 		maxerr = pa.maxerr;
-		sumerr2 = pa.sumerr2;
-		for (unsigned c = 0; c < k; c++) {
-			cl[c].n = icounts[c];
-			cl[c].sumr2 = sumr2[c];
+		sumerr2 = gmm_sum8(pa.sumerr2);
+	}
+	/* values and sums of r^2 per cluster (four ways, to keep the adds apart) */
+	{
+		uint64_t (*cnt)[GMM_MAX_K + 1] = calloc(8, sizeof(*cnt));
+		uint64_t (*sq)[GMM_MAX_K + 1] = cnt + 4;
+		size_t i = 0;
+
+		if (cnt == NULL)
+			goto out;
+		for (; i + 4 <= count; i += 4) {
+			for (unsigned w = 0; w < 4; w++) {
+				const unsigned c = cls[i + w];
+				const int32_t r = res[i + w];
+
+				cnt[w][c]++;
+				sq[w][c] += (uint64_t)(r * r);
+			}
 		}
+		for (; i < count; i++) {
+			const int32_t r = res[i];
+
+			cnt[0][cls[i]]++;
+			sq[0][cls[i]] += (uint64_t)(r * r);
+		}
+		for (unsigned c = 0; c < k; c++) {
+			icounts[c] = cnt[0][c] + cnt[1][c] + cnt[2][c] + cnt[3][c];
+			cl[c].n = icounts[c];
+			cl[c].sumr2 = sq[0][c] + sq[1][c] + sq[2][c] + sq[3][c];
+		}
+		free(cnt);
 	}
 	nkept = count - nesc;
 
@@ -550,7 +656,7 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 		unsigned s = 0;
 
 		while (s < GMM_MAX_SHIFT &&
-		       cl[c].sumr2 > 64.0 * (double)(1ull << (2 * s)) *
+		       (double)cl[c].sumr2 > 64.0 * (double)(1ull << (2 * s)) *
 				     (double)cl[c].n)
 			s++;
 		cl[c].shift = s;
@@ -579,7 +685,7 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 			int32_t r, q;
 			uint32_t low, extra;
 
-			if (c == ESCAPED)
+			if (c == GMM_ESCAPED)
 				continue;
 			s = cl[c].shift;
 			r = res[i];
@@ -652,7 +758,7 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 		bool first = true;
 
 		for (size_t i = 0; i < count; i++) {
-			if (cls[i] != ESCAPED)
+			if (cls[i] != GMM_ESCAPED)
 				continue;
 			escpos_nbytes += varint_put(escpos + escpos_nbytes,
 						    first ? i : i - prev - 1);
@@ -723,7 +829,7 @@ gmm_encode(enum gauss_dtype dtype, const void *src_v, size_t count,
 	memcpy(out + pos, escpos, escpos_nbytes);
 	pos += escpos_nbytes;
 	for (size_t i = 0; i < count; i++) {
-		if (cls[i] == ESCAPED) {
+		if (cls[i] == GMM_ESCAPED) {
 			memcpy(out + pos, src + i * esize, esize);
 			pos += esize;
 		}
@@ -891,17 +997,6 @@ decode_stream(const struct rans_kernels *kern, struct rans_dtable *d,
 	return kern->decode(d, in, nb, syms, n);
 }
 
-static inline void
-store(enum gauss_dtype dtype, uint8_t *dst, size_t i, double v)
-{
-	double y;
-
-	if (dtype == GAUSS_DTYPE_F32)
-		put_le32(dst + 4 * i, round_to(dtype, v, &y));
-	else
-		put_le16(dst + 2 * i, (uint16_t)round_to(dtype, v, &y));
-}
-
 enum gauss_status
 gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 	   void *dst_v, size_t count, const struct rans_kernels *kernels,
@@ -1036,26 +1131,31 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 		}
 	}
 	{
-		const double sd = (double)h->scale;
 		const uint8_t *bp = cursor_take(&c, bits_nb);
 		struct cursor ec;
 		const uint8_t *ev;
-		struct bitr br = { bp, bp + bits_nb, 0, 0, 0 };
-		int32_t slo[NSYM_USED];
+		int32_t slo[NSYM_USED], *r32;
+		int8_t sneg[NSYM_USED];
 		uint8_t sbits[NSYM_USED], shift[GMM_MAX_K];
+		uint64_t next = UINT64_MAX, left = h->nesc, bpos = 0;
+		size_t i = 0, j = 0;
 
+		r32 = gmm_scratch_get(sc, SLOT_R32, nkept * sizeof(*r32));
+		if (r32 == NULL) {
+			st = GAUSS_E_NOMEM;
+			goto out;
+		}
 		for (unsigned sym = 0; sym < NSYM_USED; sym++) {
 			int32_t lo, hi;
 
 			bucket_range(sym, &lo, &hi);
 			/* negative tails count their extra bits downwards */
 			slo[sym] = sym >= 238 ? hi : lo;
+			sneg[sym] = sym >= 238;
 			sbits[sym] = (uint8_t)ilog2((uint32_t)(hi - lo + 1));
 		}
 		for (unsigned k = 0; k < h->k; k++)
 			shift[k] = h->coding[k] & 15;
-		uint64_t next = UINT64_MAX, left = h->nesc;
-		size_t j = 0;
 
 		cursor_init(&ec, cursor_take(&c, escpos_nb), escpos_nb);
 		ev = cursor_take(&c, h->nesc * esize);
@@ -1063,51 +1163,62 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 			if (!cursor_varint(&ec, &next) || next >= count)
 				goto badesc;
 		}
-		for (size_t i = 0; i < count; i++) {
-			unsigned k, s, sym;
-			int32_t q, r;
+		/* runs of kept values, each up to the next escape */
+		while (i < count) {
+			const size_t end = next < count ? (size_t)next : count;
+			const size_t j0 = j;
 
-			if (i == next) {
-				memcpy(dst + i * esize, ev, esize);
-				ev += esize;
-				if (--left) {
-					uint64_t gap;
-
-					if (!cursor_varint(&ec, &gap) ||
-					    gap >= count - i - 1)
-						goto badesc;
-					next = i + 1 + gap;
-				} else {
-					next = UINT64_MAX;
-				}
-				continue;
-			}
-			if (j == nkept)
+			if (end - i > nkept - j)
 				goto badesc;
-			k = isyms[j++];
-			s = shift[k];
-			sym = *rp[k]++;
-			q = slo[sym];
-			if (unlikely(sbits[sym])) {
-				const int32_t x = (int32_t)bitr_get(&br,
-								    sbits[sym]);
+			for (; i < end; i++, j++) {
+				const unsigned k = isyms[j], s = shift[k];
+				const unsigned sym = *rp[k]++, e = sbits[sym];
+				const uint64_t v = peek_bits(bp, bits_nb, bpos) &
+						   ((1ull << (e + s)) - 1);
+				const int32_t x = (int32_t)(v & ((1u << e) - 1));
+				int32_t r;
 
-				q = sym >= 238 ? q - x : q + x;
+				bpos += e + s;
+				r = (sneg[sym] ? slo[sym] - x : slo[sym] + x) *
+				    (1 << s) + (int32_t)(v >> e);
+				if (r > GMM_RESID_MAX || r < -GMM_RESID_MAX) {
+					err_setf(eb, st, "lossy residual %d is "
+						 "out of range", r);
+					goto out;
+				}
+				r32[j] = r;
 			}
-			r = q * (1 << s);
-			if (s)
-				r += (int32_t)bitr_get(&br, s);
-			if (r > GMM_RESID_MAX || r < -GMM_RESID_MAX) {
-				err_setf(eb, st, "lossy residual %d is out of "
-					 "range", r);
-				goto out;
+			if (dtype == GAUSS_DTYPE_F32)
+				kern->gmm->recon_f32(h->mu, (double)h->scale,
+						     isyms + j0, r32 + j0,
+						     j - j0,
+						     dst + (i - (j - j0)) * 4);
+			else
+				gmm_recon(dtype, h->mu, (double)h->scale,
+					  isyms + j0, r32 + j0, j - j0,
+					  dst + (i - (j - j0)) * esize);
+			if (i == count)
+				break;
+			/* the escape at i */
+			memcpy(dst + i * esize, ev, esize);
+			ev += esize;
+			i++;
+			if (--left) {
+				uint64_t gap;
+
+				if (!cursor_varint(&ec, &gap) ||
+				    gap >= count - i)
+					goto badesc;
+				next = i + gap;
+			} else {
+				next = UINT64_MAX;
 			}
-			store(dtype, dst, i, h->mu[k] + (double)r / sd);
 		}
 		if (j != nkept || cursor_left(&ec) != 0)
 			goto badesc;
-		if (br.used > 8 * bits_nb || (br.used + 7) / 8 != bits_nb ||
-		    br.acc != 0) {
+		/* every raw bit used, the padding of the last byte zero */
+		if (bpos > 8 * bits_nb || (bpos + 7) / 8 != bits_nb ||
+		    ((bpos & 7) && bp[bpos >> 3] >> (bpos & 7) != 0)) {
 			err_setf(eb, st, "lossy raw bits do not match their "
 				 "%llu bytes", (unsigned long long)bits_nb);
 			goto out;

@@ -50,7 +50,7 @@ struct gmm_pieces {
 enum gmm_slot {
 	SLOT_KEYS, SLOT_TMP, SLOT_SET, SLOT_XS, SLOT_P1, SLOT_P2,
 	SLOT_CLS, SLOT_RES, SLOT_ISYMS, SLOT_RSYMS, SLOT_BITS, SLOT_STREAMS,
-	SLOT_ESCPOS, SLOT_HIST, SLOT_COUNT
+	SLOT_ESCPOS, SLOT_HIST, SLOT_R32, SLOT_COUNT
 };
 
 struct gmm_scratch {
@@ -140,6 +140,126 @@ gmm_pieces_lookup(const struct gmm_pieces *p, double x)
 		n -= half;
 	}
 	return p->w[(size_t)(base - p->thr) + (base[0] <= x)];
+}
+
+/* ---- the per-value kernels of F32 shards (cpu.h: one set per level) ---- */
+
+/*
+ * The thresholds of a partition as signed 32-bit keys of floats: for a
+ * float x (any finite one, either zero), thr[j] <= x exactly when
+ * gmm_key(x) >= key[j], so the piece of x is w[number of keys <= its key].
+ * key[j] is the key of the smallest float not below thr[j], with both
+ * zeros at -1. n is count - 1.
+ */
+struct gmm_keys {
+	unsigned n;
+	unsigned pow2;		/* power of two >= n, >= 1; key[n..pow2) INT32_MAX */
+	int32_t key[2 * GMM_MAX_PIECES];
+	uint8_t w[GMM_MAX_PIECES];
+};
+
+/* Order-preserving key of float bits u (-0 is -1, +0 is 0). */
+static inline int32_t
+gmm_key(uint32_t u)
+{
+	return (int32_t)(u ^ ((uint32_t)((int32_t)u >> 31) >> 1));
+}
+
+/*
+ * Builds k from p. A NaN threshold takes INT32_MAX (no value passes it),
+ * and a key below the one before it is raised to it, so the keys always
+ * ascend and every way of counting them agrees.
+ */
+void gmm_keys_build(const struct gmm_pieces *p, struct gmm_keys *k);
+
+/* The piece's component of a value of key key (branch-free search). */
+static inline unsigned
+gmm_keys_lookup(const struct gmm_keys *k, int32_t key)
+{
+	const int32_t *base = k->key;
+	size_t n = k->pow2;
+
+	while (n > 1) {
+		const size_t half = n / 2;
+
+		base = base[half - 1] <= key ? base + half : base;
+		n -= half;
+	}
+	return k->w[(size_t)(base - k->key) + (base[0] <= key)];
+}
+
+/*
+ * Pass A of a shard: per value its cluster (or GMM_ESCAPED) and residual,
+ * and the error statistics. Sums run in 8 lanes, value i in lane i % 8,
+ * each lane in order of i, so every level gives the same bits; the caller
+ * adds the lanes with gmm_sum8().
+ */
+#define GMM_ESCAPED	255
+
+struct gmm_pass_a {
+	/* in */
+	const uint8_t *src;
+	size_t count;
+	const struct gmm_model *m;
+	const struct gmm_keys *keys;
+	uint32_t scale;
+	/* out: cls[count], res[count] (res of an escape: unspecified) */
+	uint8_t *cls;
+	int16_t *res;
+	uint64_t nesc, nfinite;
+	double maxerr;
+	double sumd[8], sumd2[8], sumerr2[8];	/* of x - fit_mean, err^2 */
+};
+
+/*
+ * The checks of a decoded shard: every value within bound of its original
+ * (bound < 0: equal), not finite ones kept bit for bit. Sums in 8 lanes
+ * as in pass A; first: the first failing element, or count.
+ */
+struct gmm_check {
+	uint64_t finite;
+	double maxerr;
+	double sumerr2[8], sum[8], sum2[8];
+	size_t first;
+};
+
+struct gmm_ops {
+	/* pass A of F32 values with keys (m->k <= 255) */
+	void (*pass_a_f32)(struct gmm_pass_a *a);
+	/* dst[j] = F32(mu[cls[j]] + res[j] / scale), j < n */
+	void (*recon_f32)(const double *mu, double scale, const uint8_t *cls,
+			  const int32_t *res, size_t n, uint8_t *dst);
+	/* checks of F32 values: dec against orig */
+	void (*check_f32)(const uint8_t *orig, const uint8_t *dec,
+			  size_t count, double bound, struct gmm_check *c);
+};
+
+extern const struct gmm_ops gmm_ops_scalar;
+extern const struct gmm_ops gmm_ops_avx512;
+
+/*
+ * Pass A from value from on (a multiple of 8), adding to a's sums and
+ * counts: the scalar code, for any dtype; vector kernels use it for their
+ * tails.
+ */
+void gmm_pass_a_from(enum gauss_dtype dtype, struct gmm_pass_a *a,
+		     size_t from);
+
+/* The checks from value from on (a multiple of 8), adding to c. */
+void gmm_check_from(enum gauss_dtype dtype, const uint8_t *orig,
+		    const uint8_t *dec, size_t count, double bound,
+		    struct gmm_check *c, size_t from);
+
+/* dst[j] = dtype(mu[cls[j]] + res[j] / scale), j < n: the scalar code. */
+void gmm_recon(enum gauss_dtype dtype, const double *mu, double scale,
+	       const uint8_t *cls, const int32_t *res, size_t n,
+	       uint8_t *dst);
+
+/* The lanes of a sum, added in one fixed order. */
+static inline double
+gmm_sum8(const double a[8])
+{
+	return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 /*

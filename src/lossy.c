@@ -112,33 +112,31 @@ lossy_stats_finish(const struct lossy_stats *s, struct fmt_gmm_stats *g)
 static enum gauss_status
 check_values(enum gauss_dtype dtype, const uint8_t *orig, const uint8_t *dec,
 	     size_t count, double bound, struct lossy_stats *s,
-	     struct errbuf *eb)
+	     const struct rans_kernels *kernels, struct errbuf *eb)
 {
-	const unsigned es = gmm_elem_nbytes(dtype);
+	struct gmm_check c;
 
-	for (size_t i = 0; i < count; i++) {
+	memset(&c, 0, sizeof(c));
+	if (dtype == GAUSS_DTYPE_F32)
+		kernels->gmm->check_f32(orig, dec, count, bound, &c);
+	else
+		gmm_check_from(dtype, orig, dec, count, bound, &c, 0);
+	if (c.first < count) {
+		const size_t i = c.first;
 		const double x = gmm_load(dtype, orig, i);
-		const double y = gmm_load(dtype, dec, i);
-		double err;
 
-		if (!isfinite(x)) {
-			if (memcmp(orig + i * es, dec + i * es, es) != 0)
-				return err_setf(eb, GAUSS_E_CORRUPT, "element "
-						"%zu (not finite) was not kept "
-						"exactly", i);
-			continue;
-		}
-		err = fabs(y - x);
-		if (!(err <= bound) && !(bound < 0 && err == 0))
-			return err_setf(eb, GAUSS_E_CORRUPT, "element %zu is "
-					"%g away from its original, beyond the "
-					"bound %g", i, err, bound);
-		s->max_abs_error = MAX(s->max_abs_error, err);
-		s->sum_sq_error += err * err;
-		s->sum += x;
-		s->sum_sq += x * x;
-		s->finite++;
+		if (!isfinite(x))
+			return err_setf(eb, GAUSS_E_CORRUPT, "element %zu (not "
+					"finite) was not kept exactly", i);
+		return err_setf(eb, GAUSS_E_CORRUPT, "element %zu is %g away "
+				"from its original, beyond the bound %g", i,
+				fabs(gmm_load(dtype, dec, i) - x), bound);
 	}
+	s->max_abs_error = MAX(s->max_abs_error, c.maxerr);
+	s->sum_sq_error += gmm_sum8(c.sumerr2);
+	s->sum += gmm_sum8(c.sum);
+	s->sum_sq += gmm_sum8(c.sum2);
+	s->finite += c.finite;
 	return GAUSS_OK;
 }
 
@@ -191,7 +189,7 @@ lossy_code_shard(enum fmt_kind kind, const uint8_t *src, size_t nbytes,
 	} else {
 		return st;
 	}
-	st = check_values(dtype, src, dec, count, bound, stats, eb);
+	st = check_values(dtype, src, dec, count, bound, stats, kernels, eb);
 	if (st != GAUSS_OK)
 		return err_prefix(eb, st, "shard failed its check after coding "
 				  "(a bug in gauss)");
