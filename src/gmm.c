@@ -997,6 +997,46 @@ decode_stream(const struct rans_kernels *kern, struct rans_dtable *d,
 	return kern->decode(d, in, nb, syms, n);
 }
 
+/* How a bucket symbol decodes: q = base + sign * (its extra bits). */
+struct symdec {
+	int32_t base;
+	int8_t sign;
+	uint8_t bits;
+};
+
+/*
+ * The residuals of n kept values, from their cluster indices, the next
+ * bucket symbol of each one's cluster (rp) and the raw bits from *bpos
+ * on. False at an r beyond +-GMM_RESID_MAX, which goes to *bad. A
+ * function of its own, so the bit position stays in a register.
+ */
+static __attribute__((noinline)) bool
+residuals(const uint8_t *isyms, size_t n, const uint8_t **rp,
+	  const uint8_t *shift, const struct symdec *sdec, const uint8_t *bp,
+	  uint64_t bits_nb, uint64_t *bpos_io, int32_t *r, int32_t *bad)
+{
+	uint64_t bpos = *bpos_io;
+
+	for (size_t j = 0; j < n; j++) {
+		const unsigned k = isyms[j], s = shift[k];
+		const struct symdec d = sdec[*rp[k]++];
+		const uint64_t v = peek_bits(bp, bits_nb, bpos) &
+				   ((1ull << (d.bits + s)) - 1);
+		const int32_t x = (int32_t)(v & ((1u << d.bits) - 1));
+		const int32_t rr = (d.base + d.sign * x) * (1 << s) +
+				   (int32_t)(v >> d.bits);
+
+		bpos += d.bits + s;
+		if (unlikely(rr > GMM_RESID_MAX || rr < -GMM_RESID_MAX)) {
+			*bad = rr;
+			return false;
+		}
+		r[j] = rr;
+	}
+	*bpos_io = bpos;
+	return true;
+}
+
 enum gauss_status
 gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 	   void *dst_v, size_t count, const struct rans_kernels *kernels,
@@ -1110,8 +1150,27 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 		err_setf(eb, st, "lossy index stream is damaged");
 		goto out;
 	}
-	for (size_t i = 0; i < nkept; i++)
-		ncl[isyms[i]]++;
+	{
+		/* four counts per cluster, so runs of one cluster do not wait */
+		size_t (*n4)[GMM_MAX_K + 1] = calloc(4, sizeof(*n4));
+		size_t i = 0;
+
+		if (n4 == NULL) {
+			st = GAUSS_E_NOMEM;
+			goto out;
+		}
+		for (; i + 4 <= nkept; i += 4) {
+			n4[0][isyms[i]]++;
+			n4[1][isyms[i + 1]]++;
+			n4[2][isyms[i + 2]]++;
+			n4[3][isyms[i + 3]]++;
+		}
+		for (; i < nkept; i++)
+			n4[0][isyms[i]]++;
+		for (unsigned j = 0; j < h->k; j++)
+			ncl[j] = n4[0][j] + n4[1][j] + n4[2][j] + n4[3][j];
+		free(n4);
+	}
 	{
 		size_t off = 0;
 
@@ -1134,9 +1193,9 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 		const uint8_t *bp = cursor_take(&c, bits_nb);
 		struct cursor ec;
 		const uint8_t *ev;
-		int32_t slo[NSYM_USED], *r32;
-		int8_t sneg[NSYM_USED];
-		uint8_t sbits[NSYM_USED], shift[GMM_MAX_K];
+		struct symdec sdec[NSYM_USED];
+		int32_t *r32, bad;
+		uint8_t shift[GMM_MAX_K];
 		uint64_t next = UINT64_MAX, left = h->nesc, bpos = 0;
 		size_t i = 0, j = 0;
 
@@ -1150,9 +1209,9 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 
 			bucket_range(sym, &lo, &hi);
 			/* negative tails count their extra bits downwards */
-			slo[sym] = sym >= 238 ? hi : lo;
-			sneg[sym] = sym >= 238;
-			sbits[sym] = (uint8_t)ilog2((uint32_t)(hi - lo + 1));
+			sdec[sym].base = sym >= 238 ? hi : lo;
+			sdec[sym].sign = sym >= 238 ? -1 : 1;
+			sdec[sym].bits = (uint8_t)ilog2((uint32_t)(hi - lo + 1));
 		}
 		for (unsigned k = 0; k < h->k; k++)
 			shift[k] = h->coding[k] & 15;
@@ -1170,24 +1229,14 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 
 			if (end - i > nkept - j)
 				goto badesc;
-			for (; i < end; i++, j++) {
-				const unsigned k = isyms[j], s = shift[k];
-				const unsigned sym = *rp[k]++, e = sbits[sym];
-				const uint64_t v = peek_bits(bp, bits_nb, bpos) &
-						   ((1ull << (e + s)) - 1);
-				const int32_t x = (int32_t)(v & ((1u << e) - 1));
-				int32_t r;
-
-				bpos += e + s;
-				r = (sneg[sym] ? slo[sym] - x : slo[sym] + x) *
-				    (1 << s) + (int32_t)(v >> e);
-				if (r > GMM_RESID_MAX || r < -GMM_RESID_MAX) {
-					err_setf(eb, st, "lossy residual %d is "
-						 "out of range", r);
-					goto out;
-				}
-				r32[j] = r;
+			if (!residuals(isyms + j, end - i, rp, shift, sdec, bp,
+				       bits_nb, &bpos, r32 + j, &bad)) {
+				err_setf(eb, st, "lossy residual %d is out of "
+					 "range", bad);
+				goto out;
 			}
+			j += end - i;
+			i = end;
 			if (dtype == GAUSS_DTYPE_F32)
 				kern->gmm->recon_f32(h->mu, (double)h->scale,
 						     isyms + j0, r32 + j0,

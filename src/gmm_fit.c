@@ -691,13 +691,19 @@ gmm_fit_sorted(const double *xs, size_t n, unsigned k, unsigned max_iter,
 	p2 = gmm_scratch_get(sc, SLOT_P2, (n + 1) * sizeof(*p2));
 	if (p1 == NULL || p2 == NULL)
 		goto out;
-	p1[0] = p2[0] = (struct dd){ 0, 0 };
-	for (size_t i = 0; i < n; i++) {
-		struct dd s = two_sum(p1[i].hi, xs[i]);
+	{
+		struct dd a1 = { 0, 0 }, a2 = { 0, 0 };	/* in registers */
 
-		p1[i + 1] = fast_two_sum(s.hi, s.lo + p1[i].lo);
-		s = two_sum(p2[i].hi, xs[i] * xs[i]);
-		p2[i + 1] = fast_two_sum(s.hi, s.lo + p2[i].lo);
+		p1[0] = p2[0] = a1;
+		for (size_t i = 0; i < n; i++) {
+			struct dd s = two_sum(a1.hi, xs[i]);
+
+			a1 = fast_two_sum(s.hi, s.lo + a1.lo);
+			s = two_sum(a2.hi, xs[i] * xs[i]);
+			a2 = fast_two_sum(s.hi, s.lo + a2.lo);
+			p1[i + 1] = a1;
+			p2[i + 1] = a2;
+		}
 	}
 	m->iterations = max_iter;
 	for (unsigned it = 0; it < max_iter; it++) {
