@@ -476,8 +476,51 @@ check_f32_scalar(const uint8_t *orig, const uint8_t *dec, size_t count,
 	run_check(GAUSS_DTYPE_F32, orig, dec, count, bound, c, 0);
 }
 
+static bool
+residuals_scalar(const uint8_t *isyms, const uint8_t *syms, size_t n,
+		 const uint8_t *shift, unsigned k, const uint8_t *bp,
+		 uint64_t bits_nb, uint64_t *bpos_io, int32_t *r, int32_t *bad)
+{
+	uint64_t bpos = *bpos_io;
+
+	(void)k;
+	for (size_t j = 0; j < n; j++) {
+		const unsigned s = shift[isyms[j]], sym = syms[j];
+		/* extra bits, and q without them (gmm.h, "Buckets") */
+		const unsigned e = sym <= 2 * GMM_BUCKET_HALF ? 0 :
+				   sym < 238 ? sym - 223 : sym - 238;
+		const int32_t base = sym <= 2 * GMM_BUCKET_HALF ?
+				     (int32_t)sym - GMM_BUCKET_HALF :
+				     GMM_BUCKET_HALF + (1 << e);
+		const uint64_t v = peek_bits(bp, bits_nb, bpos) &
+				   ((1ull << (e + s)) - 1);
+		const int32_t x = (int32_t)(v & ((1u << e) - 1));
+		const int32_t q = sym >= 238 ? -(base + x) : base + x;
+		const int32_t rr = q * (1 << s) + (int32_t)(v >> e);
+
+		bpos += e + s;
+		if (unlikely(rr > GMM_RESID_MAX || rr < -GMM_RESID_MAX)) {
+			*bad = rr;
+			return false;
+		}
+		r[j] = rr;
+	}
+	*bpos_io = bpos;
+	return true;
+}
+
+static void
+take_syms_scalar(const uint8_t *cls, size_t n, const uint8_t **rp,
+		 unsigned k, uint8_t *syms)
+{
+	(void)k;
+	for (size_t j = 0; j < n; j++)
+		syms[j] = *rp[cls[j]]++;
+}
+
 const struct gmm_ops gmm_ops_scalar = {
 	pass_a_f32_scalar, recon_f32_scalar, check_f32_scalar,
+	take_syms_scalar, residuals_scalar,
 };
 
 struct cluster {
@@ -997,46 +1040,6 @@ decode_stream(const struct rans_kernels *kern, struct rans_dtable *d,
 	return kern->decode(d, in, nb, syms, n);
 }
 
-/* How a bucket symbol decodes: q = base + sign * (its extra bits). */
-struct symdec {
-	int32_t base;
-	int8_t sign;
-	uint8_t bits;
-};
-
-/*
- * The residuals of n kept values, from their cluster indices, the next
- * bucket symbol of each one's cluster (rp) and the raw bits from *bpos
- * on. False at an r beyond +-GMM_RESID_MAX, which goes to *bad. A
- * function of its own, so the bit position stays in a register.
- */
-static __attribute__((noinline)) bool
-residuals(const uint8_t *isyms, size_t n, const uint8_t **rp,
-	  const uint8_t *shift, const struct symdec *sdec, const uint8_t *bp,
-	  uint64_t bits_nb, uint64_t *bpos_io, int32_t *r, int32_t *bad)
-{
-	uint64_t bpos = *bpos_io;
-
-	for (size_t j = 0; j < n; j++) {
-		const unsigned k = isyms[j], s = shift[k];
-		const struct symdec d = sdec[*rp[k]++];
-		const uint64_t v = peek_bits(bp, bits_nb, bpos) &
-				   ((1ull << (d.bits + s)) - 1);
-		const int32_t x = (int32_t)(v & ((1u << d.bits) - 1));
-		const int32_t rr = (d.base + d.sign * x) * (1 << s) +
-				   (int32_t)(v >> d.bits);
-
-		bpos += d.bits + s;
-		if (unlikely(rr > GMM_RESID_MAX || rr < -GMM_RESID_MAX)) {
-			*bad = rr;
-			return false;
-		}
-		r[j] = rr;
-	}
-	*bpos_io = bpos;
-	return true;
-}
-
 enum gauss_status
 gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 	   void *dst_v, size_t count, const struct rans_kernels *kernels,
@@ -1193,26 +1196,20 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 		const uint8_t *bp = cursor_take(&c, bits_nb);
 		struct cursor ec;
 		const uint8_t *ev;
-		struct symdec sdec[NSYM_USED];
 		int32_t *r32, bad;
+		uint8_t *vsyms;
 		uint8_t shift[GMM_MAX_K];
 		uint64_t next = UINT64_MAX, left = h->nesc, bpos = 0;
 		size_t i = 0, j = 0;
 
 		r32 = gmm_scratch_get(sc, SLOT_R32, nkept * sizeof(*r32));
-		if (r32 == NULL) {
+		vsyms = gmm_scratch_get(sc, SLOT_VSYMS, nkept);
+		if (r32 == NULL || vsyms == NULL) {
 			st = GAUSS_E_NOMEM;
 			goto out;
 		}
-		for (unsigned sym = 0; sym < NSYM_USED; sym++) {
-			int32_t lo, hi;
-
-			bucket_range(sym, &lo, &hi);
-			/* negative tails count their extra bits downwards */
-			sdec[sym].base = sym >= 238 ? hi : lo;
-			sdec[sym].sign = sym >= 238 ? -1 : 1;
-			sdec[sym].bits = (uint8_t)ilog2((uint32_t)(hi - lo + 1));
-		}
+		/* each kept value's bucket symbol, from its cluster's stream */
+		kern->gmm->take_syms(isyms, nkept, rp, h->k, vsyms);
 		for (unsigned k = 0; k < h->k; k++)
 			shift[k] = h->coding[k] & 15;
 
@@ -1229,8 +1226,9 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 
 			if (end - i > nkept - j)
 				goto badesc;
-			if (!residuals(isyms + j, end - i, rp, shift, sdec, bp,
-				       bits_nb, &bpos, r32 + j, &bad)) {
+			if (!kern->gmm->residuals(isyms + j, vsyms + j, end - i,
+						  shift, h->k, bp, bits_nb,
+						  &bpos, r32 + j, &bad)) {
 				err_setf(eb, st, "lossy residual %d is out of "
 					 "range", bad);
 				goto out;

@@ -17,6 +17,7 @@
 #include <immintrin.h>
 
 #include "common.h"
+#include "cpu.h"
 #include "gmm_internal.h"
 #include "banned.h"
 
@@ -211,6 +212,156 @@ check_f32(const uint8_t *orig, const uint8_t *dec, size_t count,
 	gmm_check_from(GAUSS_DTYPE_F32, orig, dec, count, bound, c, i);
 }
 
+/*
+ * With VBMI2: 64 values a step; for each cluster, a compare finds its
+ * values and vpexpandb hands them the next bytes of its stream in order.
+ */
+__attribute__((target("avx512vbmi,avx512vbmi2")))
+static size_t
+take64(const uint8_t *cls, size_t n, const uint8_t **rp, unsigned k,
+       uint8_t *syms)
+{
+	size_t j = 0;
+
+	for (; j + 64 <= n; j += 64) {
+		const __m512i c = _mm512_loadu_si512(cls + j);
+		__m512i out = _mm512_setzero_si512();
+
+		for (unsigned q = 0; q < k; q++) {
+			const __mmask64 m = _mm512_cmpeq_epi8_mask(
+				c, _mm512_set1_epi8((char)q));
+
+			if (m == 0)
+				continue;
+			out = _mm512_mask_expandloadu_epi8(out, m, rp[q]);
+			rp[q] += __builtin_popcountll(m);
+		}
+		_mm512_storeu_si512(syms + j, out);
+	}
+	return j;
+}
+
+static void
+take_syms(const uint8_t *cls, size_t n, const uint8_t **rp, unsigned k,
+	  uint8_t *syms)
+{
+	size_t j = 0;
+
+	if (k <= 32 && cpu_has_vbmi2())
+		j = take64(cls, n, rp, k, syms);
+	gmm_ops_scalar.take_syms(cls + j, n - j, rp, k, syms + j);
+}
+
+/*
+ * Residuals with VBMI, sixteen values a step: the bits each value takes
+ * (its bucket's extra bits plus its cluster's shift) are summed across
+ * the lanes into bit offsets; the step's bits lie in the next 128 bytes
+ * (16 values take at most 464 bits), and vpermt2b gives each value, in a
+ * 64-bit lane, the eight bytes from its offset's byte on; a variable shift
+ * and a mask leave its bits. Stops where the next 128 bytes would pass
+ * the end of the raw bits, or at a step with an r out of range (the
+ * scalar code then finds and reports it); returns the values done.
+ */
+__attribute__((target("avx512vbmi,avx512vbmi2")))
+static size_t
+residuals16(const uint8_t *cls, const uint8_t *syms, size_t n,
+	    const uint8_t *shift, unsigned k, const uint8_t *bp,
+	    uint64_t bits_nb, uint64_t *bpos_io, int32_t *r)
+{
+	const __m512i zero = _mm512_setzero_si512();
+	const __m512i one = _mm512_set1_epi32(1);
+	const __m512i half = _mm512_set1_epi32(GMM_BUCKET_HALF);
+	const __m512i bytes = _mm512_set1_epi64(0x0706050403020100ll);
+	const __m512i spread = _mm512_set1_epi64(0x0101010101010101ll);
+	const __m512i rmax = _mm512_set1_epi32(GMM_RESID_MAX);
+	uint32_t stab[16] = { 0 };
+	__m512i shifts;
+	uint64_t bpos = *bpos_io;
+	size_t j = 0;
+
+	for (unsigned q = 0; q < k && q < 16; q++)
+		stab[q] = shift[q];
+	shifts = _mm512_loadu_si512(stab);
+	for (; j + 16 <= n && (bpos >> 3) + 128 <= bits_nb; j += 16) {
+		const uint8_t *w = bp + (bpos >> 3);
+		const __m512i lo = _mm512_loadu_si512(w);
+		const __m512i hi = _mm512_loadu_si512(w + 64);
+		const __m512i kv = _mm512_cvtepu8_epi32(
+			_mm_loadu_si128((const __m128i *)(cls + j)));
+		const __m512i sv = _mm512_cvtepu8_epi32(
+			_mm_loadu_si128((const __m128i *)(syms + j)));
+		const __m512i s = _mm512_permutexvar_epi32(kv, shifts);
+		const __mmask16 tail = _mm512_cmpgt_epu32_mask(
+			sv, _mm512_set1_epi32(2 * GMM_BUCKET_HALF));
+		const __mmask16 neg = _mm512_cmpge_epu32_mask(
+			sv, _mm512_set1_epi32(238));
+		__m512i e, base, nb, incl, rel, v, x, q, rv;
+		__m256i vh[2];
+
+		e = _mm512_mask_sub_epi32(zero, tail, sv,
+					  _mm512_set1_epi32(223));
+		e = _mm512_mask_sub_epi32(e, neg, sv, _mm512_set1_epi32(238));
+		base = _mm512_mask_add_epi32(_mm512_sub_epi32(sv, half), tail,
+					     half, _mm512_sllv_epi32(one, e));
+		nb = _mm512_add_epi32(e, s);
+		/* inclusive sums of nb across the lanes */
+		incl = _mm512_add_epi32(nb, _mm512_alignr_epi32(nb, zero, 15));
+		incl = _mm512_add_epi32(incl,
+					_mm512_alignr_epi32(incl, zero, 14));
+		incl = _mm512_add_epi32(incl,
+					_mm512_alignr_epi32(incl, zero, 12));
+		incl = _mm512_add_epi32(incl,
+					_mm512_alignr_epi32(incl, zero, 8));
+		rel = _mm512_add_epi32(_mm512_sub_epi32(incl, nb),
+				       _mm512_set1_epi32((int)(bpos & 7)));
+		for (unsigned h = 0; h < 2; h++) {
+			const __m512i r64 = _mm512_cvtepu32_epi64(
+				h ? _mm512_extracti64x4_epi64(rel, 1) :
+				    _mm512_castsi512_si256(rel));
+			const __m512i n64 = _mm512_cvtepu32_epi64(
+				h ? _mm512_extracti64x4_epi64(nb, 1) :
+				    _mm512_castsi512_si256(nb));
+			const __m512i idx = _mm512_add_epi64(_mm512_mullo_epi64(
+				_mm512_srli_epi64(r64, 3), spread), bytes);
+			__m512i b = _mm512_permutex2var_epi8(lo, idx, hi);
+
+			b = _mm512_srlv_epi64(b, _mm512_and_si512(
+				r64, _mm512_set1_epi64(7)));
+			b = _mm512_andnot_si512(_mm512_sllv_epi64(
+				_mm512_set1_epi64(-1), n64), b);
+			vh[h] = _mm512_cvtepi64_epi32(b);
+		}
+		v = _mm512_inserti64x4(_mm512_castsi256_si512(vh[0]), vh[1], 1);
+		x = _mm512_andnot_si512(_mm512_sllv_epi32(
+			_mm512_set1_epi32(-1), e), v);
+		q = _mm512_add_epi32(base, x);
+		q = _mm512_mask_sub_epi32(q, neg, zero, q);
+		rv = _mm512_add_epi32(_mm512_sllv_epi32(q, s),
+				      _mm512_srlv_epi32(v, e));
+		if (_mm512_cmpgt_epi32_mask(_mm512_abs_epi32(rv), rmax))
+			break;
+		_mm512_storeu_si512(r + j, rv);
+		bpos += (uint32_t)_mm_extract_epi32(
+			_mm512_extracti32x4_epi32(incl, 3), 3);
+	}
+	*bpos_io = bpos;
+	return j;
+}
+
+static bool
+residuals(const uint8_t *cls, const uint8_t *syms, size_t n,
+	  const uint8_t *shift, unsigned k, const uint8_t *bp,
+	  uint64_t bits_nb, uint64_t *bpos_io, int32_t *r, int32_t *bad)
+{
+	size_t j = 0;
+
+	if (k <= 16 && cpu_has_vbmi2())
+		j = residuals16(cls, syms, n, shift, k, bp, bits_nb, bpos_io,
+				r);
+	return gmm_ops_scalar.residuals(cls + j, syms + j, n - j, shift, k,
+					bp, bits_nb, bpos_io, r + j, bad);
+}
+
 const struct gmm_ops gmm_ops_avx512 = {
-	pass_a_f32, recon_f32, check_f32,
+	pass_a_f32, recon_f32, check_f32, take_syms, residuals,
 };

@@ -50,7 +50,8 @@ struct gmm_pieces {
 enum gmm_slot {
 	SLOT_KEYS, SLOT_TMP, SLOT_SET, SLOT_XS, SLOT_P1, SLOT_P2,
 	SLOT_CLS, SLOT_RES, SLOT_ISYMS, SLOT_RSYMS, SLOT_BITS, SLOT_STREAMS,
-	SLOT_ESCPOS, SLOT_HIST, SLOT_R32, SLOT_COUNT
+	SLOT_ESCPOS, SLOT_HIST, SLOT_R32, SLOT_VSYMS,
+	SLOT_COUNT
 };
 
 struct gmm_scratch {
@@ -232,6 +233,22 @@ struct gmm_ops {
 	/* checks of F32 values: dec against orig */
 	void (*check_f32)(const uint8_t *orig, const uint8_t *dec,
 			  size_t count, double bound, struct gmm_check *c);
+	/*
+	 * syms[j] = the next symbol of cluster cls[j]'s stream, *rp[cls[j]]++,
+	 * for j < n (every cls[j] < k, and every stream long enough)
+	 */
+	void (*take_syms)(const uint8_t *cls, size_t n, const uint8_t **rp,
+			  unsigned k, uint8_t *syms);
+	/*
+	 * r[j] of n kept values from their clusters (cls[j] < k, with
+	 * shift[]), their bucket symbols (< 253) and the raw bits of
+	 * [bp, bp + bits_nb) from *bpos_io on, which it advances; false at
+	 * an r beyond +-GMM_RESID_MAX, which goes to *bad
+	 */
+	bool (*residuals)(const uint8_t *cls, const uint8_t *syms, size_t n,
+			  const uint8_t *shift, unsigned k, const uint8_t *bp,
+			  uint64_t bits_nb, uint64_t *bpos_io, int32_t *r,
+			  int32_t *bad);
 };
 
 extern const struct gmm_ops gmm_ops_scalar;

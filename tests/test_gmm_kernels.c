@@ -3,7 +3,9 @@
  * test_gmm_kernels.c: the lossy codec's per-value kernels (struct gmm_ops)
  * at every level this CPU runs, against the scalar twins, bit for bit:
  * pass A (clusters, residuals, escapes, every sum), the reconstruction of
- * decoded values and the checks of a decoded shard; and the threshold keys
+ * decoded values, the checks of a decoded shard, the symbols taken from
+ * the clusters' streams and the residuals read from raw bits; and the
+ * threshold keys
  * against the pieces' own lookup. Inputs are hostile on purpose: NaN,
  * infinities, both zeros, subnormals, values on and beside thresholds,
  * outliers that escape, huge means, every length around the 8- and
@@ -408,6 +410,165 @@ test_check_twins(void **state)
 	assert_true(failing > 100);
 }
 
+/* Each value's symbol from its cluster's stream, in order. */
+static void
+test_take_syms_twins(void **state)
+{
+	uint64_t seed = 4242;
+
+	(void)state;
+	for (int trial = 0; trial < 300; trial++) {
+		const unsigned k = 1 + (unsigned)(test_rand(&seed) %
+						  (trial % 5 ? 16 : 40));
+		const size_t n = trial < 140 ? (size_t)trial :
+				 (size_t)(test_rand(&seed) % 6000);
+		uint8_t *cls = malloc(n + 1), *streams = malloc(n + 1);
+		uint8_t *ref = malloc(n + 1);
+		const uint8_t *rp0[64], *rp[64];
+		size_t cnt[64] = { 0 }, off = 0;
+
+		assert_non_null(cls);
+		assert_non_null(streams);
+		assert_non_null(ref);
+		for (size_t j = 0; j < n; j++) {
+			/* runs of one cluster, as real shards have */
+			cls[j] = j && test_rand(&seed) % 3 ? cls[j - 1] :
+				 (uint8_t)(test_rand(&seed) % k);
+			cnt[cls[j]]++;
+		}
+		for (size_t j = 0; j < n; j++)
+			streams[j] = (uint8_t)test_rand(&seed);
+		for (unsigned q = 0; q < k; q++) {
+			rp0[q] = streams + off;
+			off += cnt[q];
+		}
+		memcpy(rp, rp0, sizeof(rp));
+		gmm_ops_scalar.take_syms(cls, n, rp, k, ref);
+		for (unsigned q = 0; q < k; q++)
+			assert_ptr_equal(rp[q], rp0[q] + cnt[q]);
+		for (int l = 1; l < CPU_LEVEL_COUNT; l++) {
+			const struct rans_kernels *kl =
+				rans_kernels_of((enum cpu_level)l);
+			uint8_t *out;
+
+			if (kl == NULL)
+				continue;
+			out = malloc(n + 1);
+			assert_non_null(out);
+			memcpy(rp, rp0, sizeof(rp));
+			kl->gmm->take_syms(cls, n, rp, k, out);
+			assert_memory_equal(out, ref, n);
+			for (unsigned q = 0; q < k; q++)
+				assert_ptr_equal(rp[q], rp0[q] + cnt[q]);
+			free(out);
+		}
+		free(cls);
+		free(streams);
+		free(ref);
+	}
+}
+
+/* Appends nbits (<= 32) of v to bits at *pos, LSB first. */
+static void
+put_bits(uint8_t *bits, uint64_t *pos, uint32_t v, unsigned nbits)
+{
+	for (unsigned b = 0; b < nbits; b++, (*pos)++)
+		if (v >> b & 1)
+			bits[*pos >> 3] |= (uint8_t)(1u << (*pos & 7));
+}
+
+/*
+ * Residuals from symbols and raw bits: every level gives the scalar
+ * twin's values, bit position and verdict (an r out of range included),
+ * up to the last byte of the bits.
+ */
+static void
+test_residuals_twins(void **state)
+{
+	uint64_t seed = 99;
+	int failing = 0;
+
+	(void)state;
+	for (int trial = 0; trial < 400; trial++) {
+		const unsigned k = 1 + (unsigned)(test_rand(&seed) %
+						  (trial % 6 ? 16 : 30));
+		const size_t n = trial < 100 ? (size_t)trial :
+				 (size_t)(test_rand(&seed) % 5000);
+		const bool wild = trial % 4 == 0;
+		uint8_t shift[GMM_MAX_K], *cls = malloc(n + 1);
+		uint8_t *syms = malloc(n + 1), *bits = calloc(4 * n + 8, 1);
+		int32_t *ref = malloc(4 * n + 4), *out = malloc(4 * n + 4);
+		uint64_t nbits = 0, start = test_rand(&seed) % 8, refpos;
+		int32_t bad_ref = 0, bad;
+		bool ok_ref;
+
+		assert_non_null(cls);
+		assert_non_null(syms);
+		assert_non_null(bits);
+		assert_non_null(ref);
+		assert_non_null(out);
+		for (unsigned q = 0; q < k; q++)
+			shift[q] = (uint8_t)(wild ? test_rand(&seed) % 16 :
+					     test_rand(&seed) % 4);
+		nbits = start;
+		for (size_t j = 0; j < n; j++) {
+			const unsigned u = (unsigned)(test_rand(&seed) % 100);
+			unsigned sym, e;
+
+			cls[j] = (uint8_t)(test_rand(&seed) % k);
+			if (u < 90)
+				sym = 111 + (unsigned)(test_rand(&seed) % 21) - 10;
+			else if (u < 95)
+				sym = (unsigned)(test_rand(&seed) % 223);
+			else if (wild)
+				sym = 223 + (unsigned)(test_rand(&seed) % 30);
+			else	/* tails of both signs, r in range */
+				sym = (test_rand(&seed) & 1 ? 223 : 238) +
+				      (unsigned)(test_rand(&seed) % 5);
+			e = sym <= 222 ? 0 : sym < 238 ? sym - 223 : sym - 238;
+			syms[j] = (uint8_t)sym;
+			put_bits(bits, &nbits, (uint32_t)test_rand(&seed) &
+				 ((1u << (e + shift[cls[j]])) - 1),
+				 e + shift[cls[j]]);
+		}
+		memset(ref, 0x5a, 4 * n + 4);
+		memset(out, 0x5a, 4 * n + 4);
+		refpos = start;
+		ok_ref = gmm_ops_scalar.residuals(cls, syms, n, shift, k, bits,
+						  (nbits + 7) / 8, &refpos, ref,
+						  &bad_ref);
+		if (ok_ref)
+			assert_int_equal(refpos, nbits);
+		else
+			failing++;
+		for (int l = 1; l < CPU_LEVEL_COUNT; l++) {
+			const struct rans_kernels *kl =
+				rans_kernels_of((enum cpu_level)l);
+			uint64_t pos = start;
+
+			if (kl == NULL)
+				continue;
+			memset(out, 0x5a, 4 * n + 4);
+			bad = 0;
+			assert_true(kl->gmm->residuals(cls, syms, n, shift, k,
+						       bits, (nbits + 7) / 8,
+						       &pos, out, &bad) ==
+				    ok_ref);
+			assert_memory_equal(out, ref, 4 * n);
+			if (ok_ref)
+				assert_int_equal(pos, refpos);
+			else
+				assert_int_equal(bad, bad_ref);
+		}
+		free(cls);
+		free(syms);
+		free(bits);
+		free(ref);
+		free(out);
+	}
+	assert_true(failing > 20);
+}
+
 int
 main(void)
 {
@@ -416,6 +577,8 @@ main(void)
 		cmocka_unit_test(test_pass_a_twins),
 		cmocka_unit_test(test_recon_twins),
 		cmocka_unit_test(test_check_twins),
+		cmocka_unit_test(test_take_syms_twins),
+		cmocka_unit_test(test_residuals_twins),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
