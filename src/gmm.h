@@ -16,11 +16,14 @@
  * ALGORITHM
  *
  * Fit (gmm_fit.c). The sample is every value when the shard holds at most
- * fit_samples (200 000) values; otherwise fit_samples distinct positions
- * drawn by Floyd's algorithm (O(sample) memory, an open-addressing set),
- * with uniform integers from splitmix64 seeded with
- * splitmix64(seed) ^ splitmix64(shard_id ^ 0x9e3779b97f4a7c15) and Lemire's
- * multiply-and-reject bounding. NaN and infinities are left out of the fit
+ * fit_samples (200 000) values; otherwise a stratified sample: the shard
+ * cut into fit_samples ranges [floor(s N / n), floor((s + 1) N / n)) and
+ * one position drawn uniformly in each (splitmix64 seeded with
+ * splitmix64(seed) ^ splitmix64(shard_id ^ 0x9e3779b97f4a7c15), the high
+ * half of a draw times the range's size). A value is drawn with
+ * probability 1 / (its range's size), n / N on average; unlike the
+ * original's uniform subset, the draws spread evenly over the shard, and
+ * the values are read in order. NaN and infinities are left out of the fit
  * (they are escapes). The sample is sorted (which makes its draw order
  * irrelevant); then, as the original:
  * - mu_k = numpy.percentile(sample, linspace(5, 95, K)) (linear method,

@@ -238,25 +238,6 @@ splitmix64(uint64_t *state)
 	return z ^ (z >> 31);
 }
 
-/* Uniform in [0, n), n >= 1 (Lemire's multiply and reject). */
-static uint64_t
-uniform_below(uint64_t *state, uint64_t n)
-{
-	__extension__ typedef unsigned __int128 u128;
-	u128 m = (u128)splitmix64(state) * n;
-	uint64_t low = (uint64_t)m;
-
-	if (low < n) {
-		const uint64_t t = -n % n;
-
-		while (low < t) {
-			m = (u128)splitmix64(state) * n;
-			low = (uint64_t)m;
-		}
-	}
-	return (uint64_t)(m >> 64);
-}
-
 /* Order-preserving unsigned key of a float. */
 static uint32_t
 float_key(float f)
@@ -272,29 +253,47 @@ key_float(uint32_t k)
 	return f32_of_bits((k & 0x80000000u) ? k & 0x7fffffffu : ~k);
 }
 
-/* LSD radix sort of n keys, 11 + 11 + 10 bits; tmp has n entries. */
-static void
+/*
+ * LSD radix sort of n keys, 11 + 11 + 10 bits, between keys and tmp (n
+ * entries each): one read counts all three digits, a digit every key
+ * shares is skipped. Returns the buffer that holds the sorted keys, or
+ * NULL when there is no memory for the counts.
+ */
+static uint32_t *
 radix_sort(uint32_t *keys, uint32_t *tmp, size_t n)
 {
 	static const unsigned shift[3] = { 0, 11, 22 };
-	size_t count[2048];
+	size_t (*count)[2048] = calloc(3, sizeof(*count));
 
+	if (count == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		const uint32_t k = keys[i];
+
+		count[0][k & 2047]++;
+		count[1][(k >> 11) & 2047]++;
+		count[2][k >> 22]++;
+	}
 	for (unsigned pass = 0; pass < 3; pass++) {
-		size_t sum = 0;
+		size_t sum = 0, *c = count[pass];
+		uint32_t *t;
 
-		memset(count, 0, sizeof(count));
-		for (size_t i = 0; i < n; i++)
-			count[(keys[i] >> shift[pass]) & 2047]++;
+		if (n == 0 || c[(keys[0] >> shift[pass]) & 2047] == n)
+			continue;	/* every key has this digit */
 		for (unsigned b = 0; b < 2048; b++) {
-			const size_t c = count[b];
+			const size_t v = c[b];
 
-			count[b] = sum;
-			sum += c;
+			c[b] = sum;
+			sum += v;
 		}
 		for (size_t i = 0; i < n; i++)
-			tmp[count[(keys[i] >> shift[pass]) & 2047]++] = keys[i];
-		memcpy(keys, tmp, n * sizeof(*keys));
+			tmp[c[(keys[i] >> shift[pass]) & 2047]++] = keys[i];
+		t = keys;
+		keys = tmp;
+		tmp = t;
 	}
+	free(count);
+	return keys;
 }
 
 enum gauss_status
@@ -325,76 +324,42 @@ gmm_fit(enum gauss_dtype dtype, const uint8_t *src, size_t count,
 		}
 	} else {
 		/*
-		 * Floyd: for j = count - want .. count - 1, draw t in [0, j];
-		 * take t unless already taken, else j. Every want-subset is
-		 * equally likely. The set is open addressing, half full.
+		 * Stratified: the shard is cut into want ranges of floor(s *
+		 * count / want) .. floor((s + 1) * count / want) - 1 (the ends
+		 * stepped exactly, Bresenham's way), and one position drawn
+		 * uniformly in each (a 64-bit draw times the range's size, the
+		 * high half). A value is drawn with probability 1 / (its
+		 * range's size), want / count on average; the sample spreads
+		 * over the whole shard, and the values are read in order.
 		 */
-		uint64_t state, seed = opt->seed, *set = NULL, *bitmap = NULL;
-		size_t cap = 1;
+		__extension__ typedef unsigned __int128 u128;
+		uint64_t state, seed = opt->seed, lo = 0, acc = 0;
+		const uint64_t q = count / want, r = count % want;
 
 		state = splitmix64(&seed);
 		seed = opt->shard_id ^ 0x9e3779b97f4a7c15ull;
 		state ^= splitmix64(&seed);
-		while (cap < 2 * want)
-			cap *= 2;
-		/*
-		 * The set: a bitmap of count bits when that is no larger than
-		 * the hash table (the usual case: it stays in cache, and the
-		 * values are then read in order); else the hash table. Both
-		 * hold the same set, so the sample does not depend on which.
-		 */
-		if ((count + 63) / 64 <= cap) {
-			bitmap = gmm_scratch_get(sc, SLOT_SET,
-						 (count + 63) / 64 * 8);
-			if (bitmap == NULL)
-				goto out;
-			memset(bitmap, 0, (count + 63) / 64 * 8);
-		} else {
-			set = gmm_scratch_get(sc, SLOT_SET, cap * sizeof(*set));
-			if (set == NULL)
-				goto out;
-			memset(set, 0xff, cap * sizeof(*set));
-		}
-		for (uint64_t j = count - want; j < count; j++) {
-			uint64_t t = uniform_below(&state, j + 1), h = 0;
+		for (size_t s = 0; s < want; s++) {
+			uint64_t size = q, i;
+			double x;
 
-			if (bitmap) {
-				if (bitmap[t / 64] >> (t % 64) & 1)
-					t = j;	/* taken: j is new for certain */
-				bitmap[t / 64] |= (uint64_t)1 << (t % 64);
-				continue;
+			acc += r;
+			if (acc >= want) {
+				acc -= want;
+				size++;
 			}
-			for (int pass = 0; pass < 2; pass++) {
-				uint64_t hs = t;
-
-				h = splitmix64(&hs) & (cap - 1);
-				while (set[h] != UINT64_MAX && set[h] != t)
-					h = (h + 1) & (cap - 1);
-				if (set[h] == UINT64_MAX)
-					break;
-				t = j;
-			}
-			set[h] = t;
-			{
-				const double x = gmm_load(dtype, src, t);
-
-				if (isfinite(x))
-					keys[n++] = float_key((float)x);
-			}
-		}
-		for (size_t w = 0; bitmap && w < (count + 63) / 64; w++) {
-			for (uint64_t b = bitmap[w]; b; b &= b - 1) {
-				const size_t i = w * 64 +
-					(size_t)__builtin_ctzll(b);
-				const double x = gmm_load(dtype, src, i);
-
-				if (isfinite(x))
-					keys[n++] = float_key((float)x);
-			}
+			i = lo + (uint64_t)(((u128)splitmix64(&state) * size) >>
+					    64);
+			lo += size;
+			x = gmm_load(dtype, src, i);
+			if (isfinite(x))
+				keys[n++] = float_key((float)x);
 		}
 	}
-	radix_sort(keys, tmp, n);
+	keys = radix_sort(keys, tmp, n);
 	xs = gmm_scratch_get(sc, SLOT_XS, n * sizeof(*xs));
+	if (keys == NULL)
+		goto out;
 	if (xs == NULL)
 		goto out;
 	for (size_t i = 0; i < n; i++)
