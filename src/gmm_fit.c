@@ -255,44 +255,76 @@ key_float(uint32_t k)
 
 /*
  * LSD radix sort of n keys, 11 + 11 + 10 bits, between keys and tmp (n
- * entries each): one read counts all three digits, a digit every key
- * shares is skipped. Returns the buffer that holds the sorted keys, or
- * NULL when there is no memory for the counts.
+ * entries each). One read counts all three digits, and a digit every key
+ * shares is skipped. Each pass takes the keys as four quarters stepped in
+ * turn, each with its own counts and offsets, so that runs of one digit
+ * (common in weights) make four independent chains of increments, not
+ * one; within a digit quarter 0 goes first, so the sort is stable as a
+ * plain LSD sort. Returns the buffer that holds the sorted keys, or NULL
+ * when there is no memory for the counts.
  */
 static uint32_t *
 radix_sort(uint32_t *keys, uint32_t *tmp, size_t n)
 {
 	static const unsigned shift[3] = { 0, 11, 22 };
-	size_t (*count)[2048] = calloc(3, sizeof(*count));
+	uint32_t (*all)[2048] = calloc(3 + 4, sizeof(*all));
+	uint32_t (*off)[2048] = all + 3;
+	size_t q0[5];
 
-	if (count == NULL)
+	if (all == NULL || n > UINT32_MAX) {
+		free(all);
 		return NULL;
+	}
+	for (unsigned q = 0; q < 4; q++)
+		q0[q] = n / 4 * q;
+	q0[4] = n;		/* the last quarter takes the rest */
 	for (size_t i = 0; i < n; i++) {
 		const uint32_t k = keys[i];
 
-		count[0][k & 2047]++;
-		count[1][(k >> 11) & 2047]++;
-		count[2][k >> 22]++;
+		all[0][k & 2047]++;
+		all[1][(k >> 11) & 2047]++;
+		all[2][k >> 22]++;
 	}
 	for (unsigned pass = 0; pass < 3; pass++) {
-		size_t sum = 0, *c = count[pass];
-		uint32_t *t;
+		const unsigned sh = shift[pass];
+		const size_t len = n / 4;
+		uint32_t sum = 0, *t;
 
-		if (n == 0 || c[(keys[0] >> shift[pass]) & 2047] == n)
+		if (n == 0 || all[pass][(keys[0] >> sh) & 2047] == n)
 			continue;	/* every key has this digit */
-		for (unsigned b = 0; b < 2048; b++) {
-			const size_t v = c[b];
-
-			c[b] = sum;
-			sum += v;
+		memset(off, 0, 4 * sizeof(*off));
+		for (size_t i = 0; i < len; i++) {
+			off[0][(keys[i] >> sh) & 2047]++;
+			off[1][(keys[q0[1] + i] >> sh) & 2047]++;
+			off[2][(keys[q0[2] + i] >> sh) & 2047]++;
+			off[3][(keys[q0[3] + i] >> sh) & 2047]++;
 		}
-		for (size_t i = 0; i < n; i++)
-			tmp[c[(keys[i] >> shift[pass]) & 2047]++] = keys[i];
+		for (size_t i = q0[3] + len; i < n; i++)
+			off[3][(keys[i] >> sh) & 2047]++;
+		for (unsigned b = 0; b < 2048; b++) {
+			for (unsigned q = 0; q < 4; q++) {
+				const uint32_t v = off[q][b];
+
+				off[q][b] = sum;
+				sum += v;
+			}
+		}
+		for (size_t i = 0; i < len; i++) {
+			const uint32_t k0 = keys[i], k1 = keys[q0[1] + i];
+			const uint32_t k2 = keys[q0[2] + i], k3 = keys[q0[3] + i];
+
+			tmp[off[0][(k0 >> sh) & 2047]++] = k0;
+			tmp[off[1][(k1 >> sh) & 2047]++] = k1;
+			tmp[off[2][(k2 >> sh) & 2047]++] = k2;
+			tmp[off[3][(k3 >> sh) & 2047]++] = k3;
+		}
+		for (size_t i = q0[3] + len; i < n; i++)
+			tmp[off[3][(keys[i] >> sh) & 2047]++] = keys[i];
 		t = keys;
 		keys = tmp;
 		tmp = t;
 	}
-	free(count);
+	free(all);
 	return keys;
 }
 
