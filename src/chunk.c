@@ -39,8 +39,61 @@ chunk_scratch_free(struct chunk_scratch *s)
 	free(s->syms);
 	free(s->raw);
 	free(s->etable);
+	free(s->zruns);
+	free(s->zbuf);
 	gmm_scratch_free(s->gmm);
 	memset(s, 0, sizeof(*s));
+}
+
+enum gauss_status
+chunk_zruns_reserve(struct chunk_scratch *s, size_t nruns, struct errbuf *eb)
+{
+	struct chunk_zrun *p;
+
+	if (nruns <= s->zruns_cap)
+		return GAUSS_OK;
+	p = realloc(s->zruns, nruns * sizeof(*p));
+	if (p == NULL)
+		return err_setf(eb, GAUSS_E_NOMEM, "out of memory for %zu "
+				"zero runs", nruns);
+	s->zruns = p;
+	s->zruns_cap = nruns;
+	return GAUSS_OK;
+}
+
+/* Is element i (es bytes) of src all zero bytes? */
+static inline bool
+elem_zero(const uint8_t *src, size_t es, size_t i)
+{
+	return es == 2 ? get_le16(src + 2 * i) == 0 :
+			 get_le32(src + 4 * i) == 0;
+}
+
+size_t
+chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
+		 struct chunk_zrun *runs)
+{
+	const size_t es = split_elem_nbytes(kind);
+	size_t count = 0, i = 0;
+
+	while (i < n) {
+		size_t j;
+
+		if (!elem_zero(src, es, i)) {
+			i++;
+			continue;
+		}
+		j = i + 1;
+		while (j < n && elem_zero(src, es, j))
+			j++;
+		if (j - i >= FMT_ZRUN_MIN) {
+			runs[count].start = (uint32_t)i;
+			runs[count].len = (uint32_t)(j - i);
+			count++;
+		}
+		i = j;
+	}
+	return count;
 }
 
 enum gauss_status
@@ -81,6 +134,17 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 		}
 		rans_whole_finish(w);
 	}
+	if (version >= FMT_VERSION_ZRUNS && fmt_kind_is_float(kind)) {
+		const uint8_t *p = cursor_take(c, 1);
+
+		if (p == NULL)
+			return err_setf(eb, GAUSS_E_CORRUPT, "block flags are "
+					"truncated");
+		if (*p & ~FMT_BLOCK_ZRUNS)
+			return err_setf(eb, GAUSS_E_CORRUPT, "block flags 0x%02x "
+					"hold an unknown bit", *p);
+		w->flags = *p;
+	}
 	for (unsigned s = nsyms; s < 256; s++)
 		if (t->freq[s] && !w->is_whole[s])
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
@@ -107,6 +171,7 @@ chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
 				put_le32(out + n, t->whole.value[i]);
 			n += es;
 		}
+		out[n++] = t->whole.flags;
 	}
 	return n;
 }
@@ -125,42 +190,65 @@ put_record(uint8_t *out, const uint8_t *payload, size_t payload_nbytes,
 }
 
 /*
- * Codes a chunk under a table with whole values: payload = varint stream
- * bytes, stream, raw plane of the values that are not whole. Returns the
- * record size, or 0 when the chunk is better stored.
+ * Codes n elements at src under a table with whole values into body: varint
+ * stream bytes, stream, raw plane of the values that are not whole. Returns
+ * the payload size, or SIZE_MAX when it would take more than cap bytes.
  */
 static size_t
-encode_whole(enum fmt_kind kind, const struct rans_etable *t,
-	     const uint8_t *src, size_t nbytes, uint8_t *out, uint64_t checksum,
-	     struct chunk_scratch *s)
+payload_whole(enum fmt_kind kind, const struct rans_etable *t,
+	      const uint8_t *src, size_t n, uint8_t *body, size_t cap,
+	      struct chunk_scratch *s)
 {
-	const size_t n = nbytes / split_elem_nbytes(kind);
-	const size_t lead = varint_len((uint64_t)nbytes << 1);
-	const size_t vlen = varint_len(nbytes);
-	uint8_t *const body = out + lead;
+	const size_t vlen = varint_len(cap);
 	size_t m, raw_nbytes, stream_nbytes = 0, len;
 
 	m = s->kernels->planes_whole(kind, &t->whole, src, n, s->syms,
 				     s->raw);
 	if (m == SIZE_MAX)
-		return 0;
+		return SIZE_MAX;
 	raw_nbytes = split_raw_nbytes(kind, m);
-	if (raw_nbytes + vlen + 1 >= nbytes)
-		return 0;
+	if (raw_nbytes + vlen >= cap)
+		return SIZE_MAX;
 	if (t->nsym > 1) {
-		/* leaves the payload at most nbytes - 1 bytes */
 		stream_nbytes = s->kernels->encode(t, s->syms, n, body + vlen,
-						   nbytes - raw_nbytes -
-						   vlen - 1);
+						   cap - raw_nbytes - vlen);
 		if (stream_nbytes == 0)
-			return 0;
+			return SIZE_MAX;
 	}
 	len = varint_put(body, stream_nbytes);
 	if (len != vlen)
 		memmove(body + len, body + vlen, stream_nbytes);
 	len += stream_nbytes;
 	memcpy(body + len, s->raw, raw_nbytes);
-	return put_record(out, body, len + raw_nbytes, false, checksum);
+	return len + raw_nbytes;
+}
+
+/*
+ * Codes n elements at src (n > 0) into body: the stream, then the raw
+ * plane (or payload_whole()'s layout). Returns the payload size, or
+ * SIZE_MAX when it would take more than cap bytes.
+ */
+static size_t
+payload_code(enum fmt_kind kind, const struct rans_etable *t,
+	     const uint8_t *src, size_t n, uint8_t *body, size_t cap,
+	     struct chunk_scratch *s)
+{
+	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	size_t stream_nbytes = 0;
+
+	if (t->whole.count)
+		return payload_whole(kind, t, src, n, body, cap, s);
+	if (raw_nbytes > cap)
+		return SIZE_MAX;
+	split_planes(kind, src, n, s->syms, s->raw);
+	if (t->nsym > 1) {
+		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
+						   cap - raw_nbytes);
+		if (stream_nbytes == 0)
+			return SIZE_MAX;
+	}
+	memcpy(body + stream_nbytes, s->raw, raw_nbytes);
+	return stream_nbytes + raw_nbytes;
 }
 
 size_t
@@ -168,40 +256,54 @@ chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 	     const uint8_t *src, size_t nbytes, uint8_t *out,
 	     struct chunk_scratch *s)
 {
+	return chunk_encode_zruns(kind, t, src, nbytes, NULL, 0, NULL, out,
+				  s);
+}
+
+size_t
+chunk_encode_zruns(enum fmt_kind kind, const struct rans_etable *t,
+		   const uint8_t *src, size_t nbytes,
+		   const struct chunk_zrun *runs, size_t nruns,
+		   const uint8_t *rest, uint8_t *out, struct chunk_scratch *s)
+{
 	const uint64_t checksum = s->kernels->hash->h64(src, nbytes);
-	const size_t n = nbytes / split_elem_nbytes(kind);
-	const size_t raw_nbytes = split_raw_nbytes(kind, n);
-	size_t stream_nbytes = 0;
+	const size_t es = split_elem_nbytes(kind);
+	const size_t n = nbytes / es;
+	/* the payload goes after a header no longer than the stored one's
+	 * and must be strictly smaller than the original */
 	uint8_t *const body = out + varint_len((uint64_t)nbytes << 1);
+	size_t len = 0, m = n, inner;
 
 	if (kind == FMT_KIND_STORED || n == 0)
 		goto stored;
 	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
-	if (t->whole.count) {
-		const size_t len = encode_whole(kind, t, src, nbytes, out,
-						checksum, s);
+	if (t->whole.flags & FMT_BLOCK_ZRUNS) {
+		uint64_t end = 0;
 
-		if (len == 0)
+		len = varint_put(body, nruns);
+		for (size_t i = 0; i < nruns; i++) {
+			GAUSS_ASSERT(runs[i].start >= end &&
+				     runs[i].len >= FMT_ZRUN_MIN);
+			len += varint_put(body + len, runs[i].start - end);
+			len += varint_put(body + len,
+					  runs[i].len - FMT_ZRUN_MIN);
+			end = (uint64_t)runs[i].start + runs[i].len;
+			m -= runs[i].len;
+		}
+		if (len >= nbytes)
 			goto stored;
-		return len;
+		if (nruns == 0)
+			rest = src;
+	} else {
+		rest = src;
 	}
-	if (raw_nbytes >= nbytes)
+	if (m == 0)
+		return put_record(out, body, len, false, checksum);
+	inner = payload_code(kind, t, rest, m, body + len, nbytes - 1 - len,
+			     s);
+	if (inner == SIZE_MAX)
 		goto stored;
-	split_planes(kind, src, n, s->syms, s->raw);
-	if (t->nsym > 1) {
-		/*
-		 * The stream goes where the payload will sit, after a header
-		 * no longer than the stored one's; it must leave the payload
-		 * strictly smaller than the original.
-		 */
-		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
-						   nbytes - raw_nbytes - 1);
-		if (stream_nbytes == 0)
-			goto stored;
-	}
-	memcpy(body + stream_nbytes, s->raw, raw_nbytes);
-	return put_record(out, body, stream_nbytes + raw_nbytes, false,
-			  checksum);
+	return put_record(out, body, len + inner, false, checksum);
 stored:
 	return put_record(out, src, nbytes, true, checksum);
 }
@@ -293,6 +395,122 @@ wrong_size:
 			"not match the chunk's symbols", raw_nbytes);
 }
 
+/*
+ * Decodes the coded payload of nbytes original bytes (a whole number of
+ * elements, nbytes > 0) of a table's float or byte kind into dst.
+ */
+static enum gauss_status
+decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
+	     const uint8_t *payload, size_t payload_nbytes, uint8_t *dst,
+	     size_t nbytes, struct chunk_scratch *s, struct errbuf *eb)
+{
+	const size_t n = nbytes / split_elem_nbytes(kind);
+	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	size_t stream_nbytes;
+
+	if (d->whole.count)
+		return decode_whole(kind, d, payload, payload_nbytes, dst,
+				    nbytes, s, eb);
+	if (n * split_elem_nbytes(kind) != nbytes ||
+	    payload_nbytes < raw_nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
+				"shorter than its raw plane");
+	stream_nbytes = payload_nbytes - raw_nbytes;
+	/*
+	 * The unused high bits of an fp16 plane's last byte are zero
+	 * (gauss(5)); no checksum covers them, so a change there is caught
+	 * here or not at all.
+	 */
+	if (kind == FMT_KIND_EXP_F16 && (3 * n) % 8 &&
+	    payload[payload_nbytes - 1] >> ((3 * n) % 8))
+		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
+				"after the fp16 plane");
+	if (d->nsym == 1) {
+		if (stream_nbytes != 0)
+			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
+					"one-symbol table has a stream");
+		split_merge_const(kind, d->only_symbol, payload, n, dst);
+	} else if (kind == FMT_KIND_EXP_BF16) {
+		if (s->kernels->decode_bf16(d, payload, stream_nbytes,
+					    payload + stream_nbytes, dst,
+					    n) != GAUSS_OK)
+			goto damaged;
+	} else {
+		GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+		if (s->kernels->decode(d, payload, stream_nbytes, s->syms,
+				       n) != GAUSS_OK)
+			goto damaged;
+		split_merge(kind, s->syms, payload + stream_nbytes, n, dst);
+	}
+	return GAUSS_OK;
+damaged:
+	return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
+}
+
+/*
+ * Decodes a coded chunk of a block with zero runs: reads the run list,
+ * decodes the other elements to the front of dst, then moves them to their
+ * places from the last one back, zeroing each run as it is passed.
+ */
+static enum gauss_status
+decode_zruns(enum fmt_kind kind, const struct rans_dtable *d,
+	     const uint8_t *payload, size_t payload_nbytes, uint8_t *dst,
+	     size_t nbytes, struct chunk_scratch *s, struct errbuf *eb)
+{
+	const size_t es = split_elem_nbytes(kind);
+	const size_t n = nbytes / es;
+	struct chunk_zrun *runs;
+	struct cursor c;
+	uint64_t nruns, end = 0;
+	size_t m = n, next;
+
+	if (n * es != nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "chunk is not a whole "
+				"number of elements");
+	cursor_init(&c, payload, payload_nbytes);
+	if (!cursor_varint(&c, &nruns) || nruns > n / FMT_ZRUN_MIN)
+		return err_setf(eb, GAUSS_E_CORRUPT, "zero-run list is "
+				"invalid");
+	TRY(chunk_zruns_reserve(s, (size_t)nruns, eb));
+	runs = s->zruns;
+	for (size_t i = 0; i < nruns; i++) {
+		uint64_t gap, len;
+
+		if (!cursor_varint(&c, &gap) || !cursor_varint(&c, &len) ||
+		    gap > n - end || n - end - gap < FMT_ZRUN_MIN ||
+		    len > n - end - gap - FMT_ZRUN_MIN)
+			return err_setf(eb, GAUSS_E_CORRUPT, "zero run %zu "
+					"is invalid or past the chunk's %zu "
+					"elements", i, n);
+		runs[i].start = (uint32_t)(end + gap);
+		runs[i].len = (uint32_t)(len + FMT_ZRUN_MIN);
+		end += gap + len + FMT_ZRUN_MIN;
+		m -= runs[i].len;
+	}
+	if (m == 0) {
+		if (c.p != c.end)
+			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of zero "
+					"runs only has %zu stray bytes",
+					(size_t)(c.end - c.p));
+	} else {
+		TRY(decode_coded(kind, d, c.p, (size_t)(c.end - c.p), dst,
+				 m * es, s, eb));
+	}
+	next = n;			/* elements from here on are placed */
+	for (size_t i = (size_t)nruns; i-- > 0;) {
+		const size_t after = runs[i].start + runs[i].len;
+		const size_t tail = next - after;
+
+		m -= tail;
+		memmove(dst + after * es, dst + m * es, tail * es);
+		memset(dst + (size_t)runs[i].start * es, 0,
+		       (size_t)runs[i].len * es);
+		next = runs[i].start;
+	}
+	GAUSS_ASSERT(m == next);
+	return GAUSS_OK;
+}
+
 enum gauss_status
 chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 	     const uint8_t *payload, size_t payload_nbytes, bool stored,
@@ -314,54 +532,16 @@ chunk_decode(enum fmt_kind kind, const struct rans_dtable *d,
 			return err_setf(eb, GAUSS_E_NOMEM, "out of memory");
 		TRY(gmm_decode(fmt_gmm_dtype(kind), payload, payload_nbytes,
 			       dst, nbytes / es, s->kernels, s->gmm, eb));
-	} else if (d->whole.count) {
-		TRY(decode_whole(kind, d, payload, payload_nbytes, dst, nbytes,
-				 s, eb));
+	} else if (d->whole.flags & FMT_BLOCK_ZRUNS) {
+		TRY(decode_zruns(kind, d, payload, payload_nbytes, dst,
+				 nbytes, s, eb));
 	} else {
-		const size_t n = nbytes / split_elem_nbytes(kind);
-		const size_t raw_nbytes = split_raw_nbytes(kind, n);
-		size_t stream_nbytes;
-
-		if (n * split_elem_nbytes(kind) != nbytes ||
-		    payload_nbytes < raw_nbytes)
-			return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
-					"shorter than its raw plane");
-		stream_nbytes = payload_nbytes - raw_nbytes;
-		/*
-		 * The unused high bits of an fp16 plane's last byte are zero
-		 * (gauss(5)); no checksum covers them, so a change there is
-		 * caught here or not at all.
-		 */
-		if (kind == FMT_KIND_EXP_F16 && (3 * n) % 8 &&
-		    payload[payload_nbytes - 1] >> ((3 * n) % 8))
-			return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding "
-					"bits after the fp16 plane");
-		if (d->nsym == 1) {
-			if (stream_nbytes != 0)
-				return err_setf(eb, GAUSS_E_CORRUPT, "chunk of "
-						"a one-symbol table has a "
-						"stream");
-			split_merge_const(kind, d->only_symbol,
-					  payload, n, dst);
-		} else if (kind == FMT_KIND_EXP_BF16) {
-			if (s->kernels->decode_bf16(d, payload, stream_nbytes,
-						    payload + stream_nbytes,
-						    dst, n) != GAUSS_OK)
-				goto damaged;
-		} else {
-			GAUSS_ASSERT(nbytes <= s->cap_nbytes);
-			if (s->kernels->decode(d, payload, stream_nbytes,
-					       s->syms, n) != GAUSS_OK)
-				goto damaged;
-			split_merge(kind, s->syms, payload + stream_nbytes, n,
-				    dst);
-		}
+		TRY(decode_coded(kind, d, payload, payload_nbytes, dst,
+				 nbytes, s, eb));
 	}
 	if (s->kernels->hash->h64(dst, nbytes) != checksum)
 		return err_setf(eb, GAUSS_E_CHECKSUM, "checksum mismatch");
 	return GAUSS_OK;
-damaged:
-	return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
 }
 
 enum gauss_status
@@ -378,6 +558,7 @@ chunk_decode_pair(enum fmt_kind kind, const struct rans_dtable *d,
 	enum gauss_status st[2];
 
 	if (kind != FMT_KIND_EXP_BF16 || d->nsym < 2 || d->whole.count ||
+	    d->whole.flags ||
 	    stored[0] || stored[1] || nbytes % 2 != 0 ||
 	    payload_nbytes[0] < n || payload_nbytes[1] < n) {
 		for (unsigned c = 0; c < 2; c++) {

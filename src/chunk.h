@@ -18,6 +18,13 @@
 
 struct rans_kernels;
 
+/* A run of zero elements of a chunk (format version 5): elements
+ * [start, start + len), len >= FMT_ZRUN_MIN. */
+struct chunk_zrun {
+	uint32_t start;
+	uint32_t len;
+};
+
 /*
  * Per-worker buffers for the symbol and raw planes of one chunk, and the
  * rANS kernels the worker runs (the best level after init; any level gives
@@ -32,11 +39,27 @@ struct chunk_scratch {
 	struct rans_dtable *dtable;	/* compress checking its blocks: */
 	uint8_t *check;			/* a decoder table and a chunk */
 	struct gmm_scratch *gmm;	/* lossy shards' buffers, made on use */
+	struct chunk_zrun *zruns;	/* zero runs, made on use */
+	size_t zruns_cap;
+	uint8_t *zbuf;			/* a block without its zero runs */
+	size_t zbuf_cap;
 };
 
 enum gauss_status chunk_scratch_init(struct chunk_scratch *s,
 				     size_t chunk_nbytes);
 void chunk_scratch_free(struct chunk_scratch *s);
+
+/* Makes room for nruns runs in s->zruns; GAUSS_E_NOMEM otherwise. */
+enum gauss_status chunk_zruns_reserve(struct chunk_scratch *s, size_t nruns,
+				      struct errbuf *eb);
+
+/*
+ * Finds the runs of at least FMT_ZRUN_MIN all-zero elements among the n
+ * elements of a float kind at src; runs needs room for n / FMT_ZRUN_MIN.
+ * Returns their count.
+ */
+size_t chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
+			struct chunk_zrun *runs);
 
 /*
  * Reads a block's table for kind in a file of format `version`: the
@@ -76,6 +99,17 @@ chunk_record_bound(size_t nbytes)
 size_t chunk_encode(enum fmt_kind kind, const struct rans_etable *t,
 		    const uint8_t *src, size_t nbytes, uint8_t *out,
 		    struct chunk_scratch *s);
+
+/*
+ * chunk_encode() for a block whose table has FMT_BLOCK_ZRUNS set: the
+ * chunk's nruns zero runs (increasing, apart) go first, and rest holds the
+ * chunk's other elements, in order. chunk_encode() itself passes no run.
+ */
+size_t chunk_encode_zruns(enum fmt_kind kind, const struct rans_etable *t,
+			  const uint8_t *src, size_t nbytes,
+			  const struct chunk_zrun *runs, size_t nruns,
+			  const uint8_t *rest, uint8_t *out,
+			  struct chunk_scratch *s);
 
 /*
  * Parses one chunk record at the cursor for a chunk of nbytes original

@@ -36,17 +36,26 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		4	/* written */
+#define FMT_VERSION		5	/* written */
 #define FMT_VERSION_GMM		3	/* lossy kinds from this version on */
 #define FMT_VERSION_WHOLE	4	/* whole-value lists from this one on */
+#define FMT_VERSION_ZRUNS	5	/* block flags, zero runs from this one */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
-#define FMT_VERSION_MAX		4
+#define FMT_VERSION_MAX		5
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12
 #define FMT_CHUNK_LOG2_MAX	26
 #define FMT_BLOCK_LOG2_MAX	34
 #define FMT_CHECKSUM_NBYTES	8
+/*
+ * Zero runs (version 5): in a block whose table sets FMT_BLOCK_ZRUNS, a
+ * coded chunk of a float kind starts with a list of runs of at least
+ * FMT_ZRUN_MIN elements whose bytes are all zero (+0.0); the rest of the
+ * payload codes the other elements only. gauss(5), "Zero runs".
+ */
+#define FMT_BLOCK_ZRUNS		0x01	/* the block-flags byte's only bit */
+#define FMT_ZRUN_MIN		32
 
 enum fmt_kind {
 	FMT_KIND_STORED = 0,

@@ -476,6 +476,79 @@ kind_of_dtype(enum gauss_dtype dtype)
 	}
 }
 
+/*
+ * The table a block of n elements at src with these exponent counts gets
+ * (whole values chosen, frequencies normalised) into t, and what coding
+ * it would take, in 1/65536 bits: symbols and raw plane.
+ */
+static uint64_t
+block_table(enum fmt_kind kind, const uint8_t *src, size_t n,
+	    const uint64_t counts_in[256], struct rans_table *t)
+{
+	uint64_t counts[256];
+	struct rans_whole w;
+	size_t plain = n;
+
+	memcpy(counts, counts_in, sizeof(counts));
+	split_whole_choose(kind, src, n, counts, &w);
+	rans_table_normalize(counts, t);
+	t->whole = w;
+	for (unsigned i = 0; i < w.count; i++)
+		plain -= (size_t)counts[w.code[i]];
+	return rans_table_cost_q16(t, counts) +
+	       ((uint64_t)split_raw_nbytes(kind, plain) << 19);
+}
+
+/*
+ * Zero runs (format version 5): finds each chunk's runs of zeros into
+ * s->zruns (zcount[c] of them for chunk c) and gathers the other elements
+ * in s->zbuf. Returns their count, or SIZE_MAX when memory is short.
+ */
+static size_t
+block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
+	    const uint8_t *src, size_t nbytes, size_t *zcount,
+	    uint64_t *list_bytes, struct chunk_scratch *s)
+{
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	const size_t es = split_elem_nbytes(kind);
+	size_t nr = 0, m = 0, c = 0;
+
+	if (chunk_zruns_reserve(s, nbytes / es / FMT_ZRUN_MIN + 1, NULL) !=
+	    GAUSS_OK)
+		return SIZE_MAX;
+	if (s->zbuf_cap < nbytes) {
+		uint8_t *p = realloc(s->zbuf, nbytes);
+
+		if (p == NULL)
+			return SIZE_MAX;
+		s->zbuf = p;
+		s->zbuf_cap = nbytes;
+	}
+	*list_bytes = 0;
+	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
+		const size_t cn = MIN(chunk_nbytes, nbytes - off) / es;
+		const uint8_t *p = src + off;
+		struct chunk_zrun *r = s->zruns + nr;
+		size_t at = 0;
+
+		zcount[c] = chunk_zruns_find(kind, p, cn, r);
+		*list_bytes += varint_len(zcount[c]);
+		for (size_t i = 0; i <= zcount[c]; i++) {
+			const size_t to = i < zcount[c] ? r[i].start : cn;
+
+			memcpy(s->zbuf + m * es, p + at * es, (to - at) * es);
+			m += to - at;
+			if (i < zcount[c]) {
+				*list_bytes += varint_len(r[i].start - at) +
+					varint_len(r[i].len - FMT_ZRUN_MIN);
+				at = (size_t)r[i].start + r[i].len;
+			}
+		}
+		nr += zcount[c];
+	}
+	return m;
+}
+
 /* Codes one block (all its chunks) into out; returns its size. */
 static size_t
 code_block(const struct pipeline_opts *o, enum fmt_kind kind,
@@ -483,29 +556,76 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 	   struct chunk_scratch *s)
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	const size_t es = split_elem_nbytes(kind);
 	struct rans_etable *e = NULL;
-	size_t len = 0;
+	size_t *zcount = NULL, len = 0;
 
 	if (fmt_kind_has_table(kind)) {
+		const size_t n = nbytes / es;
 		uint64_t counts[256] = { 0 };
 		struct rans_table t;
-		struct rans_whole w;
+		uint64_t cost;
 
-		split_count(kind, src, nbytes / split_elem_nbytes(kind),
-			    counts);
-		split_whole_choose(kind, src, nbytes / split_elem_nbytes(kind),
-				   counts, &w);
-		rans_table_normalize(counts, &t);
-		t.whole = w;
+		split_count(kind, src, n, counts);
+		cost = block_table(kind, src, n, counts, &t);
+		/*
+		 * Zeros in runs: the block drops them from its symbols when
+		 * that makes it smaller, run lists included.
+		 */
+		if (fmt_kind_is_float(kind) && counts[0] >= FMT_ZRUN_MIN &&
+		    (zcount = calloc((nbytes + chunk_nbytes - 1) /
+				     chunk_nbytes, sizeof(*zcount))) != NULL) {
+			uint64_t list_bytes, zc[256] = { 0 };
+			struct rans_table zt;
+			size_t m = block_zruns(o, kind, src, nbytes, zcount,
+					       &list_bytes, s);
+
+			if (m != SIZE_MAX && m < n) {
+				uint64_t zcost = list_bytes << 19;
+
+				if (m > 0) {
+					split_count(kind, s->zbuf, m, zc);
+					zcost += block_table(kind, s->zbuf, m,
+							     zc, &zt);
+				} else {
+					zc[0] = 1;	/* any table will do */
+					rans_table_normalize(zc, &zt);
+				}
+				if (zcost < cost) {
+					t = zt;
+					t.whole.flags = FMT_BLOCK_ZRUNS;
+				}
+			}
+			if (!(t.whole.flags & FMT_BLOCK_ZRUNS)) {
+				free(zcount);
+				zcount = NULL;
+			}
+		}
 		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);
 	}
-	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
+	for (size_t off = 0, c = 0, r = 0, z = 0; off < nbytes;
+	     off += chunk_nbytes, c++) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off);
 
-		len += chunk_encode(kind, e, src + off, cn, out + len, s);
+		if (zcount != NULL) {
+			size_t m = cn / es;
+
+			for (size_t i = 0; i < zcount[c]; i++)
+				m -= s->zruns[r + i].len;
+			len += chunk_encode_zruns(kind, e, src + off, cn,
+						  s->zruns + r, zcount[c],
+						  s->zbuf + z * es, out + len,
+						  s);
+			r += zcount[c];
+			z += m;
+		} else {
+			len += chunk_encode(kind, e, src + off, cn, out + len,
+					    s);
+		}
 	}
+	free(zcount);
 	return len;
 }
 

@@ -71,6 +71,7 @@ struct rans_whole {
 	uint32_t value[RANS_WHOLE_MAX];	/* the bits of each value */
 	uint8_t is_whole[256];		/* derived: 1 for a whole symbol */
 	uint32_t of_code[256];		/* derived: its value */
+	uint8_t flags;			/* the block's flags (FMT_BLOCK_*) */
 };
 
 /* A normalised frequency table over byte symbols. */
@@ -208,6 +209,14 @@ double rans_table_entropy(const struct rans_table *t);
  * of -log2(freq/M)); used to decide whether coding pays.
  */
 double rans_table_cost(const struct rans_table *t, const uint64_t counts[256]);
+
+/*
+ * The same in 1/65536 bits, with integer arithmetic only, so that choices
+ * made from it are the same on every machine (counts of one block: the
+ * sum fits in 64 bits).
+ */
+uint64_t rans_table_cost_q16(const struct rans_table *t,
+			     const uint64_t counts[256]);
 
 /*
  * The kernels. Every level (scalar, AVX2, AVX-512) gives the same bytes and

@@ -508,3 +508,33 @@ rans_table_cost(const struct rans_table *t, const uint64_t counts[256])
 				(RANS_SCALE_BITS - log2((double)t->freq[s]));
 	return bits;
 }
+
+/* log2(x) for 1 <= x < 2^32 in 1/65536 units, by repeated squaring. */
+static uint64_t
+log2_q16(uint32_t x)
+{
+	const unsigned e = 31u - (unsigned)__builtin_clz(x);
+	uint64_t m = ((uint64_t)x << 30) >> e;	/* [1, 2) in Q30 */
+	uint64_t r = (uint64_t)e << 16;
+
+	for (unsigned b = 16; b-- > 0;) {
+		m = (m * m) >> 30;
+		if (m >= (uint64_t)1 << 31) {
+			m >>= 1;
+			r |= (uint64_t)1 << b;
+		}
+	}
+	return r;
+}
+
+uint64_t
+rans_table_cost_q16(const struct rans_table *t, const uint64_t counts[256])
+{
+	uint64_t q = 0;
+
+	for (unsigned s = 0; s < 256; s++)
+		if (counts[s])
+			q += counts[s] * (((uint64_t)RANS_SCALE_BITS << 16) -
+					  log2_q16(t->freq[s]));
+	return q;
+}

@@ -802,20 +802,22 @@ if [ $rc -eq 0 ] && [ "$(sha256sum <v1.safetensors | cut -d' ' -f1)" = "$v1_sha"
 else
 	bad format1-decompress "exit $rc: $(errtxt)"
 fi
-run "$gauss" compress v1.safetensors v4.gauss
-if [ $rc -eq 0 ] && [ "$(od -A n -t u1 -j 8 -N 1 v4.gauss | tr -d ' ')" = 4 ] &&
-   "$gauss" decompress -q v4.gauss v4.safetensors && cmp -s v1.safetensors v4.safetensors; then
-	ok format1-recompress-as-4
+run "$gauss" compress v1.safetensors v5.gauss
+if [ $rc -eq 0 ] && [ "$(od -A n -t u1 -j 8 -N 1 v5.gauss | tr -d ' ')" = 5 ] &&
+   "$gauss" decompress -q v5.gauss v5.safetensors && cmp -s v1.safetensors v5.safetensors; then
+	ok format1-recompress-as-5
 else
-	bad format1-recompress-as-4 "exit $rc: $(errtxt)"
+	bad format1-recompress-as-5 "exit $rc: $(errtxt)"
 fi
 
-# Files of the versions before 4 (whole-value symbols) still decompress,
-# byte for byte: a pruned bf16 model in version 2, a lossy file of gauss
-# 0.3 in version 3 (its lossy values as that version decoded them).
+# Files of the versions before 5 (zero runs) still decompress, byte for
+# byte: a pruned bf16 model in version 2, a lossy file of gauss 0.3 in
+# version 3 (its lossy values as that version decoded them), the same
+# pruned model in version 4 (whole-value symbols).
 data=$(dirname "$(realpath "$0")")/data
 for v in "2-pruned 108509d56c1ed66f3d868c67cb4a356bfe4a1b1226c6538c4c4234e4fb683662" \
-	 "3-lossy 96e577bead5359d7ef8b9b4eea1e59e343e7231df8dbdc21c6822408fcd5e3cf"; do
+	 "3-lossy 96e577bead5359d7ef8b9b4eea1e59e343e7231df8dbdc21c6822408fcd5e3cf" \
+	 "4-pruned 108509d56c1ed66f3d868c67cb4a356bfe4a1b1226c6538c4c4234e4fb683662"; do
 	name=${v%% *}
 	run "$gauss" decompress -f "$data/format$name.gauss" "old$name.safetensors"
 	if [ $rc -eq 0 ] && [ "$(sha256sum <"old$name.safetensors" | cut -d' ' -f1)" = "${v#* }" ] &&

@@ -112,7 +112,7 @@ test_format_header_exact_bytes(void **state)
 	fmt_header_write(&h, out);
 	/* gauss(5): magic, u16 version, chunk and block log2, 8 reserved */
 	assert_memory_equal(out, "\x89GSZ\r\n\x1a\n", 8);
-	assert_int_equal(out[8], 4);
+	assert_int_equal(out[8], 5);
 	assert_int_equal(out[9], 0);
 	assert_int_equal(out[10], 19);
 	assert_int_equal(out[11], 24);
@@ -215,7 +215,7 @@ test_format_header_legacy_prefix_short(void **state)
 static void
 test_format_header_other_versions(void **state)
 {
-	static const unsigned versions[] = { 0, 5, 0x100, 0xffff };
+	static const unsigned versions[] = { 0, 6, 0x100, 0xffff };
 	uint8_t out[FMT_HEADER_NBYTES];
 
 	(void)state;
@@ -1146,6 +1146,139 @@ test_format_chunk_one_symbol_stream_rejected(void **state)
 	free(e);
 }
 
+/*
+ * Zero runs (version 5): a chunk of a block with FMT_BLOCK_ZRUNS starts
+ * with its run list. Valid lists decode to zeros in place, the other
+ * elements after them; lists that overrun the chunk, claim too many runs,
+ * end early or leave stray bytes are refused.
+ */
+static size_t
+zr_record(uint8_t *rec, const uint8_t *payload, size_t payload_nbytes,
+	  const uint8_t *want, size_t nbytes)
+{
+	size_t n = varint_put(rec, (uint64_t)payload_nbytes << 1);
+
+	memcpy(rec + n, payload, payload_nbytes);
+	n += payload_nbytes;
+	put_le64(rec + n, XXH3_64bits(want, nbytes));
+	return n + 8;
+}
+
+static void
+test_format_chunk_zero_runs(void **state)
+{
+	enum { NB = 4096, N = NB / 2 };
+	struct chunk_scratch s;
+	struct enc_chunk *e = aligned_alloc(64, sizeof(*e));
+	uint64_t counts[256] = { [0x7e] = 1 };
+	struct rans_table t;
+	uint8_t pay[NB], rec[NB + 64], want[NB];
+	uint8_t *const dst = dst_area + AREA_NBYTES - NB;
+	size_t n, m;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, NB), GAUSS_OK);
+	rans_table_normalize(counts, &t);
+	t.whole.flags = FMT_BLOCK_ZRUNS;
+	rans_dtable_build(&t, FMT_VERSION, &e->d);
+
+	/* every element in one run: the list is the whole payload */
+	memset(want, 0, NB);
+	n = varint_put(pay, 1);
+	n += varint_put(pay + n, 0);
+	n += varint_put(pay + n, N - FMT_ZRUN_MIN);
+	m = zr_record(rec, pay, n, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_OK);
+	assert_memory_equal(dst, want, NB);
+	/* the same with a stray byte after the list */
+	pay[n] = 0;
+	m = zr_record(rec, pay, n + 1, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_E_CORRUPT);
+
+	/*
+	 * Runs [100, 132) and [2000, 2048), the other 1968 elements coded
+	 * under the one-symbol table: their raw plane alone.
+	 */
+	n = varint_put(pay, 2);
+	n += varint_put(pay + n, 100);
+	n += varint_put(pay + n, 32 - FMT_ZRUN_MIN);
+	n += varint_put(pay + n, 2000 - 132);
+	n += varint_put(pay + n, 48 - FMT_ZRUN_MIN);
+	for (size_t i = 0, k = 0; i < N; i++) {
+		const bool zero = (i >= 100 && i < 132) || i >= 2000;
+		const uint8_t raw = (uint8_t)(i * 7 + 1);
+
+		put_le16(want + 2 * i, zero ? 0 :
+			 (uint16_t)((raw & 0x80) << 8 | 0x7e << 7 |
+				    (raw & 0x7f)));
+		if (!zero)
+			pay[n + k++] = raw;
+	}
+	m = zr_record(rec, pay, n + (N - 32 - 48), want, NB);
+	memset(dst, 0x55, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_OK);
+	assert_memory_equal(dst, want, NB);
+
+	/* a run past the end of the chunk */
+	n = varint_put(pay, 1);
+	n += varint_put(pay + n, 10);
+	n += varint_put(pay + n, N - FMT_ZRUN_MIN);
+	m = zr_record(rec, pay, n, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_E_CORRUPT);
+	/* a gap that leaves less than a run's minimum */
+	n = varint_put(pay, 1);
+	n += varint_put(pay + n, N - FMT_ZRUN_MIN + 1);
+	n += varint_put(pay + n, 0);
+	m = zr_record(rec, pay, n, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_E_CORRUPT);
+	/* more runs than the chunk can hold, and a list cut short */
+	n = varint_put(pay, N / FMT_ZRUN_MIN + 1);
+	m = zr_record(rec, pay, n, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_E_CORRUPT);
+	n = varint_put(pay, 2);
+	n += varint_put(pay + n, 0);
+	n += varint_put(pay + n, 0);
+	m = zr_record(rec, pay, n, want, NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
+			 GAUSS_E_CORRUPT);
+
+	/* the flags byte: read back in version 5, an unknown bit refused */
+	{
+		uint8_t tab[CHUNK_TABLE_MAX_NBYTES];
+		const size_t tn = chunk_table_write(FMT_KIND_EXP_BF16, &t,
+						    tab);
+		struct rans_table back;
+		struct cursor c;
+
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16,
+						  FMT_VERSION, &c, &back,
+						  NULL), GAUSS_OK);
+		assert_int_equal(back.whole.flags, FMT_BLOCK_ZRUNS);
+		assert_int_equal(cursor_left(&c), 0);
+		tab[tn - 1] = 0x02;
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16,
+						  FMT_VERSION, &c, &back,
+						  NULL), GAUSS_E_CORRUPT);
+		/* version 4 has no flags byte: it is left unread */
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, 4, &c,
+						  &back, NULL), GAUSS_OK);
+		assert_int_equal(cursor_left(&c), 1);
+		assert_int_equal(back.whole.flags, 0);
+	}
+	chunk_scratch_free(&s);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -1175,6 +1308,7 @@ main(void)
 		cmocka_unit_test(test_format_chunk_damage_never_passes),
 		cmocka_unit_test(test_format_chunk_rejects_bad_lengths),
 		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
+		cmocka_unit_test(test_format_chunk_zero_runs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
