@@ -69,29 +69,47 @@ elem_zero(const uint8_t *src, size_t es, size_t i)
 			 get_le32(src + 4 * i) == 0;
 }
 
+/* Are the 16 elements (es bytes each) at p all zero bytes? */
+static inline bool
+group_zero(const uint8_t *p, size_t es)
+{
+	uint64_t acc = 0;
+
+	for (size_t k = 0; k < 2 * es; k++)
+		acc |= get_le64(p + 8 * k);
+	return acc == 0;
+}
+
+/*
+ * A run of FMT_ZRUN_MIN = 32 zeros or more holds an aligned group of 16,
+ * so the scan tests groups of 16 elements and only looks at single
+ * elements around a group of zeros: every maximal run is found once, and
+ * kept when it is long enough.
+ */
+_Static_assert(FMT_ZRUN_MIN >= 2 * 16 - 1, "a run must hold a group");
+
 size_t
 chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
 		 struct chunk_zrun *runs)
 {
 	const size_t es = split_elem_nbytes(kind);
-	size_t count = 0, i = 0;
+	size_t count = 0, done = 0;	/* elements before done are seen */
 
-	while (i < n) {
-		size_t j;
+	for (size_t g = 0; g + 16 <= n; g += 16) {
+		size_t a = g, b = g + 16;
 
-		if (!elem_zero(src, es, i)) {
-			i++;
+		if (g < done || !group_zero(src + g * es, es))
 			continue;
-		}
-		j = i + 1;
-		while (j < n && elem_zero(src, es, j))
-			j++;
-		if (j - i >= FMT_ZRUN_MIN) {
-			runs[count].start = (uint32_t)i;
-			runs[count].len = (uint32_t)(j - i);
+		while (a > done && elem_zero(src, es, a - 1))
+			a--;
+		while (b < n && elem_zero(src, es, b))
+			b++;
+		if (b - a >= FMT_ZRUN_MIN) {
+			runs[count].start = (uint32_t)a;
+			runs[count].len = (uint32_t)(b - a);
 			count++;
 		}
-		i = j;
+		done = b;
 	}
 	return count;
 }

@@ -516,6 +516,15 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 	if (chunk_zruns_reserve(s, nbytes / es / FMT_ZRUN_MIN + 1, NULL) !=
 	    GAUSS_OK)
 		return SIZE_MAX;
+	*list_bytes = 0;
+	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
+		zcount[c] = chunk_zruns_find(kind, src + off,
+					     MIN(chunk_nbytes, nbytes - off) /
+					     es, s->zruns + nr);
+		nr += zcount[c];
+	}
+	if (nr == 0)
+		return nbytes / es;	/* no run: nothing to gather */
 	if (s->zbuf_cap < nbytes) {
 		uint8_t *p = realloc(s->zbuf, nbytes);
 
@@ -524,14 +533,14 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 		s->zbuf = p;
 		s->zbuf_cap = nbytes;
 	}
-	*list_bytes = 0;
+	nr = 0;
+	c = 0;
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off) / es;
 		const uint8_t *p = src + off;
 		struct chunk_zrun *r = s->zruns + nr;
 		size_t at = 0;
 
-		zcount[c] = chunk_zruns_find(kind, p, cn, r);
 		*list_bytes += varint_len(zcount[c]);
 		for (size_t i = 0; i <= zcount[c]; i++) {
 			const size_t to = i < zcount[c] ? r[i].start : cn;

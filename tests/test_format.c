@@ -1279,6 +1279,66 @@ test_format_chunk_zero_runs(void **state)
 	free(e);
 }
 
+/*
+ * chunk_zruns_find() tests groups of 16 elements: on random patterns of
+ * zero runs (lengths around 16 and 32, at every alignment, at both ends)
+ * it finds exactly the maximal runs of 32 or more that a plain scan does.
+ */
+static void
+test_format_zero_runs_find(void **state)
+{
+	enum { N = 3000 };
+	static const enum fmt_kind kinds[] = { FMT_KIND_EXP_BF16,
+					       FMT_KIND_EXP_F32 };
+	uint8_t *src = malloc(N * 4);
+	struct chunk_zrun got[N / FMT_ZRUN_MIN], want[N / FMT_ZRUN_MIN];
+	uint64_t seed = 11;
+
+	(void)state;
+	assert_non_null(src);
+	for (unsigned round = 0; round < 400; round++) {
+		const enum fmt_kind kind = kinds[round % 2];
+		const size_t es = split_elem_nbytes(kind);
+		const size_t n = N - test_rand(&seed) % 100;
+		size_t nw = 0, ng;
+
+		/* non-zero elements (one zero byte at most), then runs */
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = 1u << (test_rand(&seed) % (8 * es));
+
+			if (es == 2)
+				put_le16(src + 2 * i, (uint16_t)v);
+			else
+				put_le32(src + 4 * i, v);
+		}
+		for (size_t p = test_rand(&seed) % 3 ? 0 : test_rand(&seed) % 50;
+		     p < n;) {
+			const size_t len = 10 + test_rand(&seed) % 40;
+
+			memset(src + p * es, 0, MIN(len, n - p) * es);
+			p += len + 1 + test_rand(&seed) % 60;
+		}
+		for (size_t i = 0; i < n;) {
+			size_t j = i;
+
+			while (j < n && (es == 2 ? get_le16(src + 2 * j) :
+					 get_le32(src + 4 * j)) == 0)
+				j++;
+			if (j - i >= FMT_ZRUN_MIN)
+				want[nw++] = (struct chunk_zrun){
+					(uint32_t)i, (uint32_t)(j - i) };
+			i = j > i ? j : i + 1;
+		}
+		ng = chunk_zruns_find(kind, src, n, got);
+		assert_int_equal(ng, nw);
+		for (size_t k = 0; k < nw; k++) {
+			assert_int_equal(got[k].start, want[k].start);
+			assert_int_equal(got[k].len, want[k].len);
+		}
+	}
+	free(src);
+}
+
 int
 main(void)
 {
@@ -1309,6 +1369,7 @@ main(void)
 		cmocka_unit_test(test_format_chunk_rejects_bad_lengths),
 		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
 		cmocka_unit_test(test_format_chunk_zero_runs),
+		cmocka_unit_test(test_format_zero_runs_find),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

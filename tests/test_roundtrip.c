@@ -736,6 +736,29 @@ test_roundtrip_sparse(void **state)
 					 "%llu", dtypes[d],
 					 (unsigned long long)ti.stored_nbytes,
 					 (unsigned long long)tk.stored_nbytes);
+			/* random access: a range across zero rows and the
+			 * runs case whole, read alone, as in the file */
+			{
+				const size_t es = d == 2 ? 4 : 2;
+				uint8_t *buf = malloc(N * es);
+				struct gauss_tensor_info tr;
+
+				assert_non_null(buf);
+				assert_int_equal(gauss_reader_read(r, k + 8,
+						 1000, 3000, buf, N * es),
+						 GAUSS_OK);
+				assert_int_equal(gauss_reader_tensor_info(r,
+						 k + 8, &ti), GAUSS_OK);
+				assert_memory_equal(buf, file + ti.offset +
+						    1000 * es, 3000 * es);
+				assert_int_equal(gauss_reader_read(r, k + 9, 0,
+						 N, buf, N * es), GAUSS_OK);
+				assert_int_equal(gauss_reader_tensor_info(r,
+						 k + 9, &tr), GAUSS_OK);
+				assert_memory_equal(buf, file + tr.offset,
+						    N * es);
+				free(buf);
+			}
 		}
 		gauss_reader_close(r);
 		unlink(path);
