@@ -184,6 +184,8 @@ scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
 		pool_free(o->cache, sv[i].etable);
 		pool_free(o->cache, sv[i].dtable);
 		pool_free(o->cache, sv[i].check);
+		free(sv[i].zruns);
+		free(sv[i].zbuf);
 		if (i < o->gmm_cache_n && o->gmm_cache[i] == NULL)
 			o->gmm_cache[i] = sv[i].gmm;
 		else
