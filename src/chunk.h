@@ -54,9 +54,10 @@ enum gauss_status chunk_zruns_reserve(struct chunk_scratch *s, size_t nruns,
 				      struct errbuf *eb);
 
 /*
- * Finds the runs of at least FMT_ZRUN_MIN all-zero elements among the n
- * elements of a float kind at src; runs needs room for n / FMT_ZRUN_MIN.
- * Returns their count.
+ * Finds runs of all-zero elements among the n elements of a float kind at
+ * src: every maximal run that holds 32 zeros starting at a multiple of 16
+ * (so every run of 47 or more), in order; runs needs room for
+ * n / FMT_ZRUN_MIN. Returns their count.
  */
 size_t chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
 			struct chunk_zrun *runs);

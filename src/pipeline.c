@@ -479,20 +479,20 @@ kind_of_dtype(enum gauss_dtype dtype)
 }
 
 /*
- * The table a block of n elements at src with these exponent counts gets
- * (whole values chosen, frequencies normalised) into t, and what coding
- * it would take, in 1/65536 bits: symbols and raw plane.
+ * The table of a block of n elements with these exponent counts and
+ * whole-value candidates (split_whole_count()) into t, and what coding
+ * the block would take, in 1/65536 bits: symbols and raw plane.
  */
 static uint64_t
-block_table(enum fmt_kind kind, const uint8_t *src, size_t n,
-	    const uint64_t counts_in[256], struct rans_table *t)
+block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
+	    const struct split_whole_cands *wc, struct rans_table *t)
 {
 	uint64_t counts[256];
 	struct rans_whole w;
 	size_t plain = n;
 
 	memcpy(counts, counts_in, sizeof(counts));
-	split_whole_choose(kind, src, n, counts, &w);
+	split_whole_pick(kind, n, counts, wc, &w);
 	rans_table_normalize(counts, t);
 	t->whole = w;
 	for (unsigned i = 0; i < w.count; i++)
@@ -503,61 +503,126 @@ block_table(enum fmt_kind kind, const uint8_t *src, size_t n,
 
 /*
  * Zero runs (format version 5): finds each chunk's runs of zeros into
- * s->zruns (zcount[c] of them for chunk c) and gathers the other elements
- * in s->zbuf. Returns their count, or SIZE_MAX when memory is short.
+ * s->zruns, zcount[c] of them for chunk c; returns the elements they
+ * cover and, in *list_bytes, what the run lists take. SIZE_MAX when
+ * memory is short.
  */
 static size_t
-block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
-	    const uint8_t *src, size_t nbytes, size_t *zcount,
-	    uint64_t *list_bytes, struct chunk_scratch *s)
+block_zruns_find(const struct pipeline_opts *o, enum fmt_kind kind,
+		 const uint8_t *src, size_t nbytes, size_t *zcount,
+		 uint64_t *list_bytes, struct chunk_scratch *s)
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
 	const size_t es = split_elem_nbytes(kind);
-	size_t nr = 0, m = 0, c = 0;
+	size_t nr = 0, covered = 0, c = 0;
 
 	if (chunk_zruns_reserve(s, nbytes / es / FMT_ZRUN_MIN + 1, NULL) !=
 	    GAUSS_OK)
 		return SIZE_MAX;
 	*list_bytes = 0;
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
+		const struct chunk_zrun *r = s->zruns + nr;
+		size_t at = 0;
+
 		zcount[c] = chunk_zruns_find(kind, src + off,
 					     MIN(chunk_nbytes, nbytes - off) /
 					     es, s->zruns + nr);
+		*list_bytes += varint_len(zcount[c]);
+		for (size_t i = 0; i < zcount[c]; i++) {
+			*list_bytes += varint_len(r[i].start - at) +
+				       varint_len(r[i].len - FMT_ZRUN_MIN);
+			at = (size_t)r[i].start + r[i].len;
+			covered += r[i].len;
+		}
 		nr += zcount[c];
 	}
-	if (nr == 0)
-		return nbytes / es;	/* no run: nothing to gather */
+	return covered;
+}
+
+/* Gathers the elements outside the runs of block_zruns_find() in s->zbuf. */
+static bool
+block_zruns_gather(const struct pipeline_opts *o, enum fmt_kind kind,
+		   const uint8_t *src, size_t nbytes, const size_t *zcount,
+		   struct chunk_scratch *s)
+{
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	const size_t es = split_elem_nbytes(kind);
+	size_t nr = 0, m = 0, c = 0;
+
 	if (s->zbuf_cap < nbytes) {
 		uint8_t *p = realloc(s->zbuf, nbytes);
 
 		if (p == NULL)
-			return SIZE_MAX;
+			return false;
 		s->zbuf = p;
 		s->zbuf_cap = nbytes;
 	}
-	nr = 0;
-	c = 0;
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off) / es;
-		const uint8_t *p = src + off;
-		struct chunk_zrun *r = s->zruns + nr;
+		const struct chunk_zrun *r = s->zruns + nr;
 		size_t at = 0;
 
-		*list_bytes += varint_len(zcount[c]);
 		for (size_t i = 0; i <= zcount[c]; i++) {
 			const size_t to = i < zcount[c] ? r[i].start : cn;
 
-			memcpy(s->zbuf + m * es, p + at * es, (to - at) * es);
+			memcpy(s->zbuf + m * es, src + off + at * es,
+			       (to - at) * es);
 			m += to - at;
-			if (i < zcount[c]) {
-				*list_bytes += varint_len(r[i].start - at) +
-					varint_len(r[i].len - FMT_ZRUN_MIN);
+			if (i < zcount[c])
 				at = (size_t)r[i].start + r[i].len;
-			}
 		}
 		nr += zcount[c];
 	}
-	return m;
+	return true;
+}
+
+/*
+ * Whether the block's zero runs pay: the table of the block without them
+ * comes from its counts less the runs' zeros (no pass over the data), and
+ * the runs are kept when that table, the run lists included, codes the
+ * block in fewer bits. Then t is that table, flagged, and s->zbuf holds
+ * the other elements; zcount is freed and NULL otherwise.
+ */
+static size_t *
+block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
+	    const uint8_t *src, size_t nbytes, const uint64_t counts[256],
+	    const struct split_whole_cands *wc, uint64_t cost,
+	    struct rans_table *t, struct chunk_scratch *s)
+{
+	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
+	const size_t n = nbytes / split_elem_nbytes(kind);
+	size_t *zcount = calloc((nbytes + chunk_nbytes - 1) / chunk_nbytes,
+				sizeof(*zcount));
+	struct split_whole_cands zwc;
+	uint64_t list_bytes, zcost, zc[256];
+	struct rans_table zt;
+	size_t r;
+
+	if (zcount == NULL)
+		return NULL;
+	r = block_zruns_find(o, kind, src, nbytes, zcount, &list_bytes, s);
+	if (r == 0 || r == SIZE_MAX)
+		goto no;
+	memcpy(zc, counts, sizeof(zc));
+	zc[0] -= r;			/* a +0 has exponent field 0 */
+	zcost = list_bytes << 19;
+	if (r < n) {
+		zwc = *wc;
+		split_whole_drop_zeros(&zwc, r);
+		zcost += block_table(kind, n - r, zc, &zwc, &zt);
+	} else {
+		zc[0] = 1;		/* nothing left: any table will do */
+		rans_table_normalize(zc, &zt);
+	}
+	if (zcost >= cost || !block_zruns_gather(o, kind, src, nbytes, zcount,
+						 s))
+		goto no;
+	*t = zt;
+	t->whole.flags = FMT_BLOCK_ZRUNS;
+	return zcount;
+no:
+	free(zcount);
+	return NULL;
 }
 
 /* Codes one block (all its chunks) into out; returns its size. */
@@ -574,44 +639,17 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 	if (fmt_kind_has_table(kind)) {
 		const size_t n = nbytes / es;
 		uint64_t counts[256] = { 0 };
+		struct split_whole_cands wc;
 		struct rans_table t;
 		uint64_t cost;
 
 		split_count(kind, src, n, counts);
-		cost = block_table(kind, src, n, counts, &t);
-		/*
-		 * Zeros in runs: the block drops them from its symbols when
-		 * that makes it smaller, run lists included.
-		 */
-		if (fmt_kind_is_float(kind) && counts[0] >= FMT_ZRUN_MIN &&
-		    (zcount = calloc((nbytes + chunk_nbytes - 1) /
-				     chunk_nbytes, sizeof(*zcount))) != NULL) {
-			uint64_t list_bytes, zc[256] = { 0 };
-			struct rans_table zt;
-			size_t m = block_zruns(o, kind, src, nbytes, zcount,
-					       &list_bytes, s);
-
-			if (m != SIZE_MAX && m < n) {
-				uint64_t zcost = list_bytes << 19;
-
-				if (m > 0) {
-					split_count(kind, s->zbuf, m, zc);
-					zcost += block_table(kind, s->zbuf, m,
-							     zc, &zt);
-				} else {
-					zc[0] = 1;	/* any table will do */
-					rans_table_normalize(zc, &zt);
-				}
-				if (zcost < cost) {
-					t = zt;
-					t.whole.flags = FMT_BLOCK_ZRUNS;
-				}
-			}
-			if (!(t.whole.flags & FMT_BLOCK_ZRUNS)) {
-				free(zcount);
-				zcount = NULL;
-			}
-		}
+		split_whole_count(kind, src, n, counts, &wc);
+		cost = block_table(kind, n, counts, &wc, &t);
+		/* zeros in runs: dropped from the symbols when that pays */
+		if (fmt_kind_is_float(kind) && counts[0] >= FMT_ZRUN_MIN)
+			zcount = block_zruns(o, kind, src, nbytes, counts, &wc,
+					     cost, &t, s);
 		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);

@@ -237,15 +237,13 @@ cand_cmp(const void *a, const void *b)
 }
 
 void
-split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
-		   uint64_t counts[256], struct rans_whole *w)
+split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
+		  const uint64_t counts[256], struct split_whole_cands *wc)
 {
 	struct whole_cand cand[256];
-	uint64_t saved[256], rest, taken = 0;
 	unsigned ncand = 0, exp;
-	uint8_t code_used[256] = { 0 };
 
-	memset(w, 0, sizeof(*w));
+	wc->ncand = 0;
 	if (!fmt_kind_is_float(kind))
 		return;
 	/* what exponent 0 codes must be able to pass the rules below */
@@ -301,6 +299,40 @@ split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 		}
 		ncand = 2;
 	}
+	wc->ncand = ncand;
+	for (unsigned k = 0; k < ncand; k++) {
+		wc->count[k] = cand[k].count;
+		wc->value[k] = cand[k].value;
+	}
+}
+
+void
+split_whole_drop_zeros(struct split_whole_cands *wc, uint64_t r)
+{
+	for (unsigned k = 0; k < wc->ncand; k++)
+		if (wc->value[k] == 0) {
+			wc->count[k] -= r;
+			return;
+		}
+}
+
+void
+split_whole_pick(enum fmt_kind kind, size_t n, uint64_t counts[256],
+		 const struct split_whole_cands *wc, struct rans_whole *w)
+{
+	struct whole_cand cand[256];
+	uint64_t saved[256], rest, taken = 0;
+	const unsigned ncand = wc->ncand;
+	uint8_t code_used[256] = { 0 };
+
+	memset(w, 0, sizeof(*w));
+	if (!fmt_kind_is_float(kind) || ncand == 0)
+		return;
+	/* the gate of split_whole_count(), for counts that changed since */
+	if (counts[0] < 16 || counts[0] < n / 256)
+		return;
+	for (unsigned k = 0; k < ncand; k++)
+		cand[k] = (struct whole_cand){ wc->count[k], wc->value[k] };
 	qsort(cand, ncand, sizeof(cand[0]), cand_cmp);
 	memcpy(saved, counts, sizeof(saved));
 	rest = counts[0];
@@ -354,6 +386,16 @@ split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 			w->value[b - 1] = tv;
 		}
 	rans_whole_finish(w);
+}
+
+void
+split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
+		   uint64_t counts[256], struct rans_whole *w)
+{
+	struct split_whole_cands wc;
+
+	split_whole_count(kind, src, n, counts, &wc);
+	split_whole_pick(kind, n, counts, &wc, w);
 }
 
 size_t

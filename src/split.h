@@ -56,6 +56,28 @@ void split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
 			uint64_t counts[256], struct rans_whole *w);
 
 /*
+ * split_whole_choose() in two steps: split_whole_count() counts the
+ * candidate values (a pass over src, skipped when exponent 0 is too rare),
+ * split_whole_pick() chooses from those counts alone. Between them,
+ * split_whole_drop_zeros() takes r elements of +0 out of the candidates,
+ * so that the choice for the block without r of its zeros (and with
+ * counts[0] lowered by r, n by r) is made without a pass over it.
+ */
+struct split_whole_cands {
+	unsigned ncand;
+	uint64_t count[256];
+	uint32_t value[256];
+};
+
+void split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
+		       const uint64_t counts[256],
+		       struct split_whole_cands *wc);
+void split_whole_drop_zeros(struct split_whole_cands *wc, uint64_t r);
+void split_whole_pick(enum fmt_kind kind, size_t n, uint64_t counts[256],
+		      const struct split_whole_cands *wc,
+		      struct rans_whole *w);
+
+/*
  * Splits n elements under a table with whole values (w->count > 0): every
  * element gets its symbol in syms[], and the m elements that are not whole
  * values fill a raw plane of split_raw_nbytes(kind, m) bytes, in order

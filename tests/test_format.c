@@ -1281,8 +1281,9 @@ test_format_chunk_zero_runs(void **state)
 
 /*
  * chunk_zruns_find() tests groups of 16 elements: on random patterns of
- * zero runs (lengths around 16 and 32, at every alignment, at both ends)
- * it finds exactly the maximal runs of 32 or more that a plain scan does.
+ * zero runs (lengths around 16 to 48, at every alignment, at both ends)
+ * it finds exactly the maximal runs that a plain scan finds holding 32
+ * zeros from a multiple of 16.
  */
 static void
 test_format_zero_runs_find(void **state)
@@ -1324,7 +1325,9 @@ test_format_zero_runs_find(void **state)
 			while (j < n && (es == 2 ? get_le16(src + 2 * j) :
 					 get_le32(src + 4 * j)) == 0)
 				j++;
-			if (j - i >= FMT_ZRUN_MIN)
+			/* maximal runs holding 32 zeros from a multiple
+			 * of 16 */
+			if ((i + 15) / 16 * 16 + 32 <= j)
 				want[nw++] = (struct chunk_zrun){
 					(uint32_t)i, (uint32_t)(j - i) };
 			i = j > i ? j : i + 1;
