@@ -75,8 +75,12 @@ group_zero(const uint8_t *p, size_t es)
 {
 	uint64_t acc = 0;
 
-	for (size_t k = 0; k < 2 * es; k++)
-		acc |= get_le64(p + 8 * k);
+	for (size_t k = 0; k < 2 * es; k++) {
+		uint64_t v;	/* byte order does not matter to a zero test */
+
+		memcpy(&v, p + 8 * k, 8);
+		acc |= v;
+	}
 	return acc == 0;
 }
 
@@ -89,31 +93,38 @@ group_zero(const uint8_t *p, size_t es)
  */
 _Static_assert(FMT_ZRUN_MIN <= 32, "a found run must be long enough");
 
-size_t
-chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
-		 struct chunk_zrun *runs)
+static inline __attribute__((always_inline)) size_t
+zruns_find(const uint8_t *src, size_t n, struct chunk_zrun *runs,
+	   const size_t es)
 {
-	const size_t es = split_elem_nbytes(kind);
 	size_t count = 0, done = 0;	/* elements before done are seen */
 
-	for (size_t g = 0; g + 16 <= n; g += 16) {
-		size_t a = g, b = g + 16;
+	for (size_t g = 0; g + 32 <= n; g += 16) {
+		size_t a = g, b = g + 32;
 
-		if (g < done || g + 32 > n || !group_zero(src + g * es, es) ||
+		if (g < done || !group_zero(src + g * es, es) ||
 		    !group_zero(src + (g + 16) * es, es))
 			continue;
 		while (a > done && elem_zero(src, es, a - 1))
 			a--;
+		while (b + 16 <= n && group_zero(src + b * es, es))
+			b += 16;
 		while (b < n && elem_zero(src, es, b))
 			b++;
-		if (b - a >= FMT_ZRUN_MIN) {
-			runs[count].start = (uint32_t)a;
-			runs[count].len = (uint32_t)(b - a);
-			count++;
-		}
+		runs[count].start = (uint32_t)a;
+		runs[count].len = (uint32_t)(b - a);
+		count++;
 		done = b;
 	}
 	return count;
+}
+
+size_t
+chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
+		 struct chunk_zrun *runs)
+{
+	return split_elem_nbytes(kind) == 4 ? zruns_find(src, n, runs, 4) :
+					      zruns_find(src, n, runs, 2);
 }
 
 enum gauss_status

@@ -151,6 +151,9 @@ scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 		sv[i].syms = pool_alloc(o->cache, nbytes + 8);
 		sv[i].raw = pool_alloc(o->cache, nbytes + 8);
 		sv[i].etable = pool_alloc(o->cache, sizeof(*sv[i].etable));
+		/* a chunk's elements outside its zero runs */
+		sv[i].zbuf = pool_alloc(o->cache, nbytes);
+		sv[i].zbuf_cap = nbytes;
 		sv[i].cap_nbytes = nbytes;
 		sv[i].kernels = k;
 		if (i < o->gmm_cache_n) {
@@ -166,7 +169,7 @@ scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 				return GAUSS_E_NOMEM;
 		}
 		if (sv[i].syms == NULL || sv[i].raw == NULL ||
-		    sv[i].etable == NULL)
+		    sv[i].etable == NULL || sv[i].zbuf == NULL)
 			return GAUSS_E_NOMEM;
 	}
 	return GAUSS_OK;
@@ -185,7 +188,7 @@ scratches_free(const struct pipeline_opts *o, struct chunk_scratch *sv,
 		pool_free(o->cache, sv[i].dtable);
 		pool_free(o->cache, sv[i].check);
 		free(sv[i].zruns);
-		free(sv[i].zbuf);
+		pool_free(o->cache, sv[i].zbuf);
 		if (i < o->gmm_cache_n && o->gmm_cache[i] == NULL)
 			o->gmm_cache[i] = sv[i].gmm;
 		else
@@ -539,49 +542,12 @@ block_zruns_find(const struct pipeline_opts *o, enum fmt_kind kind,
 	return covered;
 }
 
-/* Gathers the elements outside the runs of block_zruns_find() in s->zbuf. */
-static bool
-block_zruns_gather(const struct pipeline_opts *o, enum fmt_kind kind,
-		   const uint8_t *src, size_t nbytes, const size_t *zcount,
-		   struct chunk_scratch *s)
-{
-	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
-	const size_t es = split_elem_nbytes(kind);
-	size_t nr = 0, m = 0, c = 0;
-
-	if (s->zbuf_cap < nbytes) {
-		uint8_t *p = realloc(s->zbuf, nbytes);
-
-		if (p == NULL)
-			return false;
-		s->zbuf = p;
-		s->zbuf_cap = nbytes;
-	}
-	for (size_t off = 0; off < nbytes; off += chunk_nbytes, c++) {
-		const size_t cn = MIN(chunk_nbytes, nbytes - off) / es;
-		const struct chunk_zrun *r = s->zruns + nr;
-		size_t at = 0;
-
-		for (size_t i = 0; i <= zcount[c]; i++) {
-			const size_t to = i < zcount[c] ? r[i].start : cn;
-
-			memcpy(s->zbuf + m * es, src + off + at * es,
-			       (to - at) * es);
-			m += to - at;
-			if (i < zcount[c])
-				at = (size_t)r[i].start + r[i].len;
-		}
-		nr += zcount[c];
-	}
-	return true;
-}
-
 /*
  * Whether the block's zero runs pay: the table of the block without them
  * comes from its counts less the runs' zeros (no pass over the data), and
  * the runs are kept when that table, the run lists included, codes the
- * block in fewer bits. Then t is that table, flagged, and s->zbuf holds
- * the other elements; zcount is freed and NULL otherwise.
+ * block in fewer bits. Then t is that table, flagged, and the runs'
+ * counts per chunk are returned; NULL otherwise.
  */
 static size_t *
 block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
@@ -614,8 +580,7 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 		zc[0] = 1;		/* nothing left: any table will do */
 		rans_table_normalize(zc, &zt);
 	}
-	if (zcost >= cost || !block_zruns_gather(o, kind, src, nbytes, zcount,
-						 s))
+	if (zcost >= cost)
 		goto no;
 	*t = zt;
 	t->whole.flags = FMT_BLOCK_ZRUNS;
@@ -654,21 +619,29 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);
 	}
-	for (size_t off = 0, c = 0, r = 0, z = 0; off < nbytes;
+	for (size_t off = 0, c = 0, r = 0; off < nbytes;
 	     off += chunk_nbytes, c++) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off);
 
 		if (zcount != NULL) {
-			size_t m = cn / es;
+			const struct chunk_zrun *zr = s->zruns + r;
+			size_t at = 0, m = 0;
 
-			for (size_t i = 0; i < zcount[c]; i++)
-				m -= s->zruns[r + i].len;
-			len += chunk_encode_zruns(kind, e, src + off, cn,
-						  s->zruns + r, zcount[c],
-						  s->zbuf + z * es, out + len,
-						  s);
+			/* the elements outside the runs, in order */
+			for (size_t i = 0; zcount[c] && i <= zcount[c]; i++) {
+				const size_t to = i < zcount[c] ?
+						  zr[i].start : cn / es;
+
+				memcpy(s->zbuf + m * es, src + off + at * es,
+				       (to - at) * es);
+				m += to - at;
+				if (i < zcount[c])
+					at = (size_t)zr[i].start + zr[i].len;
+			}
+			len += chunk_encode_zruns(kind, e, src + off, cn, zr,
+						  zcount[c], s->zbuf,
+						  out + len, s);
 			r += zcount[c];
-			z += m;
 		} else {
 			len += chunk_encode(kind, e, src + off, cn, out + len,
 					    s);
