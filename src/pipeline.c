@@ -1160,6 +1160,12 @@ struct dstate {
 	struct sink out;
 	const struct hash_ops *hops;
 	void *hash;			/* XXH3-128 of the original */
+	/*
+	 * One worker computes the jobs in their order: it feeds the hash
+	 * each chunk as soon as it is decoded, while the chunk is in cache,
+	 * instead of the write stage a block later.
+	 */
+	bool hash_early;
 	struct seglist segs;
 	struct fmt_header fh;
 	struct chunk_scratch *scratch;	/* one per worker */
@@ -1487,6 +1493,10 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 						       &ds->scratch[worker],
 						       &failed, eb);
 				if (st == GAUSS_OK) {
+					if (ds->hash_early)
+						ds->hops->h128_update(
+							ds->hash, dst[0],
+							2 * cn);
 					i++;
 					continue;
 				}
@@ -1497,6 +1507,10 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 						  r->stored, r->checksum,
 						  pc->dst + coff, cn,
 						  &ds->scratch[worker], eb);
+				if (st == GAUSS_OK && ds->hash_early)
+					ds->hops->h128_update(ds->hash,
+							      pc->dst + coff,
+							      cn);
 			}
 			if (st != GAUSS_OK) {
 				j->seg_offset = pc->seg_offset;
@@ -1521,7 +1535,8 @@ d_write(void *user, void *job, struct errbuf *eb)
 	for (unsigned p = 0; p < j->npieces; p++) {
 		const struct dpiece *pc = &j->pieces[p];
 
-		ds->hops->h128_update(ds->hash, pc->dst, pc->nbytes);
+		if (!ds->hash_early)
+			ds->hops->h128_update(ds->hash, pc->dst, pc->nbytes);
 		if (ds->out.mem != NULL)
 			ds->out.offset += pc->nbytes;	/* decoded in place */
 		else
@@ -1702,6 +1717,7 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 {
 	const unsigned threads = resolve_threads(o);
 	const unsigned nslots = threads + 2;
+	unsigned workers;
 	struct dstate ds = {
 		.o = o,
 		.expected_nbytes = UINT64_MAX,
@@ -1750,11 +1766,11 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		ops.progress = NULL;
 	ds.job_nbytes = job_target(o, ds.fh.chunk_log2, ds.fh.block_log2,
 				   ds.expected_nbytes, threads);
-	st = pool_run(&ops, &ds, jobv, nslots,
-		      ds.expected_nbytes == UINT64_MAX ? threads :
-		      (unsigned)MIN((uint64_t)threads,
-				    ds.expected_nbytes / ds.job_nbytes + 1),
-		      &fail_slot, eb);
+	workers = ds.expected_nbytes == UINT64_MAX ? threads :
+		  (unsigned)MIN((uint64_t)threads,
+				ds.expected_nbytes / ds.job_nbytes + 1);
+	ds.hash_early = workers == 1;
+	st = pool_run(&ops, &ds, jobv, nslots, workers, &fail_slot, eb);
 	if (st != GAUSS_OK && fail_slot >= 0 && jobs[fail_slot].seg_nbytes) {
 		const struct djob *j = &jobs[fail_slot];
 		char what[160];
