@@ -40,7 +40,6 @@ chunk_scratch_free(struct chunk_scratch *s)
 	free(s->raw);
 	free(s->etable);
 	free(s->zruns);
-	free(s->zbuf);
 	gmm_scratch_free(s->gmm);
 	memset(s, 0, sizeof(*s));
 }
@@ -323,11 +322,9 @@ chunk_encode_zruns(enum fmt_kind kind, const struct rans_etable *t,
 		}
 		if (len >= nbytes)
 			goto stored;
-		if (nruns == 0)
-			rest = src;
-	} else {
-		rest = src;
 	}
+	if (nruns == 0)
+		rest = src;
 	if (m == 0)
 		return put_record(out, body, len, false, checksum);
 	inner = payload_code(kind, t, rest, m, body + len, nbytes - 1 - len,

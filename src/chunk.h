@@ -41,8 +41,8 @@ struct chunk_scratch {
 	struct gmm_scratch *gmm;	/* lossy shards' buffers, made on use */
 	struct chunk_zrun *zruns;	/* zero runs, made on use */
 	size_t zruns_cap;
-	uint8_t *zbuf;			/* a block without its zero runs */
-	size_t zbuf_cap;
+	uint8_t *zbuf;			/* the pipeline's (its buffer cache):
+					   a chunk without its zero runs */
 };
 
 enum gauss_status chunk_scratch_init(struct chunk_scratch *s,

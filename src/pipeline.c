@@ -153,7 +153,6 @@ scratches_init(const struct pipeline_opts *o, struct chunk_scratch **sv_ret,
 		sv[i].etable = pool_alloc(o->cache, sizeof(*sv[i].etable));
 		/* a chunk's elements outside its zero runs */
 		sv[i].zbuf = pool_alloc(o->cache, nbytes);
-		sv[i].zbuf_cap = nbytes;
 		sv[i].cap_nbytes = nbytes;
 		sv[i].kernels = k;
 		if (i < o->gmm_cache_n) {
@@ -590,6 +589,21 @@ no:
 	return NULL;
 }
 
+/* Copies the elements of src[n] outside its nruns runs, in order, to dst. */
+static void
+gather_outside(const uint8_t *src, size_t n, size_t es,
+	       const struct chunk_zrun *runs, size_t nruns, uint8_t *dst)
+{
+	size_t at = 0;
+
+	for (size_t i = 0; i < nruns; i++) {
+		memcpy(dst, src + at * es, (runs[i].start - at) * es);
+		dst += (runs[i].start - at) * es;
+		at = (size_t)runs[i].start + runs[i].len;
+	}
+	memcpy(dst, src + at * es, (n - at) * es);
+}
+
 /* Codes one block (all its chunks) into out; returns its size. */
 static size_t
 code_block(const struct pipeline_opts *o, enum fmt_kind kind,
@@ -625,19 +639,10 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 
 		if (zcount != NULL) {
 			const struct chunk_zrun *zr = s->zruns + r;
-			size_t at = 0, m = 0;
 
-			/* the elements outside the runs, in order */
-			for (size_t i = 0; zcount[c] && i <= zcount[c]; i++) {
-				const size_t to = i < zcount[c] ?
-						  zr[i].start : cn / es;
-
-				memcpy(s->zbuf + m * es, src + off + at * es,
-				       (to - at) * es);
-				m += to - at;
-				if (i < zcount[c])
-					at = (size_t)zr[i].start + zr[i].len;
-			}
+			if (zcount[c] > 0)
+				gather_outside(src + off, cn / es, es, zr,
+					       zcount[c], s->zbuf);
 			len += chunk_encode_zruns(kind, e, src + off, cn, zr,
 						  zcount[c], s->zbuf,
 						  out + len, s);
@@ -1493,9 +1498,10 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 						       &ds->scratch[worker],
 						       &failed, eb);
 				if (st == GAUSS_OK) {
-					if (ds->hash_early)
+					if (ds->hash_early)	/* both */
 						ds->hops->h128_update(
-							ds->hash, dst[0],
+							ds->hash,
+							pc->dst + coff,
 							2 * cn);
 					i++;
 					continue;

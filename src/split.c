@@ -221,15 +221,10 @@ elem_put(enum fmt_kind kind, uint8_t *dst, size_t i, uint32_t v)
 		put_le16(dst + 2 * i, (uint16_t)v);
 }
 
-struct whole_cand {
-	uint64_t count;
-	uint32_t value;
-};
-
 static int
 cand_cmp(const void *a, const void *b)
 {
-	const struct whole_cand *x = a, *y = b;
+	const struct split_whole_cand *x = a, *y = b;
 
 	if (x->count != y->count)
 		return x->count > y->count ? -1 : 1;
@@ -240,7 +235,7 @@ void
 split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 		  const uint64_t counts[256], struct split_whole_cands *wc)
 {
-	struct whole_cand cand[256];
+	struct split_whole_cand *const cand = wc->cand;
 	unsigned ncand = 0, exp;
 
 	wc->ncand = 0;
@@ -254,8 +249,8 @@ split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 
 		/* every value of exponent 0: sign and 7 mantissa bits */
 		for (unsigned r = 0; r < 256; r++)
-			cand[r] = (struct whole_cand){ 0, (r & 0x80) << 8 |
-							  (r & 0x7f) };
+			cand[r] = (struct split_whole_cand){
+				0, (r & 0x80) << 8 | (r & 0x7f) };
 		/* the two zeros first: a loop the compiler vectorises */
 		for (size_t i = 0; i < n; i++) {
 			const unsigned v = get_le16(src + 2 * i);
@@ -289,8 +284,8 @@ split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 		const uint32_t neg = kind == FMT_KIND_EXP_F16 ? 0x8000u :
 								0x80000000u;
 
-		cand[0] = (struct whole_cand){ 0, 0 };
-		cand[1] = (struct whole_cand){ 0, neg };
+		cand[0] = (struct split_whole_cand){ 0, 0 };
+		cand[1] = (struct split_whole_cand){ 0, neg };
 		for (size_t i = 0; i < n; i++) {
 			const uint32_t v = elem_get(kind, src, i, &exp);
 
@@ -300,18 +295,14 @@ split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 		ncand = 2;
 	}
 	wc->ncand = ncand;
-	for (unsigned k = 0; k < ncand; k++) {
-		wc->count[k] = cand[k].count;
-		wc->value[k] = cand[k].value;
-	}
 }
 
 void
 split_whole_drop_zeros(struct split_whole_cands *wc, uint64_t r)
 {
 	for (unsigned k = 0; k < wc->ncand; k++)
-		if (wc->value[k] == 0) {
-			wc->count[k] -= r;
+		if (wc->cand[k].value == 0) {
+			wc->cand[k].count -= r;
 			return;
 		}
 }
@@ -320,7 +311,7 @@ void
 split_whole_pick(enum fmt_kind kind, size_t n, uint64_t counts[256],
 		 const struct split_whole_cands *wc, struct rans_whole *w)
 {
-	struct whole_cand cand[256];
+	struct split_whole_cand cand[256];	/* sorted here: a copy */
 	uint64_t saved[256], rest, taken = 0;
 	const unsigned ncand = wc->ncand;
 	uint8_t code_used[256] = { 0 };
@@ -331,8 +322,7 @@ split_whole_pick(enum fmt_kind kind, size_t n, uint64_t counts[256],
 	/* the gate of split_whole_count(), for counts that changed since */
 	if (counts[0] < 16 || counts[0] < n / 256)
 		return;
-	for (unsigned k = 0; k < ncand; k++)
-		cand[k] = (struct whole_cand){ wc->count[k], wc->value[k] };
+	memcpy(cand, wc->cand, ncand * sizeof(cand[0]));
 	qsort(cand, ncand, sizeof(cand[0]), cand_cmp);
 	memcpy(saved, counts, sizeof(saved));
 	rest = counts[0];

@@ -63,10 +63,14 @@ void split_whole_choose(enum fmt_kind kind, const uint8_t *src, size_t n,
  * so that the choice for the block without r of its zeros (and with
  * counts[0] lowered by r, n by r) is made without a pass over it.
  */
+struct split_whole_cand {
+	uint64_t count;
+	uint32_t value;
+};
+
 struct split_whole_cands {
 	unsigned ncand;
-	uint64_t count[256];
-	uint32_t value[256];
+	struct split_whole_cand cand[256];
 };
 
 void split_whole_count(enum fmt_kind kind, const uint8_t *src, size_t n,

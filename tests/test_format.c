@@ -1164,6 +1164,16 @@ zr_record(uint8_t *rec, const uint8_t *payload, size_t payload_nbytes,
 	return n + 8;
 }
 
+/* Writes the run list of one run, gap and len elements; returns its size. */
+static size_t
+zr_list1(uint8_t *pay, uint64_t gap, uint64_t len)
+{
+	size_t n = varint_put(pay, 1);
+
+	n += varint_put(pay + n, gap);
+	return n + varint_put(pay + n, len - FMT_ZRUN_MIN);
+}
+
 static void
 test_format_chunk_zero_runs(void **state)
 {
@@ -1185,9 +1195,7 @@ test_format_chunk_zero_runs(void **state)
 
 	/* every element in one run: the list is the whole payload */
 	memset(want, 0, NB);
-	n = varint_put(pay, 1);
-	n += varint_put(pay + n, 0);
-	n += varint_put(pay + n, N - FMT_ZRUN_MIN);
+	n = zr_list1(pay, 0, N);
 	m = zr_record(rec, pay, n, want, NB);
 	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
 			 GAUSS_OK);
@@ -1224,16 +1232,12 @@ test_format_chunk_zero_runs(void **state)
 	assert_memory_equal(dst, want, NB);
 
 	/* a run past the end of the chunk */
-	n = varint_put(pay, 1);
-	n += varint_put(pay + n, 10);
-	n += varint_put(pay + n, N - FMT_ZRUN_MIN);
+	n = zr_list1(pay, 10, N);
 	m = zr_record(rec, pay, n, want, NB);
 	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
 			 GAUSS_E_CORRUPT);
 	/* a gap that leaves less than a run's minimum */
-	n = varint_put(pay, 1);
-	n += varint_put(pay + n, N - FMT_ZRUN_MIN + 1);
-	n += varint_put(pay + n, 0);
+	n = zr_list1(pay, N - FMT_ZRUN_MIN + 1, FMT_ZRUN_MIN);
 	m = zr_record(rec, pay, n, want, NB);
 	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
 			 GAUSS_E_CORRUPT);
