@@ -347,52 +347,70 @@ bad:
 bool
 rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 {
-	unsigned rem[256], used[256], sym[256], n = 0;
+	/*
+	 * The symbols with codes left as keys rem << 8 | s, kept in
+	 * increasing order in key[first, n): the first has the fewest codes
+	 * left (ties: the lower symbol); the most codes left are at the end,
+	 * the lower symbol of a tie first among them. A bucket only lowers
+	 * the keys it touches, so each moves down to its place, and a symbol
+	 * used up (rem 0) goes to the front and is dropped.
+	 */
+	uint32_t key[256], used[256] = { 0 };
+	unsigned n = 0, first = 0;
 
 	GAUSS_ASSERT(t->nsym >= 2);
 	memset(a, 0, sizeof(*a));
-	/* the symbols present, in increasing order: ties go to the lower */
 	for (unsigned s = 0; s < 256; s++) {
-		rem[s] = t->freq[s];
-		used[s] = 0;
-		if (t->freq[s])
-			sym[n++] = s;
+		uint32_t k;
+		unsigned j;
+
+		if (!t->freq[s])
+			continue;
+		k = (uint32_t)t->freq[s] << 8 | s;
+		for (j = n++; j > 0 && key[j - 1] > k; j--)
+			key[j] = key[j - 1];
+		key[j] = k;
 	}
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
-		unsigned small = 256, large = 256, need;
+		unsigned small, rem, need, large, j;
 
-		for (unsigned i = 0; i < n; i++) {
-			const unsigned s = sym[i];
-
-			if (rem[s] && (small == 256 || rem[s] < rem[small]))
-				small = s;
-		}
-		GAUSS_ASSERT(small < 256);
-		if (rem[small] >= RANS_ALIAS_SLOTS) {
+		GAUSS_ASSERT(first < n);
+		small = key[first] & 0xff;
+		rem = key[first] >> 8;
+		if (rem >= RANS_ALIAS_SLOTS) {
+			/* still the smallest afterwards */
 			a->div[b] = 0;
 			a->hi[b] = (uint8_t)small;
 			a->khi[b] = (uint16_t)used[small];
 			used[small] += RANS_ALIAS_SLOTS;
-			rem[small] -= RANS_ALIAS_SLOTS;
+			key[first] -= RANS_ALIAS_SLOTS << 8;
+			first += key[first] >> 8 == 0;
 			continue;
 		}
-		a->div[b] = (uint8_t)rem[small];
+		a->div[b] = (uint8_t)rem;
 		a->lo[b] = (uint8_t)small;
-		need = RANS_ALIAS_SLOTS - rem[small];
-		used[small] += rem[small];
-		rem[small] = 0;
-		for (unsigned i = 0; i < n; i++) {
-			const unsigned s = sym[i];
-
-			if (rem[s] && (large == 256 || rem[s] > rem[large]))
-				large = s;
-		}
-		if (large == 256 || rem[large] < need)
+		need = RANS_ALIAS_SLOTS - rem;
+		used[small] += rem;
+		first++;
+		if (first == n)
 			return false;
+		j = n - 1;
+		while (j > first && key[j - 1] >> 8 == key[n - 1] >> 8)
+			j--;
+		if (key[j] >> 8 < need)
+			return false;
+		large = key[j] & 0xff;
 		a->hi[b] = (uint8_t)large;
 		a->khi[b] = (uint16_t)used[large];
 		used[large] += need;
-		rem[large] -= need;
+		key[j] -= need << 8;
+		for (; j > first && key[j - 1] > key[j]; j--) {
+			const uint32_t k = key[j];
+
+			key[j] = key[j - 1];
+			key[j - 1] = k;
+		}
+		first += key[first] >> 8 == 0;
 	}
 	return true;
 }
@@ -445,7 +463,6 @@ void
 rans_dtable_build(const struct rans_table *t, unsigned version,
 		  struct rans_dtable *d)
 {
-	uint16_t slot_of[RANS_M];
 	struct rans_alias a;
 
 	memset(d->alo, 0, sizeof(d->alo));
@@ -461,24 +478,39 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 				d->only_symbol = (uint8_t)s;
 		return;
 	}
-	d->alias = layout_slots(t, version, slot_of, &a);
-	for (unsigned s = 0; s < 256; s++)
-		for (unsigned k = 0; k < t->freq[s]; k++)
-			d->slot[slot_of[t->cum[s] + k]] =
-				s | ((uint32_t)t->freq[s] << 8) |
-				((uint32_t)k << 20);
-	if (!d->alias)
+	d->alias = version >= 2 && rans_alias_build(t, &a);
+	if (!d->alias) {
+		/* the cumulative layout: s owns [cum[s], cum[s] + f) */
+		for (unsigned s = 0; s < 256; s++)
+			for (unsigned k = 0; k < t->freq[s]; k++)
+				d->slot[t->cum[s] + k] =
+					s | ((uint32_t)t->freq[s] << 8) |
+					((uint32_t)k << 20);
 		return;
+	}
+	/*
+	 * Slot b * 64 + o: o < div is lo's code freq[lo] - div + o, else hi's
+	 * code khi + o - div; the entry is base + (o << 20), where the code
+	 * part of base may wrap below zero (it is taken modulo 2^12 and o
+	 * brings it back into [0, f)).
+	 */
 	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
-		const unsigned div = a.div[b];
+		const unsigned div = a.div[b], lo = a.lo[b], hi = a.hi[b];
+		const uint32_t flo = div ? t->freq[lo] : 0;
+		const uint32_t fhi = div < RANS_ALIAS_SLOTS ? t->freq[hi] : 0;
+		const uint32_t elo = lo | flo << 8 | (flo - div) << 20;
+		const uint32_t ehi = hi | fhi << 8 |
+				     ((uint32_t)a.khi[b] - div) << 20;
+		uint32_t *const slot = d->slot + b * RANS_ALIAS_SLOTS;
 
 		if (div)
-			d->alo[b] = t->freq[a.lo[b]] | (uint32_t)div << 12 |
-				    (uint32_t)a.lo[b] << 24;
+			d->alo[b] = flo | (uint32_t)div << 12 |
+				    (uint32_t)lo << 24;
 		if (div < RANS_ALIAS_SLOTS)
-			d->ahi[b] = t->freq[a.hi[b]] |
-				    (uint32_t)a.khi[b] << 12 |
-				    (uint32_t)a.hi[b] << 24;
+			d->ahi[b] = fhi | (uint32_t)a.khi[b] << 12 |
+				    (uint32_t)hi << 24;
+		for (unsigned o = 0; o < RANS_ALIAS_SLOTS; o++)
+			slot[o] = (o < div ? elo : ehi) + ((uint32_t)o << 20);
 	}
 }
 

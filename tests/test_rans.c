@@ -938,6 +938,130 @@ test_rans_alias_layout_fallback(void **state)
 	assert_true(without > 0);
 }
 
+/*
+ * The alias rule of gauss(5) written the plain way (two scans of the
+ * symbols per bucket), against which rans_alias_build()'s faster scans are
+ * checked.
+ */
+static bool
+alias_reference(const struct rans_table *t, struct rans_alias *a)
+{
+	unsigned rem[256], used[256] = { 0 };
+
+	memset(a, 0, sizeof(*a));
+	for (unsigned s = 0; s < 256; s++)
+		rem[s] = t->freq[s];
+	for (unsigned b = 0; b < RANS_ALIAS_BUCKETS; b++) {
+		unsigned small = 256, large = 256, need;
+
+		for (unsigned s = 0; s < 256; s++)
+			if (rem[s] && (small == 256 || rem[s] < rem[small]))
+				small = s;
+		if (rem[small] >= RANS_ALIAS_SLOTS) {
+			a->hi[b] = (uint8_t)small;
+			a->khi[b] = (uint16_t)used[small];
+			used[small] += RANS_ALIAS_SLOTS;
+			rem[small] -= RANS_ALIAS_SLOTS;
+			continue;
+		}
+		a->div[b] = (uint8_t)rem[small];
+		a->lo[b] = (uint8_t)small;
+		need = RANS_ALIAS_SLOTS - rem[small];
+		used[small] += rem[small];
+		rem[small] = 0;
+		for (unsigned s = 0; s < 256; s++)
+			if (rem[s] && (large == 256 || rem[s] > rem[large]))
+				large = s;
+		if (large == 256 || rem[large] < need)
+			return false;
+		a->hi[b] = (uint8_t)large;
+		a->khi[b] = (uint16_t)used[large];
+		used[large] += need;
+		rem[large] -= need;
+	}
+	return true;
+}
+
+/*
+ * Random tables of 2 to 256 symbols, skewed and flat, with ties: the
+ * layout is the reference rule's, and under either layout the decoder's
+ * slot entries invert the encoder's slot map (every slot once, with the
+ * right symbol, frequency and code).
+ */
+static void
+test_rans_alias_layout_matches_rule(void **state)
+{
+	struct rans_etable *e = malloc(sizeof(*e));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	unsigned with = 0;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	for (unsigned trial = 0; trial < 600; trial++) {
+		uint64_t counts[256] = { 0 };
+		const unsigned nsym = 2 + (trial % 4 ? trial % 63 : trial % 255);
+		struct rans_table t;
+		struct rans_alias a, ref;
+		bool ok;
+
+		for (unsigned i = 0; i < nsym; i++) {
+			unsigned s;
+			uint64_t c;
+
+			rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+			s = (unsigned)(rng >> 56);
+			switch (trial % 3) {
+			case 0:	/* geometric-ish, like exponents */
+				c = 1 + ((rng >> 8) % 1000000 >> (i % 20));
+				break;
+			case 1:	/* flat: many ties */
+				c = 1000;
+				break;
+			default: /* a few values only: ties at small counts */
+				c = 1 + (rng >> 20) % 4;
+				break;
+			}
+			counts[s] += c;
+		}
+		rans_table_normalize(counts, &t);
+		if (t.nsym < 2)
+			continue;
+		ok = rans_alias_build(&t, &a);
+		assert_int_equal(ok, alias_reference(&t, &ref));
+		if (ok) {
+			with++;
+			assert_memory_equal(a.div, ref.div, sizeof(a.div));
+			assert_memory_equal(a.lo, ref.lo, sizeof(a.lo));
+			assert_memory_equal(a.hi, ref.hi, sizeof(a.hi));
+			assert_memory_equal(a.khi, ref.khi, sizeof(a.khi));
+		}
+		for (unsigned version = 1; version <= 2; version++) {
+			uint8_t seen[RANS_M] = { 0 };
+
+			rans_etable_build(&t, version, e);
+			rans_dtable_build(&t, version, d);
+			assert_int_equal(d->alias, version == 2 && ok);
+			for (unsigned s = 0; s < 256; s++) {
+				for (unsigned k = 0; k < t.freq[s]; k++) {
+					const unsigned slot = e->slot[t.cum[s] + k];
+
+					assert_true(slot < RANS_M);
+					assert_int_equal(seen[slot], 0);
+					seen[slot] = 1;
+					assert_int_equal(d->slot[slot],
+							 s | (uint32_t)t.freq[s] << 8 |
+							 (uint32_t)k << 20);
+				}
+			}
+		}
+	}
+	assert_true(with > 300);
+	free(e);
+	free(d);
+}
+
 static void
 test_rans_known_answer_stream(void **state)
 {
@@ -1293,6 +1417,7 @@ main(void)
 		cmocka_unit_test(test_rans_known_answer_stream),
 		cmocka_unit_test(test_rans_alias_layout_known_answer),
 		cmocka_unit_test(test_rans_alias_layout_fallback),
+		cmocka_unit_test(test_rans_alias_layout_matches_rule),
 		cmocka_unit_test(test_rans_encode_cap_too_small),
 		cmocka_unit_test(test_rans_decode_rejects_truncated),
 		cmocka_unit_test(test_rans_decode_rejects_trailing_bytes),
