@@ -1193,7 +1193,8 @@ struct dstate {
 	/* the write stage's */
 	uint64_t original_nbytes;	/* original bytes written */
 	uint8_t *hdr_copy;		/* the header, to name tensors */
-	struct st_header st;
+	size_t hdr_full;		/* its size once whole, else 0 */
+	struct st_header st;		/* parsed only to name a failure */
 	bool have_st;
 	/* for the progress hook, written with atomic stores */
 	uint64_t prog_done;
@@ -1226,7 +1227,7 @@ name_segment(const struct dstate *ds, uint64_t offset, uint64_t nbytes,
 		 (unsigned long long)(offset + nbytes));
 }
 
-/* After the header segment is decoded: parse it to name tensors. */
+/* After a failure, if the header was decoded: parse it to name tensors. */
 static void
 learn_names(struct dstate *ds, const uint8_t *hdr, size_t nbytes)
 {
@@ -1550,8 +1551,7 @@ d_write(void *user, void *job, struct errbuf *eb)
 		if (pc->seg_offset == 0 && ds->hdr_copy != NULL) {
 			memcpy(ds->hdr_copy + pc->boff, pc->dst, pc->nbytes);
 			if (pc->boff + pc->nbytes == pc->seg_nbytes)
-				learn_names(ds, ds->hdr_copy,
-					    (size_t)pc->seg_nbytes);
+				ds->hdr_full = (size_t)pc->seg_nbytes;
 		}
 		ds->original_nbytes += pc->nbytes;
 	}
@@ -1782,7 +1782,7 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		char what[160];
 
 		/* the header may sit, decoded, in the failed job itself */
-		for (unsigned p = 0; !ds.have_st && ds.hdr_copy != NULL &&
+		for (unsigned p = 0; !ds.hdr_full && ds.hdr_copy != NULL &&
 				     p < j->done; p++) {
 			const struct dpiece *pc = &j->pieces[p];
 
@@ -1790,9 +1790,10 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 				continue;
 			memcpy(ds.hdr_copy + pc->boff, pc->dst, pc->nbytes);
 			if (pc->boff + pc->nbytes == pc->seg_nbytes)
-				learn_names(&ds, ds.hdr_copy,
-					    (size_t)pc->seg_nbytes);
+				ds.hdr_full = (size_t)pc->seg_nbytes;
 		}
+		if (ds.hdr_full)
+			learn_names(&ds, ds.hdr_copy, ds.hdr_full);
 
 		name_segment(&ds, jobs[fail_slot].seg_offset,
 			     jobs[fail_slot].seg_nbytes, what, sizeof(what));
