@@ -72,6 +72,7 @@
  * the plain decode narrows them to 32 bytes.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "endian.h"
 #include "rans.h"
@@ -285,6 +286,49 @@ put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
 }
 
 /*
+ * The last words of a stream, fewer than the GROUP_NBYTES a vector step
+ * may read, copied with zeros after them so that the vector loop can go
+ * on to the last whole group instead of leaving hundreds of elements to
+ * the scalar loop. A step reads at most GROUP_NBYTES, so while p has not
+ * passed the copy's real end (lim) the reads stay in buf. A valid stream
+ * never reads past lim (the scalar decoder reads the same words in the
+ * same order); a stream that does has run short and is corrupt, the
+ * scalar verdict.
+ */
+struct tail {
+	uint8_t buf[2 * GROUP_NBYTES] __attribute__((aligned(64)));
+	const uint8_t *from;	/* where buf[0] is in the stream */
+	const uint8_t *end;	/* the stream's end */
+};
+
+/* Moves p, end (end - p < GROUP_NBYTES) into t->buf; returns the limit. */
+static inline __attribute__((always_inline)) const uint8_t *
+tail_enter(struct tail *t, const uint8_t **p, const uint8_t **end)
+{
+	const size_t rem = (size_t)(*end - *p);
+
+	memcpy(t->buf, *p, rem);
+	memset(t->buf + rem, 0, sizeof(t->buf) - rem);
+	t->from = *p;
+	t->end = *end;
+	*p = t->buf;
+	*end = t->buf + sizeof(t->buf);
+	return t->buf + rem;
+}
+
+/* Back to the stream; false when the loop read past its end. */
+static inline __attribute__((always_inline)) bool
+tail_leave(const struct tail *t, const uint8_t **p, const uint8_t **end,
+	   const uint8_t *lim)
+{
+	if (*p > lim)
+		return false;
+	*p = t->from + (*p - t->buf);
+	*end = t->end;
+	return true;
+}
+
+/*
  * One full chunk being decoded: its states, its place in the stream and in
  * the output, and its precomputed word entries. decode32() runs one;
  * decode32_pair() steps two of the same table in turn, so that the
@@ -298,6 +342,7 @@ struct cur32 {
 	__m512i y0, y1;
 	__mmask16 k0, k1;
 	uint32_t *fa, *sy;	/* FA_WORDS entries each */
+	struct tail *tail;	/* kept out of the struct: c stays in registers */
 };
 
 /* Checks the stream's size and states, decodes group 0. */
@@ -362,6 +407,22 @@ cur_step(struct cur32 *c, const struct rans_dtable *d,
 	c->i += GROUP;
 }
 
+/* The whole groups left after cur_more() fails, on a copy of the tail. */
+static inline __attribute__((always_inline)) bool
+cur_tail(struct cur32 *c, const struct rans_dtable *d,
+	 const struct alias_regs *r, bool alias)
+{
+	const uint8_t *lim;
+
+	if (c->n - c->i < GROUP)
+		return true;
+	lim = tail_enter(c->tail, &c->p, &c->end);
+	c->j = c->jend = 0;
+	while (c->n - c->i >= GROUP && c->p <= lim)
+		cur_step(c, d, r, alias);
+	return tail_leave(c->tail, &c->p, &c->end, lim);
+}
+
 /* The renormalisation pending from the last group, then the rest. */
 static inline __attribute__((always_inline)) enum gauss_status
 cur_finish(const struct cur32 *c, const struct rans_dtable *d)
@@ -381,7 +442,8 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
 	struct alias_regs r;
-	struct cur32 c = { .fa = fa, .sy = sy };
+	struct tail tail;
+	struct cur32 c = { .fa = fa, .sy = sy, .tail = &tail };
 
 	if (alias)
 		alias_regs_build(d, &r);
@@ -389,6 +451,8 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 		return GAUSS_E_CORRUPT;
 	while (cur_more(&c))
 		cur_step(&c, d, &r, alias);
+	if (!cur_tail(&c, d, &r, alias))
+		return GAUSS_E_CORRUPT;
 	return cur_finish(&c, d);
 }
 
@@ -406,8 +470,9 @@ decode32_pair(const struct rans_dtable *d, const uint8_t *const in[2],
 	uint32_t fa[2][FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[2][FA_WORDS] __attribute__((aligned(64)));
 	struct alias_regs r;
-	struct cur32 a = { .fa = fa[0], .sy = sy[0] };
-	struct cur32 b = { .fa = fa[1], .sy = sy[1] };
+	struct tail tail[2];
+	struct cur32 a = { .fa = fa[0], .sy = sy[0], .tail = &tail[0] };
+	struct cur32 b = { .fa = fa[1], .sy = sy[1], .tail = &tail[1] };
 	bool oka, okb;
 
 	if (alias)
@@ -421,12 +486,16 @@ decode32_pair(const struct rans_dtable *d, const uint8_t *const in[2],
 			cur_step(&a, d, &r, alias);
 			cur_step(&b, d, &r, alias);
 		}
-	if (oka)
+	if (oka) {
 		while (cur_more(&a))
 			cur_step(&a, d, &r, alias);
-	if (okb)
+		oka = cur_tail(&a, d, &r, alias);
+	}
+	if (okb) {
 		while (cur_more(&b))
 			cur_step(&b, d, &r, alias);
+		okb = cur_tail(&b, d, &r, alias);
+	}
 	st[0] = oka ? cur_finish(&a, d) : GAUSS_E_CORRUPT;
 	st[1] = okb ? cur_finish(&b, d) : GAUSS_E_CORRUPT;
 }
@@ -452,6 +521,46 @@ put_narrow(uint8_t *out, const uint8_t *raw, size_t i, __m512i s,
 	}
 }
 
+/* A narrow chunk being decoded (see struct cur32). */
+struct narrow {
+	const uint8_t *p, *end, *stop;
+	uint32_t *fa, *sy;
+	size_t j, jend;		/* fa[j], sy[j]: the word at p */
+	__m512i y;
+	__mmask16 k, lm;
+};
+
+/*
+ * Steps from element i while a group of w is left and stop - p >= margin;
+ * returns the element reached.
+ */
+static inline __attribute__((always_inline)) size_t
+narrow_steps(const struct rans_dtable *d, const struct alias_regs *r,
+	     struct narrow *c, unsigned w, ptrdiff_t margin,
+	     const uint8_t *raw, uint8_t *out, size_t i, size_t n,
+	     bool alias)
+{
+	for (; n - i >= w && c->stop - c->p >= margin; i += w) {
+		const unsigned cnt = (unsigned)__builtin_popcount(c->k);
+		__m512i s;
+
+		if (c->jend - c->j < 16) {
+			size_t nw = (size_t)(c->end - c->p) / 2;
+
+			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
+			fa_fill(d, r, c->fa, c->sy, c->p, nw, alias);
+			c->j = 0;
+			c->jend = nw;
+		}
+		c->y = step(d, r, c->y, &c->k, c->fa + c->j, c->sy + c->j, &s,
+			    c->lm, alias);
+		c->j += cnt;
+		c->p += 2 * cnt;
+		put_narrow(out, raw, i, s, c->lm);
+	}
+	return i;
+}
+
 /*
  * Chunks of w = 16, 8 or 4 lanes: one zmm, lanes w to 15 unused (their
  * bits are cleared from every renormalisation mask, so they never take a
@@ -464,13 +573,12 @@ decode_narrow(const struct rans_dtable *d, const uint8_t *in,
 	      unsigned w, bool alias)
 {
 	const __mmask16 lm = (__mmask16)((1u << w) - 1);
-	const uint8_t *p = in + 4 * w;
-	const uint8_t *const end = in + in_nbytes;
 	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t x[16] __attribute__((aligned(64)));
-	size_t j = 0, jend = 0;	/* fa[j], sy[j]: the word at p */
 	struct alias_regs r;
+	struct tail tail;
+	struct narrow nc;
 	__m512i y, s;
 	__mmask16 k;
 	size_t i;
@@ -485,25 +593,23 @@ decode_narrow(const struct rans_dtable *d, const uint8_t *in,
 	y = step_first(d, &r, y, &k, &s, alias);
 	k &= lm;
 	put_narrow(out, raw, 0, s, lm);
-	for (i = w; n - i >= w && end - p >= GROUP_NBYTES; i += w) {
-		const unsigned c = (unsigned)__builtin_popcount(k);
+	nc = (struct narrow){ .p = in + 4 * w, .end = in + in_nbytes,
+			      .stop = in + in_nbytes, .fa = fa, .sy = sy,
+			      .y = y, .k = k, .lm = lm };
+	i = narrow_steps(d, &r, &nc, w, GROUP_NBYTES, raw, out, w, n, alias);
+	/* the whole groups left, on a copy of the tail (struct tail) */
+	if (n - i >= w) {
+		const uint8_t *const lim = tail_enter(&tail, &nc.p, &nc.end);
 
-		if (jend - j < 16) {
-			size_t nw = (size_t)(end - p) / 2;
-
-			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
-			fa_fill(d, &r, fa, sy, p, nw, alias);
-			j = 0;
-			jend = nw;
-		}
-		y = step(d, &r, y, &k, fa + j, sy + j, &s, lm, alias);
-		j += c;
-		p += 2 * c;
-		put_narrow(out, raw, i, s, lm);
+		nc.j = nc.jend = 0;
+		nc.stop = lim;
+		i = narrow_steps(d, &r, &nc, w, 0, raw, out, i, n, alias);
+		if (!tail_leave(&tail, &nc.p, &nc.end, lim))
+			return GAUSS_E_CORRUPT;
 	}
-	_mm512_store_si512(x, y);
+	_mm512_store_si512(x, nc.y);
 	/* the renormalisation pending from the last group, then the rest */
-	return rans_decode_finish(d, x, w, p, end, i, n, raw, out);
+	return rans_decode_finish(d, x, w, nc.p, nc.end, i, n, raw, out);
 }
 
 /* Any chunk of at least 4 lanes; raw == NULL for the plain decoder. */
