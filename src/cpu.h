@@ -30,6 +30,7 @@ struct rans_kernels {
 	rans_decode_fn decode;
 	rans_decode_bf16_fn decode_bf16;
 	rans_decode_bf16_pair_fn decode_bf16_pair;
+	bool slots;	/* decoders need rans_dtable.slot[] for alias tables */
 	const struct hash_ops *hash;	/* the checksums, for the same level */
 	/* split_planes_whole() and split_merge_whole() at this level */
 	size_t (*planes_whole)(enum fmt_kind kind, const struct rans_whole *w,

@@ -676,7 +676,8 @@ check_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		struct rans_table t;
 
 		TRY(chunk_table_read(kind, FMT_VERSION, &c, &t, eb));
-		rans_dtable_build(&t, FMT_VERSION, s->dtable);
+		rans_dtable_build_for(&t, FMT_VERSION, s->kernels->slots,
+				      s->dtable);
 	}
 	for (size_t off = 0; off < nbytes; off += chunk_nbytes) {
 		const size_t cn = MIN(chunk_nbytes, nbytes - off);
@@ -1471,8 +1472,9 @@ d_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 
 		j->done = p;
 		if (pc->has_table)
-			rans_dtable_build(&pc->table, ds->fh.version,
-					  j->dtable);
+			rans_dtable_build_for(&pc->table, ds->fh.version,
+					      ds->scratch[worker].kernels->slots,
+					      j->dtable);
 		for (size_t i = 0; i < pc->nchunks; i++) {
 			const size_t coff = i * pc->unit;
 			const struct drec *r = &j->recs[pc->first_rec + i];

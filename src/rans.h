@@ -147,9 +147,27 @@ struct rans_dtable {
 	unsigned nsym;
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
 	bool alias;
+	bool slots;		/* slot[] is filled (always unless alias) */
 	unsigned lane_unit;	/* the lane rule of the file's version */
 	struct rans_whole whole;	/* the table's, copied */
 };
+
+/*
+ * The slot entry of state x (symbol | f << 8 | k << 20) from alo[] and
+ * ahi[] alone, for alias tables built without slot[].
+ */
+static inline uint32_t
+rans_alias_entry(const struct rans_dtable *d, uint32_t x)
+{
+	const unsigned b = (x & (RANS_M - 1)) / RANS_ALIAS_SLOTS;
+	const unsigned o = x % RANS_ALIAS_SLOTS;
+	const uint32_t lo = d->alo[b], hi = d->ahi[b];
+	const unsigned div = (lo >> 12) & 0x7f;
+	const uint32_t e = o < div ? lo : hi;
+	const uint32_t k0 = o < div ? lo & 0xfff : (hi >> 12) & 0xfff;
+
+	return e >> 24 | (e & 0xfff) << 8 | (k0 - div + o) << 20;
+}
 
 /*
  * Number of lanes of a chunk of n elements under a lane unit u: 1 below
@@ -200,6 +218,14 @@ void rans_etable_build(const struct rans_table *t, unsigned version,
 		       struct rans_etable *e);
 void rans_dtable_build(const struct rans_table *t, unsigned version,
 		       struct rans_dtable *d);
+
+/*
+ * The same, leaving slot[] unfilled when the alias layout applies and
+ * slots is false (for kernels that read alo[] and ahi[] only: writing 16
+ * KiB of entries costs more than decoding a small tensor).
+ */
+void rans_dtable_build_for(const struct rans_table *t, unsigned version,
+			   bool slots, struct rans_dtable *d);
 
 /* Entropy in bits per symbol of the table's own probabilities. */
 double rans_table_entropy(const struct rans_table *t);
@@ -270,9 +296,10 @@ typedef void (*rans_decode_bf16_pair_fn)(const struct rans_dtable *d,
  * the end checks. p is the next word, end the end of the stream.
  */
 static inline __attribute__((always_inline)) enum gauss_status
-rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
-		   const uint8_t *p, const uint8_t *end, size_t i, size_t n,
-		   const uint8_t *raw, uint8_t *out)
+rans_decode_finish_with(const struct rans_dtable *d, uint32_t *x,
+			unsigned lanes, const uint8_t *p, const uint8_t *end,
+			size_t i, size_t n, const uint8_t *raw, uint8_t *out,
+			bool slots)
 {
 	for (unsigned k = 0; k < lanes; k++) {
 		if (x[k] < RANS_L) {
@@ -284,7 +311,9 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
 	}
 	while (i < n) {
 		for (unsigned k = 0; k < lanes && i < n; k++, i++) {
-			const uint32_t e = d->slot[x[k] & (RANS_M - 1)];
+			const uint32_t e = slots ?
+				d->slot[x[k] & (RANS_M - 1)] :
+				rans_alias_entry(d, x[k]);
 			uint32_t xs;
 
 			if (raw)
@@ -311,6 +340,19 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
 		if (x[k] != RANS_L)
 			return GAUSS_E_CORRUPT;
 	return GAUSS_OK;
+}
+
+/* The loop above, its entries from slot[] or, without it, from alo/ahi. */
+static inline __attribute__((always_inline)) enum gauss_status
+rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
+		   const uint8_t *p, const uint8_t *end, size_t i, size_t n,
+		   const uint8_t *raw, uint8_t *out)
+{
+	if (d->slots)
+		return rans_decode_finish_with(d, x, lanes, p, end, i, n, raw,
+					       out, true);
+	return rans_decode_finish_with(d, x, lanes, p, end, i, n, raw, out,
+				       false);
 }
 
 #define RANS_DECLARE_KERNELS(level)					\

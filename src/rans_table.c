@@ -463,6 +463,13 @@ void
 rans_dtable_build(const struct rans_table *t, unsigned version,
 		  struct rans_dtable *d)
 {
+	rans_dtable_build_for(t, version, true, d);
+}
+
+void
+rans_dtable_build_for(const struct rans_table *t, unsigned version,
+		      bool slots, struct rans_dtable *d)
+{
 	struct rans_alias a;
 
 	memset(d->alo, 0, sizeof(d->alo));
@@ -472,6 +479,7 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 	d->whole = t->whole;
 	d->only_symbol = 0;
 	d->alias = false;
+	d->slots = false;
 	if (t->nsym < 2) {
 		for (unsigned s = 0; s < 256; s++)
 			if (t->freq[s] == RANS_M)
@@ -479,6 +487,7 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 		return;
 	}
 	d->alias = version >= 2 && rans_alias_build(t, &a);
+	d->slots = slots || !d->alias;
 	if (!d->alias) {
 		/* the cumulative layout: s owns [cum[s], cum[s] + f) */
 		for (unsigned s = 0; s < 256; s++)
@@ -509,6 +518,8 @@ rans_dtable_build(const struct rans_table *t, unsigned version,
 		if (div < RANS_ALIAS_SLOTS)
 			d->ahi[b] = fhi | (uint32_t)a.khi[b] << 12 |
 				    (uint32_t)hi << 24;
+		if (!slots)
+			continue;
 		for (unsigned o = 0; o < RANS_ALIAS_SLOTS; o++)
 			slot[o] = (o < div ? elo : ehi) + ((uint32_t)o << 20);
 	}

@@ -17,6 +17,7 @@
 
 #include "chunk.h"
 #include "common.h"
+#include "cpu.h"
 #include "ctx.h"
 #include "endian.h"
 #include "format.h"
@@ -224,7 +225,9 @@ walk_segment(struct gauss_reader *r, size_t si, uint64_t want,
 			TRY(chunk_table_read(kind, r->fh.version, &c, &t,
 					     eb));
 			pos += (uint64_t)(c.p - r->io_buf);
-			rans_dtable_build(&t, r->fh.version, &r->dtable);
+			rans_dtable_build_for(&t, r->fh.version,
+					      r->scratch.kernels->slots,
+					      &r->dtable);
 			if (entropy_sum_ret)
 				*entropy_sum_ret += rans_table_entropy(&t) *
 					(double)(bn / split_elem_nbytes(kind));

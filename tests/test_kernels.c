@@ -38,7 +38,22 @@ struct tables {
 	struct rans_table t;
 	struct rans_etable e;
 	struct rans_dtable d __attribute__((aligned(64)));
+	/* built without slot[] (left full of junk) where alias applies */
+	struct rans_dtable lean __attribute__((aligned(64)));
 };
+
+/*
+ * The tables a level decodes with: the full one, and the lean one too
+ * where the level does not need slot[] (the scalar loop both ways).
+ */
+static unsigned
+dtables_of(const struct tables *tb, const struct rans_kernels *k,
+	   const struct rans_dtable *dv[2])
+{
+	dv[0] = &tb->d;
+	dv[1] = &tb->lean;
+	return !k->slots || k->level == CPU_SCALAR ? 2 : 1;
+}
 
 /* Counts for nsym symbols starting at first: geometric or uniform. */
 static void
@@ -87,18 +102,24 @@ check_decoders(const struct tables *tb, const uint8_t *stream, size_t m,
 	ref_st16 = rans_decode_bf16_scalar(&tb->d, g, m, raw, ref, n);
 	assert_int_equal(ref_st16, ref_st);
 	for (unsigned l = 0; l < nlevels; l++) {
-		memset(vals, 0xcc, 2 * n + 1);
-		assert_int_equal(levels[l]->decode(&tb->d, g, m, vals, n),
-				 ref_st);
-		if (ref_st == GAUSS_OK)
-			assert_memory_equal(vals, syms, n);
-		assert_int_equal(vals[n], 0xcc);	/* nothing past n */
-		memset(vals, 0xcc, 2 * n + 1);
-		assert_int_equal(levels[l]->decode_bf16(&tb->d, g, m, raw,
-							vals, n), ref_st);
-		if (ref_st == GAUSS_OK)
-			assert_memory_equal(vals, ref, 2 * n);
-		assert_int_equal(vals[2 * n], 0xcc);
+		const struct rans_dtable *dv[2];
+		const unsigned nd = dtables_of(tb, levels[l], dv);
+
+		for (unsigned t = 0; t < nd; t++) {
+			memset(vals, 0xcc, 2 * n + 1);
+			assert_int_equal(levels[l]->decode(dv[t], g, m, vals,
+							   n), ref_st);
+			if (ref_st == GAUSS_OK)
+				assert_memory_equal(vals, syms, n);
+			assert_int_equal(vals[n], 0xcc);  /* nothing past n */
+			memset(vals, 0xcc, 2 * n + 1);
+			assert_int_equal(levels[l]->decode_bf16(dv[t], g, m,
+								raw, vals, n),
+					 ref_st);
+			if (ref_st == GAUSS_OK)
+				assert_memory_equal(vals, ref, 2 * n);
+			assert_int_equal(vals[2 * n], 0xcc);
+		}
 	}
 	free(vals);
 	free(ref);
@@ -132,17 +153,23 @@ check_pair(const struct tables *tb, const uint8_t *a, size_t m_a,
 	}
 	for (unsigned l = 0; l < nlevels; l++) {
 		uint8_t *const dst[2] = { got[0], got[1] };
-		enum gauss_status st[2];
+		const struct rans_dtable *dv[2];
+		const unsigned nd = dtables_of(tb, levels[l], dv);
 
-		memset(got[0], 0xcc, 2 * n + 1);
-		memset(got[1], 0xcc, 2 * n + 1);
-		levels[l]->decode_bf16_pair(&tb->d, in, in_nbytes, raws, dst,
-					    n, st);
-		for (unsigned c = 0; c < 2; c++) {
-			assert_int_equal(st[c], want[c]);
-			if (want[c] == GAUSS_OK)
-				assert_memory_equal(got[c], ref[c], 2 * n);
-			assert_int_equal(got[c][2 * n], 0xcc);
+		for (unsigned t = 0; t < nd; t++) {
+			enum gauss_status st[2];
+
+			memset(got[0], 0xcc, 2 * n + 1);
+			memset(got[1], 0xcc, 2 * n + 1);
+			levels[l]->decode_bf16_pair(dv[t], in, in_nbytes,
+						    raws, dst, n, st);
+			for (unsigned c = 0; c < 2; c++) {
+				assert_int_equal(st[c], want[c]);
+				if (want[c] == GAUSS_OK)
+					assert_memory_equal(got[c], ref[c],
+							    2 * n);
+				assert_int_equal(got[c][2 * n], 0xcc);
+			}
 		}
 	}
 	for (unsigned c = 0; c < 2; c++) {
@@ -231,6 +258,10 @@ run_tables(unsigned version, const size_t *sizes, size_t nsizes,
 			rans_table_normalize(counts, &tb->t);
 			rans_etable_build(&tb->t, version, &tb->e);
 			rans_dtable_build(&tb->t, version, &tb->d);
+			memset(tb->lean.slot, 0xa5, sizeof(tb->lean.slot));
+			rans_dtable_build_for(&tb->t, version, false,
+					      &tb->lean);
+			assert_int_equal(tb->lean.slots, !tb->d.alias);
 			assert_int_equal(tb->e.alias, tb->d.alias);
 			if (version == 1)
 				assert_false(tb->d.alias);
@@ -288,6 +319,8 @@ test_kernels_weights_like(void **state)
 	for (unsigned version = 1; version <= 2; version++) {
 		rans_etable_build(&tb->t, version, &tb->e);
 		rans_dtable_build(&tb->t, version, &tb->d);
+		memset(tb->lean.slot, 0xa5, sizeof(tb->lean.slot));
+		rans_dtable_build_for(&tb->t, version, false, &tb->lean);
 		check_case(tb, 262144, &seed, true);
 		check_case(tb, 200000, &seed, false);
 	}
