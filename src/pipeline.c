@@ -622,7 +622,8 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		struct rans_table t;
 		uint64_t cost;
 
-		split_count(kind, src, n, counts);
+		split_count_block(kind, src, n, s->kernels->sample_bf16,
+				  counts);
 		split_whole_count(kind, src, n, counts, &wc);
 		cost = block_table(kind, n, counts, &wc, &t);
 		/* zeros in runs: dropped from the symbols when that pays */

@@ -103,6 +103,101 @@ get_f16_high(const uint8_t *hi, size_t i)
 	return v & 7;
 }
 
+static void
+range_add(struct split_range *r, unsigned e)
+{
+	r->n0 += e == 0;
+	if (e != 0) {
+		r->lo = e < r->lo ? e : r->lo;
+		r->hi = e > r->hi ? e : r->hi;
+	}
+}
+
+size_t
+split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
+		  uint32_t c[4][256])
+{
+	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
+	size_t g, i;
+
+	*r = (struct split_range){ .lo = 256, .hi = 0 };
+	for (g = 0; g + stride <= n; g += stride) {
+		for (i = 0; i < SPLIT_SAMPLE_GROUP; i++) {
+			const unsigned e = (get_le16(src + 2 * (g + i)) >> 7) &
+					   0xff;
+
+			c[i % 4][e]++;
+			range_add(r, e);
+		}
+		for (; i < stride; i++)
+			range_add(r, (get_le16(src + 2 * (g + i)) >> 7) &
+				     0xff);
+	}
+	for (i = g; i < n; i++)
+		range_add(r, (get_le16(src + 2 * i) >> 7) & 0xff);
+	return g;
+}
+
+void
+split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
+		  split_sample_fn sample, uint64_t counts[256])
+{
+	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
+	uint32_t c[4][256], tail[256] = { 0 };
+	uint64_t sum[256];
+	struct split_range r;
+	unsigned gaps = 0;
+	size_t g;
+
+	if (kind != FMT_KIND_EXP_BF16 || n < SPLIT_SAMPLE_MIN) {
+		split_count(kind, src, n, counts);
+		return;
+	}
+	memset(c, 0, sizeof(c));
+	g = sample(src, n, &r, c);
+	/* the last partial stride, counted whole */
+	for (size_t i = g; i < n; i++)
+		tail[(get_le16(src + 2 * i) >> 7) & 0xff]++;
+	for (unsigned s = 0; s < 256; s++) {
+		sum[s] = (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s];
+		gaps += !sum[s] && !tail[s] && s >= r.lo && s <= r.hi;
+	}
+	if (r.n0 >= SPLIT_SAMPLE_MAX_ZEROS || r.hi == 255 ||
+	    gaps > SPLIT_SAMPLE_MAX_GAPS) {
+		/* exact: add what the sample left out of each stride */
+		uint32_t d[8][256];
+
+		memset(d, 0, sizeof(d));
+		for (size_t h = 0; h < g; h += stride) {
+			for (size_t i = SPLIT_SAMPLE_GROUP; i < stride;
+			     i += 8) {
+				const uint64_t a = get_le64(src + 2 * (h + i));
+				const uint64_t b = get_le64(src + 2 * (h + i) +
+							    8);
+
+				for (unsigned k = 0; k < 4; k++) {
+					d[k][(a >> (16 * k + 7)) & 0xff]++;
+					d[4 + k][(b >> (16 * k + 7)) & 0xff]++;
+				}
+			}
+		}
+		for (unsigned s = 0; s < 256; s++) {
+			uint64_t v = sum[s] + tail[s];
+
+			for (unsigned k = 0; k < 8; k++)
+				v += d[k][s];
+			counts[s] += v;
+		}
+		return;
+	}
+	for (unsigned s = 1; s < 255; s++) {
+		const uint64_t v = sum[s] * SPLIT_SAMPLE_EVERY + tail[s];
+
+		counts[s] += v ? v : s >= r.lo && s <= r.hi;
+	}
+	counts[0] += r.n0;
+}
+
 void
 split_planes(enum fmt_kind kind, const uint8_t *src, size_t n, uint8_t *syms,
 	     uint8_t *raw)

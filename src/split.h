@@ -31,6 +31,66 @@ size_t split_raw_nbytes(enum fmt_kind kind, size_t n);
 void split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 		 uint64_t counts[256]);
 
+/*
+ * Sampled counts for large bf16 blocks. Counting every exponent is the
+ * slowest pass of compression after the encoder, and a table only needs
+ * proportions close to the truth plus a frequency for every symbol that
+ * occurs. So, for a block of at least SPLIT_SAMPLE_MIN elements:
+ *
+ *   - a vector pass (struct split_range) finds exactly the smallest and
+ *     largest exponent other than 0 and how many elements have exponent 0;
+ *   - when exponent 0 is rare (fewer than SPLIT_SAMPLE_MAX_ZEROS: no whole
+ *     values and no zero runs can be chosen, split_whole_count()) and 255
+ *     (infinities, NaN) absent, the
+ *     exponents 1..254 are counted in one group of SPLIT_SAMPLE_GROUP
+ *     elements out of SPLIT_SAMPLE_EVERY and the count multiplied by
+ *     SPLIT_SAMPLE_EVERY (the last partial stride is counted whole), every
+ *     exponent of the range that the sample missed gets 1 (each costs
+ *     about 1/4096 of the probability, so at most SPLIT_SAMPLE_MAX_GAPS
+ *     of them are allowed), and exponent 0 gets its exact count;
+ *   - otherwise every element is counted: the rest of each stride is
+ *     added to the sample's counts, so the pass was not wasted.
+ *
+ * Every symbol present thus has a non-zero count; the counts depend on
+ * the block's bytes alone, so every machine and thread count gets the same
+ * table. Cost (bench/RESULTS.md): a few thousandths of a percent of size.
+ */
+#define SPLIT_SAMPLE_MIN	65536
+#define SPLIT_SAMPLE_MAX_ZEROS	16
+#define SPLIT_SAMPLE_MAX_GAPS	4
+#define SPLIT_SAMPLE_GROUP	64
+#define SPLIT_SAMPLE_EVERY	4
+
+struct split_range {
+	unsigned lo, hi;	/* least and most exponent other than 0 */
+	uint64_t n0;		/* elements of exponent 0 */
+};
+
+/*
+ * The one pass over n bf16 elements: the range facts into *r, and, for
+ * the first SPLIT_SAMPLE_GROUP elements of every whole stride of
+ * SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY, 1 added to c[k][exponent]
+ * for some k (sub-histograms; their sum is what counts).
+ * Returns the elements of the whole strides. The scalar twin of the
+ * kernels' pass.
+ */
+size_t split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
+			 uint32_t c[4][256]);
+
+/* The same with AVX-512 (F, BW); same results always. */
+size_t split_sample_bf16_avx512(const uint8_t *src, size_t n,
+				struct split_range *r, uint32_t c[4][256]);
+
+typedef size_t (*split_sample_fn)(const uint8_t *src, size_t n,
+				  struct split_range *r, uint32_t c[4][256]);
+
+/*
+ * split_count() for a block: sampled as above where that applies (sample
+ * is the level's pass), exact otherwise. Adds to counts[].
+ */
+void split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
+		       split_sample_fn sample, uint64_t counts[256]);
+
 /* Splits n elements at src into syms[n] and raw[split_raw_nbytes()]. */
 void split_planes(enum fmt_kind kind, const uint8_t *src, size_t n,
 		  uint8_t *syms, uint8_t *raw);

@@ -18,8 +18,10 @@
  * vpexpandb loads the raw bytes straight into the lanes that take them.
  */
 #include <immintrin.h>
+#include <string.h>
 
 #include "common.h"
+#include "endian.h"
 #include "cpu.h"
 #include "split.h"
 #include "banned.h"
@@ -249,4 +251,84 @@ split_planes_whole_avx512(enum fmt_kind kind, const struct rans_whole *w,
 	rest = split_planes_whole(kind, w, src + 2 * i, n - i, syms + i,
 				  raw + j);
 	return rest == SIZE_MAX ? SIZE_MAX : j + rest;
+}
+
+/* The sum of the 32 unsigned 16-bit lanes of v. */
+static uint64_t
+widen_sum16(__m512i v)
+{
+	return (uint64_t)_mm512_reduce_add_epi32(_mm512_add_epi32(
+		_mm512_and_si512(v, _mm512_set1_epi32(0xffff)),
+		_mm512_srli_epi32(v, 16)));
+}
+
+/*
+ * split_sample_bf16() 32 elements a step: e = exponent in 16-bit lanes;
+ * the smallest of e - 1 (exponent 0 wraps to 0xffff and drops out) and
+ * the largest e give the range, and a masked add counts exponent 0 in
+ * 16-bit lanes (at most 8 a stride, added up every 4096 strides). The
+ * sampled group of each stride is counted by the scalar loop while it is
+ * in L1: one pass over the block from memory, not two.
+ */
+size_t
+split_sample_bf16_avx512(const uint8_t *src, size_t n, struct split_range *r,
+			 uint32_t c[4][256])
+{
+	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
+	const __m512i emask = _mm512_set1_epi16(0xff);
+	const __m512i one = _mm512_set1_epi16(1);
+	__m512i vmin = _mm512_set1_epi16(-1), vmax = _mm512_setzero_si512();
+	__m512i z16 = _mm512_setzero_si512();
+	uint64_t n0 = 0;
+	unsigned strides = 0;
+	struct split_range t;
+	size_t g;
+
+	for (g = 0; g + stride <= n; g += stride) {
+		const uint8_t *const p = src + 2 * g;
+
+		for (unsigned i = 0; i < stride; i += 32) {
+			const __m512i v = _mm512_loadu_si512(p + 2 * i);
+			const __m512i e = _mm512_and_si512(
+				_mm512_srli_epi16(v, 7), emask);
+
+			vmin = _mm512_min_epu16(vmin,
+						_mm512_sub_epi16(e, one));
+			vmax = _mm512_max_epu16(vmax, e);
+			z16 = _mm512_mask_add_epi16(
+				z16, _mm512_cmpeq_epi16_mask(
+					e, _mm512_setzero_si512()),
+				z16, one);
+		}
+		for (unsigned i = 0; i < SPLIT_SAMPLE_GROUP; i += 4) {
+			const uint64_t w = get_le64(p + 2 * i);
+
+			for (unsigned k = 0; k < 4; k++)
+				c[k][(w >> (16 * k + 7)) & 0xff]++;
+		}
+		if (++strides == 4096) {
+			n0 += widen_sum16(z16);
+			z16 = _mm512_setzero_si512();
+			strides = 0;
+		}
+	}
+	n0 += widen_sum16(z16);
+	/* the rest, and the scalar range facts of it (nothing sampled) */
+	t = (struct split_range){ .lo = 256, .hi = 0 };
+	if (g < n) {
+		uint32_t none[4][256];
+
+		memset(none, 0, sizeof(none));
+		(void)split_sample_bf16(src + 2 * g, n - g, &t, none);
+	}
+	/* lo: least e - 1, plus 1 (0x10000: none); hi: most e (0: none) */
+	r->lo = MIN(1 + (unsigned)_mm512_reduce_min_epu32(_mm512_min_epu32(
+			_mm512_and_si512(vmin, _mm512_set1_epi32(0xffff)),
+			_mm512_srli_epi32(vmin, 16))), 256u);
+	r->lo = MIN(r->lo, t.lo);
+	r->hi = MAX((unsigned)_mm512_reduce_max_epu32(_mm512_max_epu32(
+			_mm512_and_si512(vmax, _mm512_set1_epi32(0xffff)),
+			_mm512_srli_epi32(vmax, 16))), t.hi);
+	r->n0 = n0 + t.n0;
+	return g;
 }

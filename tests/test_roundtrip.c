@@ -376,6 +376,51 @@ test_roundtrip_one_and_all_exponents(void **state)
 	check_file(file, n);
 }
 
+/*
+ * Large bf16 tensors whose exponents are counted from a sample
+ * (split_count_block()): rare exponents only in unsampled elements (the
+ * range fills them in), exponents far apart (counted exactly), a block
+ * with one infinity; all must come back byte for byte.
+ */
+static void
+test_roundtrip_sampled_counts(void **state)
+{
+	enum { N = 3 * 65536 + 77 };
+	uint16_t *a = malloc(2 * N), *b = malloc(2 * N), *c = malloc(2 * N);
+	uint64_t seed = 9;
+	struct st_build sb;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	for (size_t i = 0; i < N; i++) {
+		const uint16_t r = (uint16_t)(test_rand(&seed) & 0x807f);
+
+		a[i] = (uint16_t)(r | (100 + test_rand(&seed) % 27) << 7);
+		b[i] = a[i];
+		c[i] = a[i];
+	}
+	/* positions 64 to 255 of a stride of 256 are never sampled */
+	a[100] = 97 << 7;
+	a[65536 + 200] = 98 << 7;
+	a[N - 3] = 99 << 7;	/* in the last, partial stride */
+	for (size_t i = 300; i < N; i += 7919)
+		b[i] = (uint16_t)((1 + i % 90) << 7);
+	c[N / 2] = 0x7f80;	/* +infinity */
+	st_build_begin(&sb, NULL);
+	st_build_tensor(&sb, "rare", "BF16", "[196685]", a, 2 * N, 0);
+	st_build_tensor(&sb, "wide", "BF16", "[196685]", b, 2 * N, 0);
+	st_build_tensor(&sb, "inf", "BF16", "[196685]", c, 2 * N, 0);
+	file = st_build_end(&sb, 8, &n);
+	check_file(file, n);
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void
 test_roundtrip_gaps_padding_order(void **state)
 {
@@ -843,6 +888,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_empty_tensor_past_data),
 		cmocka_unit_test(test_roundtrip_special_values),
 		cmocka_unit_test(test_roundtrip_one_and_all_exponents),
+		cmocka_unit_test(test_roundtrip_sampled_counts),
 		cmocka_unit_test(test_roundtrip_gaps_padding_order),
 		cmocka_unit_test(test_roundtrip_out_of_order),
 		cmocka_unit_test(test_roundtrip_many_chunks),

@@ -290,6 +290,110 @@ test_split_count_matches_naive(void **state)
 	free(buf);
 }
 
+/*
+ * Weight-like bf16 values: exponents 100..126, and, by mode, zeros and
+ * subnormals, one infinity or NaN, or a few from a wide sparse range.
+ */
+static void
+fill_weights(uint8_t *buf, size_t n, unsigned mode, uint64_t *seed)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned e = 100 + (unsigned)(test_rand(seed) % 27);
+
+		if (mode == 1 && test_rand(seed) % 1000 == 0)
+			e = 0;			/* zeros and subnormals */
+		if (mode == 2 && i == n / 2 + 7)
+			e = 255;		/* one infinity or NaN */
+		if (mode == 3 && test_rand(seed) % 5000 == 0)
+			e = 1 + (unsigned)(test_rand(seed) % 99);
+		put_le16(buf + 2 * i, (uint16_t)((test_rand(seed) & 0x807f) |
+						 e << 7));
+	}
+}
+
+/*
+ * Sampled counts (split_count_block()): every level's pass gives the
+ * scalar pass's range and sample; every symbol present gets a count;
+ * exponent 0 is exact; a block with many zeros, an infinity or a sparse
+ * range is counted exactly; small blocks and other kinds too.
+ */
+static void
+test_split_count_block(void **state)
+{
+	enum { N = 300000 };
+	static const size_t sizes[] = { 1000, 65535, 65536, 65536 + 255,
+					65536 + 256, 70001, N };
+	uint8_t *buf = malloc(2 * N);
+	uint64_t seed = 31;
+
+	(void)state;
+	assert_non_null(buf);
+	for (unsigned z = 0; z < ARRAY_SIZE(sizes); z++) {
+		for (unsigned mode = 0; mode < 4; mode++) {
+			const size_t n = sizes[z];
+			uint8_t *g = guarded_alloc(2 * n);
+			uint64_t exact[256] = { 0 }, got[256], sum = 0;
+			struct split_range r0;
+			uint32_t c0[4][256];
+			size_t g0;
+			bool sampled = false;
+
+			assert_non_null(g);
+			fill_weights(buf, n, mode, &seed);
+			memcpy(g, buf, 2 * n);
+			/* an exponent only an unsampled element has */
+			if (mode == 0 && n > 1000)
+				put_le16(g + 2 * 100, 99 << 7);
+			split_count(FMT_KIND_EXP_BF16, g, n, exact);
+			memset(c0, 0, sizeof(c0));
+			g0 = split_sample_bf16(g, n, &r0, c0);
+			for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+				const struct rans_kernels *k =
+					rans_kernels_of((enum cpu_level)l);
+				struct split_range r;
+				uint32_t c[4][256];
+
+				if (k == NULL)
+					continue;
+				memset(c, 0, sizeof(c));
+				assert_int_equal(k->sample_bf16(g, n, &r, c), g0);
+				assert_int_equal(r.lo, r0.lo);
+				assert_int_equal(r.hi, r0.hi);
+				assert_int_equal(r.n0, r0.n0);
+				assert_memory_equal(c, c0, sizeof(c));
+				memset(got, 0, sizeof(got));
+				split_count_block(FMT_KIND_EXP_BF16, g, n,
+						  k->sample_bf16, got);
+				for (unsigned s = 0; s < 256; s++)
+					if (exact[s])
+						assert_true(got[s] > 0);
+				assert_int_equal(got[0], exact[0]);
+				sampled |= memcmp(got, exact, sizeof(got)) != 0;
+			}
+			for (unsigned s = 0; s < 256; s++)
+				sum += exact[s];
+			assert_int_equal(sum, n);
+			assert_int_equal(r0.n0, exact[0]);
+			/* sampled: weight-like blocks of 64 Ki elements on */
+			assert_int_equal(sampled, n >= SPLIT_SAMPLE_MIN &&
+					 (mode == 0 || mode == 1) &&
+					 exact[0] < SPLIT_SAMPLE_MAX_ZEROS);
+			guarded_free(g, 2 * n);
+		}
+	}
+	/* other kinds are counted exactly, whatever the size */
+	{
+		uint64_t a[256] = { 0 }, b[256] = { 0 };
+
+		fill_weights(buf, N, 0, &seed);
+		split_count(FMT_KIND_EXP_F16, buf, N, a);
+		split_count_block(FMT_KIND_EXP_F16, buf, N,
+				  split_sample_bf16, b);
+		assert_memory_equal(a, b, sizeof(a));
+	}
+	free(buf);
+}
+
 static void
 test_split_merge_const(void **state)
 {
@@ -630,6 +734,7 @@ main(void)
 		cmocka_unit_test(test_split_exhaustive_16_bit),
 		cmocka_unit_test(test_split_f16_packing),
 		cmocka_unit_test(test_split_count_matches_naive),
+		cmocka_unit_test(test_split_count_block),
 		cmocka_unit_test(test_split_merge_const),
 		cmocka_unit_test(test_split_raw_nbytes),
 		cmocka_unit_test(test_split_whole_values),
