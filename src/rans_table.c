@@ -80,13 +80,16 @@ void
 rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 {
 	uint64_t total = 0;
-	unsigned sum = 0;
+	unsigned sum = 0, n = 0;
+	uint8_t sym[256];	/* the symbols counted, in increasing order */
 
 	memset(t, 0, sizeof(*t));
 	for (unsigned s = 0; s < 256; s++) {
 		total += counts[s];
-		t->nsym += counts[s] != 0;
+		if (counts[s])
+			sym[n++] = (uint8_t)s;
 	}
+	t->nsym = n;
 	GAUSS_ASSERT(total > 0);
 	if (t->nsym == 1) {
 		for (unsigned s = 0; s < 256; s++)
@@ -95,23 +98,23 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 		rans_table_finish(t);
 		return;
 	}
-	for (unsigned s = 0; s < 256; s++) {
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned s = sym[i];
 		uint64_t f;
 
-		if (!counts[s])
-			continue;
 		f = (uint64_t)((uint64_t)counts[s] * RANS_M / total);
 		if (f == 0)
 			f = 1;
 		t->freq[s] = (uint16_t)f;
 		sum += (unsigned)f;
 	}
+	/* scans in increasing symbol order: ties go to the lower symbol */
 	while (sum < RANS_M) {
 		int best = -1;
 
-		for (unsigned s = 0; s < 256; s++) {
-			if (!counts[s])
-				continue;
+		for (unsigned i = 0; i < n; i++) {
+			const unsigned s = sym[i];
+
 			if (best < 0 || better_raise(counts[s], t->freq[s],
 						     counts[best],
 						     t->freq[best]))
@@ -123,7 +126,9 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 	while (sum > RANS_M) {
 		int best = -1;
 
-		for (unsigned s = 0; s < 256; s++) {
+		for (unsigned i = 0; i < n; i++) {
+			const unsigned s = sym[i];
+
 			if (t->freq[s] <= 1)
 				continue;
 			if (best < 0 || cheaper_lower(counts[s], t->freq[s],

@@ -37,6 +37,24 @@ split_raw_nbytes(enum fmt_kind kind, size_t n)
 	}
 }
 
+/* Below this many elements split_count() keeps one histogram. */
+#define SPLIT_COUNT_SMALL 2048
+
+static inline unsigned
+naive_sym(enum fmt_kind kind, const uint8_t *src, size_t i)
+{
+	switch (kind) {
+	case FMT_KIND_EXP_BF16:
+		return (get_le16(src + 2 * i) >> 7) & 0xff;
+	case FMT_KIND_EXP_F16:
+		return (get_le16(src + 2 * i) >> 10) & 0x1f;
+	case FMT_KIND_EXP_F32:
+		return (get_le32(src + 4 * i) >> 23) & 0xff;
+	default:
+		return src[i];
+	}
+}
+
 void
 split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	    uint64_t counts[256])
@@ -49,6 +67,17 @@ split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	uint32_t c[8][256];
 	size_t i = 0;
 
+	if (n < SPLIT_COUNT_SMALL) {
+		/* a small tensor: one histogram, not 8 KiB to clear and add */
+		uint32_t h[256];
+
+		memset(h, 0, sizeof(h));
+		for (; i < n; i++)
+			h[naive_sym(kind, src, i)]++;
+		for (unsigned s = 0; s < 256; s++)
+			counts[s] += h[s];
+		return;
+	}
 	memset(c, 0, sizeof(c));
 	switch (kind) {
 	case FMT_KIND_EXP_BF16:
