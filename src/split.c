@@ -40,19 +40,19 @@ split_raw_nbytes(enum fmt_kind kind, size_t n)
 /* Below this many elements split_count() keeps one histogram. */
 #define SPLIT_COUNT_SMALL 2048
 
+static uint32_t elem_get(enum fmt_kind kind, const uint8_t *src, size_t i,
+			 unsigned *exp);
+
+/* The symbol of element i. */
 static inline unsigned
-naive_sym(enum fmt_kind kind, const uint8_t *src, size_t i)
+sym_of(enum fmt_kind kind, const uint8_t *src, size_t i)
 {
-	switch (kind) {
-	case FMT_KIND_EXP_BF16:
-		return (get_le16(src + 2 * i) >> 7) & 0xff;
-	case FMT_KIND_EXP_F16:
-		return (get_le16(src + 2 * i) >> 10) & 0x1f;
-	case FMT_KIND_EXP_F32:
-		return (get_le32(src + 4 * i) >> 23) & 0xff;
-	default:
+	unsigned exp;
+
+	if (!fmt_kind_is_float(kind))
 		return src[i];
-	}
+	(void)elem_get(kind, src, i, &exp);
+	return exp;
 }
 
 void
@@ -73,7 +73,7 @@ split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 
 		memset(h, 0, sizeof(h));
 		for (; i < n; i++)
-			h[naive_sym(kind, src, i)]++;
+			h[sym_of(kind, src, i)]++;
 		for (unsigned s = 0; s < 256; s++)
 			counts[s] += h[s];
 		return;
