@@ -358,13 +358,13 @@ rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 	 * left (ties: the lower symbol); the most codes left are at the end,
 	 * the lower symbol of a tie first among them. A bucket only lowers
 	 * the keys it touches, so each moves down to its place, and a symbol
-	 * used up (rem 0) goes to the front and is dropped.
+	 * used up (rem 0) goes to the front and is dropped. The codes of a
+	 * symbol used so far are freq - rem; every bucket is written.
 	 */
-	uint32_t key[256], used[256] = { 0 };
+	uint32_t key[256];
 	unsigned n = 0, first = 0;
 
 	GAUSS_ASSERT(t->nsym >= 2);
-	memset(a, 0, sizeof(*a));
 	for (unsigned s = 0; s < 256; s++) {
 		uint32_t k;
 		unsigned j;
@@ -385,9 +385,9 @@ rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 		if (rem >= RANS_ALIAS_SLOTS) {
 			/* still the smallest afterwards */
 			a->div[b] = 0;
+			a->lo[b] = 0;
 			a->hi[b] = (uint8_t)small;
-			a->khi[b] = (uint16_t)used[small];
-			used[small] += RANS_ALIAS_SLOTS;
+			a->khi[b] = (uint16_t)(t->freq[small] - rem);
 			key[first] -= RANS_ALIAS_SLOTS << 8;
 			first += key[first] >> 8 == 0;
 			continue;
@@ -395,7 +395,6 @@ rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 		a->div[b] = (uint8_t)rem;
 		a->lo[b] = (uint8_t)small;
 		need = RANS_ALIAS_SLOTS - rem;
-		used[small] += rem;
 		first++;
 		if (first == n)
 			return false;
@@ -406,8 +405,7 @@ rans_alias_build(const struct rans_table *t, struct rans_alias *a)
 			return false;
 		large = key[j] & 0xff;
 		a->hi[b] = (uint8_t)large;
-		a->khi[b] = (uint16_t)used[large];
-		used[large] += need;
+		a->khi[b] = (uint16_t)(t->freq[large] - (key[j] >> 8));
 		key[j] -= need << 8;
 		for (; j > first && key[j - 1] > key[j]; j--) {
 			const uint32_t k = key[j];
