@@ -37,6 +37,30 @@ split_raw_nbytes(enum fmt_kind kind, size_t n)
 	}
 }
 
+/*
+ * Adds the exponents of n bf16 elements to eight sub-histograms (they
+ * break the store-to-load chain on repeats: a few exponents take most
+ * values).
+ */
+static void
+count_bf16(const uint8_t *src, size_t n, uint32_t c[8][256])
+{
+	const size_t n8 = n & ~(size_t)7;
+	size_t i;
+
+	for (i = 0; i < n8; i += 8) {
+		const uint64_t a = get_le64(src + 2 * i);
+		const uint64_t b = get_le64(src + 2 * i + 8);
+
+		for (unsigned j = 0; j < 4; j++) {
+			c[j][(a >> (16 * j + 7)) & 0xff]++;
+			c[4 + j][(b >> (16 * j + 7)) & 0xff]++;
+		}
+	}
+	for (; i < n; i++)
+		c[0][(get_le16(src + 2 * i) >> 7) & 0xff]++;
+}
+
 /* Below this many elements split_count() keeps one histogram. */
 #define SPLIT_COUNT_SMALL 2048
 
@@ -59,11 +83,7 @@ void
 split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	    uint64_t counts[256])
 {
-	/*
-	 * Sub-histograms break the store-to-load chain on repeats (a few
-	 * exponents take most values): eight for bf16, whose loop is the
-	 * hottest, four otherwise.
-	 */
+	/* sub-histograms: eight for bf16 (count_bf16), four otherwise */
 	uint32_t c[8][256];
 	size_t i = 0;
 
@@ -81,17 +101,7 @@ split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	memset(c, 0, sizeof(c));
 	switch (kind) {
 	case FMT_KIND_EXP_BF16:
-		for (; i + 8 <= n; i += 8) {
-			const uint64_t a = get_le64(src + 2 * i);
-			const uint64_t b = get_le64(src + 2 * i + 8);
-
-			for (unsigned j = 0; j < 4; j++) {
-				c[j][(a >> (16 * j + 7)) & 0xff]++;
-				c[4 + j][(b >> (16 * j + 7)) & 0xff]++;
-			}
-		}
-		for (; i < n; i++)
-			c[0][(get_le16(src + 2 * i) >> 7) & 0xff]++;
+		count_bf16(src, n, c);
 		break;
 	case FMT_KIND_EXP_F16:
 		for (; i < n; i++)
@@ -197,19 +207,9 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		uint32_t d[8][256];
 
 		memset(d, 0, sizeof(d));
-		for (size_t h = 0; h < g; h += stride) {
-			for (size_t i = SPLIT_SAMPLE_GROUP; i < stride;
-			     i += 8) {
-				const uint64_t a = get_le64(src + 2 * (h + i));
-				const uint64_t b = get_le64(src + 2 * (h + i) +
-							    8);
-
-				for (unsigned k = 0; k < 4; k++) {
-					d[k][(a >> (16 * k + 7)) & 0xff]++;
-					d[4 + k][(b >> (16 * k + 7)) & 0xff]++;
-				}
-			}
-		}
+		for (size_t h = 0; h < g; h += stride)
+			count_bf16(src + 2 * (h + SPLIT_SAMPLE_GROUP),
+				   stride - SPLIT_SAMPLE_GROUP, d);
 		for (unsigned s = 0; s < 256; s++) {
 			uint64_t v = sum[s] + tail[s];
 

@@ -313,14 +313,8 @@ split_sample_bf16_avx512(const uint8_t *src, size_t n, struct split_range *r,
 		}
 	}
 	n0 += widen_sum16(z16);
-	/* the rest, and the scalar range facts of it (nothing sampled) */
-	t = (struct split_range){ .lo = 256, .hi = 0 };
-	if (g < n) {
-		uint32_t none[4][256];
-
-		memset(none, 0, sizeof(none));
-		(void)split_sample_bf16(src + 2 * g, n - g, &t, none);
-	}
+	/* the range facts of the rest: less than a stride, nothing sampled */
+	(void)split_sample_bf16(src + 2 * g, n - g, &t, c);
 	/* lo: least e - 1, plus 1 (0x10000: none); hi: most e (0: none) */
 	r->lo = MIN(1 + (unsigned)_mm512_reduce_min_epu32(_mm512_min_epu32(
 			_mm512_and_si512(vmin, _mm512_set1_epi32(0xffff)),
