@@ -211,6 +211,27 @@ fa_fill(const struct rans_dtable *d, const struct alias_regs *r,
 }
 
 /*
+ * Before a step that may take up to `need` words: when fewer entries than
+ * that are left (*j to *jend), fills fa[] and sy[] again from the words at
+ * p, at most FA_WORDS and (end - p) / 2, rounded down to 16.
+ */
+static inline __attribute__((always_inline)) void
+fa_refill(const struct rans_dtable *d, const struct alias_regs *r,
+	  uint32_t *fa, uint32_t *sy, const uint8_t *p, const uint8_t *end,
+	  size_t *j, size_t *jend, size_t need, bool alias)
+{
+	size_t nw;
+
+	if (*jend - *j >= need)
+		return;
+	nw = (size_t)(end - p) / 2;
+	nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
+	fa_fill(d, r, fa, sy, p, nw, alias);
+	*j = 0;
+	*jend = nw;
+}
+
+/*
  * One step of 16 lanes: the pending renormalisation of y in the lanes *kp
  * (their words' entries at fa, sy), then the decode. Returns the new y and
  * sets *kp to its lanes in lm below L; *s_ret: the symbols (low bytes).
@@ -389,14 +410,8 @@ cur_step(struct cur32 *c, const struct rans_dtable *d,
 	const unsigned c1 = (unsigned)__builtin_popcount(c->k1);
 	__m512i s0, s1;
 
-	if (c->jend - c->j < GROUP) {
-		size_t nw = (size_t)(c->end - c->p) / 2;
-
-		nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
-		fa_fill(d, r, c->fa, c->sy, c->p, nw, alias);
-		c->j = 0;
-		c->jend = nw;
-	}
+	fa_refill(d, r, c->fa, c->sy, c->p, c->end, &c->j, &c->jend, GROUP,
+		  alias);
 	c->y0 = step(d, r, c->y0, &c->k0, c->fa + c->j, c->sy + c->j, &s0,
 		     0xffff, alias);
 	c->y1 = step(d, r, c->y1, &c->k1, c->fa + c->j + c0,
@@ -544,14 +559,8 @@ narrow_steps(const struct rans_dtable *d, const struct alias_regs *r,
 		const unsigned cnt = (unsigned)__builtin_popcount(c->k);
 		__m512i s;
 
-		if (c->jend - c->j < 16) {
-			size_t nw = (size_t)(c->end - c->p) / 2;
-
-			nw = (nw < FA_WORDS ? nw : FA_WORDS) & ~(size_t)15;
-			fa_fill(d, r, c->fa, c->sy, c->p, nw, alias);
-			c->j = 0;
-			c->jend = nw;
-		}
+		fa_refill(d, r, c->fa, c->sy, c->p, c->end, &c->j, &c->jend,
+			  16, alias);
 		c->y = step(d, r, c->y, &c->k, c->fa + c->j, c->sy + c->j, &s,
 			    c->lm, alias);
 		c->j += cnt;
