@@ -78,7 +78,11 @@ struct gauss_ctx;
  */
 GAUSS_API struct gauss_ctx *gauss_ctx_new(void);
 
-/* Frees a context. */
+/*
+ * Frees a context. A context keeps the worker threads of its calls, asleep
+ * between calls (after a short spin), until it is freed; a child process
+ * made with fork() should use a context of its own.
+ */
 GAUSS_API void gauss_ctx_free(struct gauss_ctx *ctx);
 
 /*

@@ -18,7 +18,7 @@ ASAN_OPTIONS=detect_leaks=1 \
 scripts/build.sh build-tsan -Dwerror=true -Dbuildtype=debugoptimized \
 	-Db_sanitize=thread -Dbenchmarks=false
 TSAN_OPTIONS=halt_on_error=1 \
-	meson test -C build-tsan --print-errorlogs roundtrip corruption io
+	meson test -C build-tsan --print-errorlogs roundtrip corruption io pool
 scripts/build.sh build-nosimd -Dwerror=true -Dsimd=disabled \
 	-Dbenchmarks=false
 meson test -C build-nosimd --print-errorlogs

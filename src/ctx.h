@@ -25,6 +25,7 @@ struct gauss_ctx {
 	void *progress_user;
 	struct errbuf err;
 	struct pool_cache cache;	/* pipeline buffers, reused by calls */
+	struct pool_team *team;		/* worker threads, kept between calls */
 	struct pipe_sizes last;		/* what the last call read, wrote */
 	struct lossy_opts lossy;	/* options of GAUSS_MODE_GMM */
 	/* lossy codec buffers, one per worker, kept between calls */

@@ -43,6 +43,7 @@ gauss_ctx_free(struct gauss_ctx *ctx)
 {
 	if (ctx == NULL)
 		return;
+	pool_team_free(ctx->team);
 	pool_cache_clear(&ctx->cache);
 	for (unsigned i = 0; i < CTX_GMM_CACHE; i++)
 		gmm_scratch_free(ctx->gmm_cache[i]);
@@ -206,6 +207,10 @@ pipeline_opts_from_ctx(struct gauss_ctx *ctx, struct pipeline_opts *o)
 	o->progress = ctx->progress;
 	o->progress_user = ctx->progress_user;
 	o->cache = &ctx->cache;
+	/* made on the first call; without it each call starts its threads */
+	if (ctx->team == NULL)
+		ctx->team = pool_team_new();
+	o->team = ctx->team;
 	o->direct = ctx->direct;
 	o->lossy = ctx->lossy;
 	o->lossy.on = ctx->mode == GAUSS_MODE_GMM;

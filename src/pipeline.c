@@ -107,20 +107,20 @@ resolve_threads(const struct pipeline_opts *o)
 }
 
 /*
- * How many original bytes of small blocks a job gathers: about half
- * of each thread's share of the file, between one chunk and one block, so
- * that a small file still gives every thread work and a large one few,
- * big jobs. It shapes jobs only, never the bytes written.
+ * How many original bytes a job takes: about half of each thread's share
+ * of the `total` bytes left, between one chunk and one block, so that a
+ * small file still gives every thread work, a large one few, big jobs, and
+ * the last jobs are small enough for the threads to end together. It
+ * shapes jobs only, never the bytes written.
  */
 static uint64_t
-job_target(const struct pipeline_opts *o, unsigned chunk_log2,
-	   unsigned block_log2, uint64_t total, unsigned threads)
+job_target(unsigned chunk_log2, unsigned block_log2, uint64_t total,
+	   unsigned threads)
 {
 	const uint64_t lo = (uint64_t)1 << chunk_log2;
 	const uint64_t hi = (uint64_t)1 << block_log2;
 	const uint64_t t = total == UINT64_MAX ? hi : total / (2 * threads);
 
-	(void)o;
 	return MAX(lo, MIN(hi, t));
 }
 
@@ -1087,9 +1087,9 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		goto out;
 	if (o->progress == NULL)
 		ops.progress = NULL;
-	cs.job_nbytes = job_target(o, o->chunk_log2, o->block_log2,
+	cs.job_nbytes = job_target(o->chunk_log2, o->block_log2,
 				   cs.total_nbytes, threads);
-	ret = pool_run(&ops, &cs, jobv, nslots,
+	ret = pool_run(o->team, &ops, &cs, jobv, nslots,
 		       (unsigned)MIN((uint64_t)threads,
 				     cs.total_nbytes / cs.job_nbytes + 1),
 		       NULL, eb);
@@ -1183,11 +1183,15 @@ struct dstate {
 	uint64_t seg_offset;
 	uint64_t seg_nbytes;
 	uint64_t seg_left;
+	uint64_t block_left;		/* of the current block, not yet read */
+	bool has_table;			/* the current block's table: */
+	struct rans_table table;
 	uint64_t shard_nbytes;		/* lossy frames */
 	uint64_t frame_start;
 	uint64_t chunk_index;
 	bool ended;			/* END was read */
 	uint64_t job_nbytes;		/* see job_target() */
+	unsigned threads;
 	enum gauss_status pending;	/* a failure left for the next job */
 	struct errbuf pending_eb;
 	uint64_t pending_offset;
@@ -1336,14 +1340,48 @@ read_record(struct dstate *ds, const struct djob *j, size_t cn,
 	return GAUSS_OK;
 }
 
-/* Parses the next block into piece pc, its records from j->recs[*nrec]. */
+/* Starts the next block of the frame: its size and its table, if any. */
+static enum gauss_status
+read_block_head(struct dstate *ds, struct errbuf *eb)
+{
+	const uint64_t block_nbytes = (uint64_t)1 << ds->fh.block_log2;
+
+	ds->block_left = MIN(ds->shard_nbytes ? ds->shard_nbytes :
+			     block_nbytes, ds->seg_left);
+	ds->has_table = fmt_kind_has_table(ds->kind);
+	if (ds->has_table) {
+		struct cursor c;
+		size_t avail = 0;
+		enum gauss_status st;
+
+		st = source_fill(&ds->in, CHUNK_TABLE_MAX_NBYTES, &avail, eb);
+		if (st == GAUSS_OK) {
+			cursor_init(&c, source_peek(&ds->in), avail);
+			st = chunk_table_read(ds->kind, ds->fh.version, &c,
+					      &ds->table, eb);
+		}
+		if (st != GAUSS_OK) {
+			ds->block_left = 0;
+			return st;
+		}
+		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
+	}
+	return GAUSS_OK;
+}
+
+/*
+ * Parses the next nbytes of the current block (whole chunks, or the rest of
+ * the block) into piece pc, its records from j->recs[*nrec].
+ */
 static enum gauss_status
 read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
-	   size_t *nrec, size_t *in_len, size_t own_off, struct errbuf *eb)
+	   size_t nbytes, size_t *nrec, size_t *in_len, size_t own_off,
+	   struct errbuf *eb)
 {
 	const bool lossy = fmt_kind_is_gmm(ds->kind);
 
 	pc->kind = ds->kind;
+	pc->nbytes = nbytes;
 	pc->unit = lossy ? pc->nbytes : (size_t)1 << ds->fh.chunk_log2;
 	pc->seg_offset = ds->seg_offset;
 	pc->seg_nbytes = ds->seg_nbytes;
@@ -1360,17 +1398,9 @@ read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 	} else {
 		pc->dst = j->own + own_off;
 	}
-	pc->has_table = fmt_kind_has_table(pc->kind);
-	if (pc->has_table) {
-		struct cursor c;
-		size_t avail = 0;
-
-		TRY(source_fill(&ds->in, CHUNK_TABLE_MAX_NBYTES, &avail, eb));
-		cursor_init(&c, source_peek(&ds->in), avail);
-		TRY(chunk_table_read(pc->kind, ds->fh.version, &c, &pc->table,
-				     eb));
-		source_skip(&ds->in, (size_t)(c.p - source_peek(&ds->in)));
-	}
+	pc->has_table = ds->has_table;
+	if (pc->has_table)
+		pc->table = ds->table;
 	for (size_t coff = 0; coff < pc->nbytes; coff += pc->unit) {
 		const size_t cn = MIN(pc->unit, pc->nbytes - coff);
 		const enum gauss_status st =
@@ -1385,6 +1415,7 @@ read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 		(*nrec)++;
 	}
 	ds->chunk_index += pc->nchunks;
+	ds->block_left -= pc->nbytes;
 	ds->seg_left -= pc->nbytes;
 	ds->read_nbytes += pc->nbytes;
 	if (ds->seg_left == 0)
@@ -1394,8 +1425,11 @@ read_piece(struct dstate *ds, struct djob *j, struct dpiece *pc,
 }
 
 /*
- * Reads blocks into the job until it holds a block's worth. A failure after
- * the first block is kept for the next job, so that the blocks before it
+ * Reads blocks into the job until it holds about ds->job_nbytes. A lossless
+ * block may be cut, at a chunk boundary, between two jobs (each decodes its
+ * chunks with the block's table), so that a large block does not make one
+ * long job that leaves the other threads idle at the end. A failure after
+ * the first piece is kept for the next job, so that the pieces before it
  * are decoded and written as a sequential decoder would.
  */
 static enum gauss_status
@@ -1403,7 +1437,6 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 {
 	struct dstate *ds = user;
 	struct djob *j = job;
-	const uint64_t block_nbytes = (uint64_t)1 << ds->fh.block_log2;
 	size_t in_len = 0, nrec = 0, total = 0;
 	enum gauss_status st = GAUSS_OK;
 
@@ -1417,9 +1450,16 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 			*eb = ds->pending_eb;
 		return ds->pending;
 	}
+	/* smaller jobs towards the end, so that the threads end together */
+	if (ds->expected_nbytes != UINT64_MAX)
+		ds->job_nbytes = job_target(ds->fh.chunk_log2,
+					    ds->fh.block_log2,
+					    ds->expected_nbytes -
+					    ds->read_nbytes, ds->threads);
 	while (!ds->ended && j->npieces < JOB_MAX_PIECES) {
 		struct dpiece *pc = &j->pieces[j->npieces];
 		struct errbuf peb;
+		size_t nbytes;
 
 		peb.text[0] = '\0';
 		if (ds->seg_left == 0) {
@@ -1433,11 +1473,22 @@ d_read(void *user, void *job, bool *more, struct errbuf *eb)
 				break;
 			}
 		}
-		pc->nbytes = (size_t)MIN(ds->shard_nbytes ? ds->shard_nbytes :
-					 block_nbytes, ds->seg_left);
-		if (j->npieces > 0 && total + pc->nbytes > ds->job_nbytes)
-			break;
-		st = read_piece(ds, j, pc, &nrec, &in_len, total, &peb);
+		if (ds->block_left == 0) {
+			st = read_block_head(ds, &peb);
+			if (st != GAUSS_OK)
+				goto fail;
+		}
+		nbytes = (size_t)ds->block_left;
+		if (total + nbytes > ds->job_nbytes) {
+			const size_t unit = (size_t)1 << ds->fh.chunk_log2;
+			const size_t room = (size_t)(ds->job_nbytes - total);
+
+			if (!fmt_kind_is_gmm(ds->kind) && room >= unit)
+				nbytes = room / unit * unit;
+			else if (j->npieces > 0)
+				break;
+		}
+		st = read_piece(ds, j, pc, nbytes, &nrec, &in_len, total, &peb);
 		if (st != GAUSS_OK)
 			goto fail;
 		total += pc->nbytes;
@@ -1773,13 +1824,15 @@ pipeline_decompress(const struct pipeline_opts *o, const struct pipe_in *in,
 		goto out;
 	if (o->progress == NULL)
 		ops.progress = NULL;
-	ds.job_nbytes = job_target(o, ds.fh.chunk_log2, ds.fh.block_log2,
+	ds.threads = threads;
+	ds.job_nbytes = job_target(ds.fh.chunk_log2, ds.fh.block_log2,
 				   ds.expected_nbytes, threads);
 	workers = ds.expected_nbytes == UINT64_MAX ? threads :
 		  (unsigned)MIN((uint64_t)threads,
 				ds.expected_nbytes / ds.job_nbytes + 1);
 	ds.hash_early = workers == 1;
-	st = pool_run(&ops, &ds, jobv, nslots, workers, &fail_slot, eb);
+	st = pool_run(o->team, &ops, &ds, jobv, nslots, workers, &fail_slot,
+		      eb);
 	if (st != GAUSS_OK && fail_slot >= 0 && jobs[fail_slot].seg_nbytes) {
 		const struct djob *j = &jobs[fail_slot];
 		char what[160];

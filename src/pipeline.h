@@ -17,6 +17,7 @@
 
 struct rans_kernels;
 struct pool_cache;
+struct pool_team;
 
 struct pipeline_opts {
 	unsigned chunk_log2;
@@ -24,6 +25,7 @@ struct pipeline_opts {
 	unsigned threads;		/* 0: one per online CPU */
 	const struct rans_kernels *kernels;	/* NULL: the best level */
 	struct pool_cache *cache;	/* buffers kept between calls, or NULL */
+	struct pool_team *team;		/* threads kept between calls, or NULL */
 	enum io_backend io;		/* of the file streams */
 	bool direct;			/* O_DIRECT where allowed */
 	bool check_blocks;		/* compress decodes each block again */

@@ -4,21 +4,42 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common.h"
 #include "pool.h"
 #include "banned.h"
 
+/* How long a waiting thread spins before it sleeps. */
+#define POOL_SPIN_SECONDS 100e-6
+
 enum slot_state { SLOT_FREE, SLOT_READ, SLOT_BUSY, SLOT_DONE };
+
+/*
+ * The threads of a team wait on team->cond, under team->lock, for a run;
+ * the lock also guards the run's state, so one lock and one condition
+ * serve both the team and its engine.
+ */
+struct pool_team {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;	/* a run began or moved on, or quit */
+	pthread_cond_t idle;	/* a helper left a stage */
+	uint64_t gen;		/* counts the signals on cond */
+	struct engine *engine;	/* the run in progress, or NULL */
+	unsigned width;		/* workers of that run: helpers 1..width-1 */
+	unsigned busy;		/* helpers inside a stage of engine */
+	unsigned nhelpers;	/* started */
+	unsigned registered;	/* that took their index */
+	pthread_t *tids;
+	bool quit;
+};
 
 struct engine {
 	const struct pool_ops *ops;
 	void *user;
 	void **jobs;
 	unsigned nslots;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
 	enum slot_state *state;
 	uint64_t *seq;		/* sequence number of each slot's job */
 	uint64_t next_read;	/* sequence number the read stage fills next */
@@ -31,11 +52,6 @@ struct engine {
 	int fail_slot;
 	enum gauss_status fail_st;
 	struct errbuf fail_eb;
-};
-
-struct worker {
-	struct engine *e;
-	unsigned index;
 };
 
 /* Records the failure of job seq (the lock is held). */
@@ -63,110 +79,270 @@ finished_locked(const struct engine *e)
 	return e->read_done && !e->reading && e->next_write == e->next_read;
 }
 
+/*
+ * Tells waiting threads that something changed (the lock is held): a new
+ * run, a stage done, a failure or quit.
+ */
 static void
-work(struct engine *e, unsigned worker)
+team_signal(struct pool_team *t)
+{
+	__atomic_store_n(&t->gen, t->gen + 1, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&t->cond);
+}
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/*
+ * Waits for team_signal() (the lock is held on entry and on return). A
+ * thread put to sleep takes tens of microseconds to wake on a virtual
+ * machine, as long as a short stage, so it first spins a little while
+ * without the lock: the waits inside a run and between two calls in a row
+ * are mostly shorter than that.
+ */
+static void
+team_wait(struct pool_team *t)
+{
+	const uint64_t g = t->gen;
+	double deadline = 0;
+
+	pthread_mutex_unlock(&t->lock);
+	for (unsigned i = 1;; i++) {
+		if (__atomic_load_n(&t->gen, __ATOMIC_ACQUIRE) != g)
+			break;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (i % 64 == 0) {
+			const double now = seconds_now();
+
+			if (deadline == 0)
+				deadline = now + POOL_SPIN_SECONDS;
+			else if (now > deadline)
+				break;
+		}
+	}
+	pthread_mutex_lock(&t->lock);
+	if (t->gen == g)
+		pthread_cond_wait(&t->cond, &t->lock);
+}
+
+/* Leaves the lock for a stage of the run (a helper is counted busy). */
+static void
+stage_enter(struct pool_team *t, unsigned worker)
+{
+	if (worker != 0)
+		t->busy++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void
+stage_leave(struct pool_team *t, unsigned worker)
+{
+	pthread_mutex_lock(&t->lock);
+	if (worker != 0 && --t->busy == 0)
+		pthread_cond_broadcast(&t->idle);
+	team_signal(t);
+}
+
+/*
+ * Runs one stage of the run, if one is ready for this worker: writes the
+ * oldest job when it is computed, else computes the oldest job that is read,
+ * else reads the next job into a free slot. Returns whether it ran one. The
+ * lock is held on entry and on return.
+ */
+static bool
+step(struct pool_team *t, struct engine *e, unsigned worker)
+{
+	const unsigned w = (unsigned)(e->next_write % e->nslots);
+	struct errbuf eb;
+	enum gauss_status st;
+	int best = -1;
+
+	if (!e->writing && e->next_write < e->next_read &&
+	    e->state[w] == SLOT_DONE &&
+	    (!e->failed || e->next_write < e->fail_seq)) {
+		const uint64_t seq = e->next_write;
+
+		e->writing = true;
+		stage_enter(t, worker);
+		eb.text[0] = '\0';
+		st = e->ops->write(e->user, e->jobs[w], &eb);
+		stage_leave(t, worker);
+		e->writing = false;
+		if (st != GAUSS_OK)
+			fail_locked(e, seq, (int)w, st, &eb);
+		e->state[w] = SLOT_FREE;
+		e->next_write++;
+		return true;
+	}
+	for (unsigned i = 0; i < e->nslots; i++)
+		if (e->state[i] == SLOT_READ &&
+		    (best < 0 || e->seq[i] < e->seq[best]))
+			best = (int)i;
+	if (best >= 0 && (!e->failed || e->seq[best] < e->fail_seq)) {
+		const uint64_t seq = e->seq[best];
+
+		e->state[best] = SLOT_BUSY;
+		stage_enter(t, worker);
+		eb.text[0] = '\0';
+		st = e->ops->compute(e->user, e->jobs[best], worker, &eb);
+		stage_leave(t, worker);
+		if (st != GAUSS_OK)
+			fail_locked(e, seq, best, st, &eb);
+		e->state[best] = SLOT_DONE;
+		return true;
+	}
+	if (!e->reading && !e->read_done &&
+	    e->state[e->next_read % e->nslots] == SLOT_FREE) {
+		const unsigned r = (unsigned)(e->next_read % e->nslots);
+		const uint64_t seq = e->next_read;
+		bool more = true;
+
+		e->reading = true;
+		stage_enter(t, worker);
+		eb.text[0] = '\0';
+		st = e->ops->read(e->user, e->jobs[r], &more, &eb);
+		stage_leave(t, worker);
+		e->reading = false;
+		if (st != GAUSS_OK) {
+			fail_locked(e, seq, (int)r, st, &eb);
+		} else if (!more) {
+			e->read_done = true;
+		} else {
+			e->seq[r] = seq;
+			e->state[r] = SLOT_READ;
+			e->next_read++;
+		}
+		return true;
+	}
+	return false;
+}
+
+/* The caller's part of a run, as worker 0 (the lock is held). */
+static void
+work_caller(struct pool_team *t, struct engine *e)
 {
 	struct errbuf eb;
 
-	pthread_mutex_lock(&e->lock);
 	while (!finished_locked(e)) {
-		const unsigned w = (unsigned)(e->next_write % e->nslots);
-		enum gauss_status st;
-		int best = -1;
-
-		/* 1: write the oldest job when it is done */
-		if (!e->writing && e->next_write < e->next_read &&
-		    e->state[w] == SLOT_DONE &&
-		    (!e->failed || e->next_write < e->fail_seq)) {
-			const uint64_t seq = e->next_write;
-
-			e->writing = true;
-			pthread_mutex_unlock(&e->lock);
-			eb.text[0] = '\0';
-			st = e->ops->write(e->user, e->jobs[w], &eb);
-			pthread_mutex_lock(&e->lock);
-			e->writing = false;
-			if (st != GAUSS_OK)
-				fail_locked(e, seq, (int)w, st, &eb);
-			e->state[w] = SLOT_FREE;
-			e->next_write++;
-			pthread_cond_broadcast(&e->cond);
-			goto tick;
+		if (!step(t, e, 0)) {
+			team_wait(t);
+			continue;
 		}
-		/* 2: compute the oldest job that is read */
-		for (unsigned i = 0; i < e->nslots; i++)
-			if (e->state[i] == SLOT_READ &&
-			    (best < 0 || e->seq[i] < e->seq[best]))
-				best = (int)i;
-		if (best >= 0 && (!e->failed || e->seq[best] < e->fail_seq)) {
-			const uint64_t seq = e->seq[best];
-
-			e->state[best] = SLOT_BUSY;
-			pthread_mutex_unlock(&e->lock);
-			eb.text[0] = '\0';
-			st = e->ops->compute(e->user, e->jobs[best], worker,
-					     &eb);
-			pthread_mutex_lock(&e->lock);
-			if (st != GAUSS_OK)
-				fail_locked(e, seq, best, st, &eb);
-			e->state[best] = SLOT_DONE;
-			pthread_cond_broadcast(&e->cond);
-			goto tick;
-		}
-		/* 3: read the next job into a free slot */
-		if (!e->reading && !e->read_done &&
-		    e->state[e->next_read % e->nslots] == SLOT_FREE) {
-			const unsigned r = (unsigned)(e->next_read % e->nslots);
-			const uint64_t seq = e->next_read;
-			bool more = true;
-
-			e->reading = true;
-			pthread_mutex_unlock(&e->lock);
-			eb.text[0] = '\0';
-			st = e->ops->read(e->user, e->jobs[r], &more, &eb);
-			pthread_mutex_lock(&e->lock);
-			e->reading = false;
-			if (st != GAUSS_OK) {
-				fail_locked(e, seq, (int)r, st, &eb);
-			} else if (!more) {
-				e->read_done = true;
-			} else {
-				e->seq[r] = seq;
-				e->state[r] = SLOT_READ;
-				e->next_read++;
-			}
-			pthread_cond_broadcast(&e->cond);
-			goto tick;
-		}
-		pthread_cond_wait(&e->cond, &e->lock);
-		continue;
-tick:
-		if (worker == 0 && e->ops->progress) {
+		if (e->ops->progress) {
 			int stop;
 
-			pthread_mutex_unlock(&e->lock);
+			pthread_mutex_unlock(&t->lock);
 			stop = e->ops->progress(e->user);
-			pthread_mutex_lock(&e->lock);
+			pthread_mutex_lock(&t->lock);
 			if (stop) {
 				eb.text[0] = '\0';
 				err_setf(&eb, GAUSS_E_INTERRUPTED,
 					 "stopped by the caller");
 				fail_locked(e, e->next_write, -1,
 					    GAUSS_E_INTERRUPTED, &eb);
-				pthread_cond_broadcast(&e->cond);
+				team_signal(t);
 			}
 		}
 	}
-	pthread_mutex_unlock(&e->lock);
 }
 
+/*
+ * A helper: takes part in each run whose width includes its index, and
+ * sleeps between runs. It touches a run only inside step(), so a run is
+ * over for the helpers once none is busy: the caller never waits for a
+ * sleeping helper to wake up.
+ */
 static void *
-worker_main(void *arg)
+helper_main(void *arg)
 {
-	const struct worker *w = arg;
+	struct pool_team *t = arg;
+	unsigned index;
 
-	work(w->e, w->index);
+	pthread_mutex_lock(&t->lock);
+	index = ++t->registered;
+	while (!t->quit) {
+		struct engine *e = t->engine;
+
+		if (e != NULL && index < t->width && !finished_locked(e) &&
+		    step(t, e, index))
+			continue;
+		team_wait(t);
+	}
+	pthread_mutex_unlock(&t->lock);
 	return NULL;
+}
+
+struct pool_team *
+pool_team_new(void)
+{
+	struct pool_team *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
+	if (pthread_cond_init(&t->cond, NULL) != 0) {
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+		return NULL;
+	}
+	if (pthread_cond_init(&t->idle, NULL) != 0) {
+		pthread_cond_destroy(&t->cond);
+		pthread_mutex_destroy(&t->lock);
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+pool_team_free(struct pool_team *t)
+{
+	if (t == NULL)
+		return;
+	pthread_mutex_lock(&t->lock);
+	t->quit = true;
+	team_signal(t);
+	pthread_mutex_unlock(&t->lock);
+	for (unsigned i = 0; i < t->nhelpers; i++)
+		pthread_join(t->tids[i], NULL);
+	pthread_cond_destroy(&t->idle);
+	pthread_cond_destroy(&t->cond);
+	pthread_mutex_destroy(&t->lock);
+	free(t->tids);
+	free(t);
+}
+
+/*
+ * Starts helpers until the team has n (only the caller's thread touches
+ * nhelpers and tids). Fewer, when the system refuses threads or memory,
+ * still finish every run: the caller's thread alone can.
+ */
+static void
+team_grow(struct pool_team *t, unsigned n)
+{
+	pthread_t *tids;
+
+	if (t->nhelpers >= n)
+		return;
+	tids = realloc(t->tids, n * sizeof(*tids));
+	if (tids == NULL)
+		return;
+	t->tids = tids;
+	while (t->nhelpers < n &&
+	       pthread_create(&t->tids[t->nhelpers], NULL, helper_main,
+			      t) == 0)
+		t->nhelpers++;
 }
 
 unsigned
@@ -178,8 +354,9 @@ pool_cpu_count(void)
 }
 
 enum gauss_status
-pool_run(const struct pool_ops *ops, void *user, void **jobs,
-	 unsigned nslots, unsigned threads, int *fail_slot, struct errbuf *eb)
+pool_run(struct pool_team *team, const struct pool_ops *ops, void *user,
+	 void **jobs, unsigned nslots, unsigned threads, int *fail_slot,
+	 struct errbuf *eb)
 {
 	struct engine e = {
 		.ops = ops,
@@ -187,43 +364,35 @@ pool_run(const struct pool_ops *ops, void *user, void **jobs,
 		.jobs = jobs,
 		.nslots = nslots,
 	};
-	pthread_t *tids = NULL;
-	struct worker *ws = NULL;
-	unsigned started = 1;
+	struct pool_team *t = team;
 
 	GAUSS_ASSERT(nslots >= 1 && threads >= 1);
 	e.state = calloc(nslots, sizeof(*e.state));
 	e.seq = calloc(nslots, sizeof(*e.seq));
-	if (threads > 1) {
-		tids = calloc(threads, sizeof(*tids));
-		ws = calloc(threads, sizeof(*ws));
-	}
-	if (e.state == NULL || e.seq == NULL ||
-	    (threads > 1 && (tids == NULL || ws == NULL))) {
+	if (t == NULL)
+		t = pool_team_new();
+	if (e.state == NULL || e.seq == NULL || t == NULL) {
 		free(e.state);
 		free(e.seq);
-		free(tids);
-		free(ws);
+		if (team == NULL)
+			pool_team_free(t);
 		return GAUSS_E_NOMEM;
 	}
-	pthread_mutex_init(&e.lock, NULL);
-	pthread_cond_init(&e.cond, NULL);
-	for (unsigned i = 1; i < threads; i++) {
-		ws[i] = (struct worker){ .e = &e, .index = i };
-		/* fewer threads than asked still finish the work */
-		if (pthread_create(&tids[i], NULL, worker_main, &ws[i]) != 0)
-			break;
-		started++;
-	}
-	work(&e, 0);
-	for (unsigned i = 1; i < started; i++)
-		pthread_join(tids[i], NULL);
-	pthread_cond_destroy(&e.cond);
-	pthread_mutex_destroy(&e.lock);
+	team_grow(t, threads - 1);
+	pthread_mutex_lock(&t->lock);
+	t->engine = &e;
+	t->width = threads;
+	if (threads > 1)
+		team_signal(t);
+	work_caller(t, &e);
+	t->engine = NULL;
+	while (t->busy > 0)
+		pthread_cond_wait(&t->idle, &t->lock);
+	pthread_mutex_unlock(&t->lock);
+	if (team == NULL)
+		pool_team_free(t);
 	free(e.state);
 	free(e.seq);
-	free(tids);
-	free(ws);
 	if (!e.failed)
 		return GAUSS_OK;
 	if (fail_slot)

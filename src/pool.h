@@ -10,7 +10,7 @@
  * is free takes the oldest finished job to write, else a job to compute,
  * else reads the next one, so a serial stage never leaves a core idle while
  * work exists. The calling thread is worker 0 and the only one that calls
- * the progress hook; with one thread no other thread is started.
+ * the progress hook; with one thread no other thread takes part.
  *
  * On a failure the engine stops reading, finishes and writes every job
  * before the failed one (so results are those of a sequential run, whatever
@@ -44,15 +44,32 @@ struct pool_ops {
 };
 
 /*
- * Runs the sequence with `threads` workers over `nslots` job slots
- * (jobs[i] are the caller's, reused in turn). Returns GAUSS_OK or the first
+ * The threads that run the jobs: started when a run first needs them, then
+ * kept, asleep between runs, until pool_team_free(), so that a caller who
+ * makes many short calls does not pay for starting and joining threads on
+ * every one. A team serves one run at a time.
+ */
+struct pool_team;
+
+/* A team with no thread yet, or NULL when memory is short. */
+struct pool_team *pool_team_new(void);
+
+/* Stops and joins the team's threads and frees it; NULL is ok. */
+void pool_team_free(struct pool_team *team);
+
+/*
+ * Runs the sequence with `threads` workers (the calling thread and
+ * threads - 1 of the team's, started as needed) over `nslots` job slots
+ * (jobs[i] are the caller's, reused in turn). With team NULL, a team is
+ * made for the run and freed after it. Returns GAUSS_OK or the first
  * failure in sequence order, its message in eb and, in *fail_slot, the
  * index of the job slot that failed (-1 when the progress hook stopped the
  * run); that job is left as the failing stage left it.
  */
-enum gauss_status pool_run(const struct pool_ops *ops, void *user,
-			   void **jobs, unsigned nslots, unsigned threads,
-			   int *fail_slot, struct errbuf *eb);
+enum gauss_status pool_run(struct pool_team *team, const struct pool_ops *ops,
+			   void *user, void **jobs, unsigned nslots,
+			   unsigned threads, int *fail_slot,
+			   struct errbuf *eb);
 
 /*
  * Buffers kept between the calls made with one context, so that a caller

@@ -18,6 +18,7 @@
 #include "cpu.h"
 #include "endian.h"
 #include "pipeline.h"
+#include "pool.h"
 #include "safetensors.h"
 
 static char *tmpdir;
@@ -89,8 +90,9 @@ roundtrip_api(const uint8_t *orig, size_t n, const char *tag)
 /*
  * Same through the pipeline with small chunks and blocks, to exercise
  * several chunks, partial chunks and several tables per tensor: file to
- * file with 1 thread, then memory to memory with 2 and 7 threads and every
- * kernel level this CPU has, which must all give the same bytes.
+ * file with 1 thread, then memory to memory with 2 and 7 threads (of one
+ * team, kept from run to run as a context keeps it) and every kernel level
+ * this CPU has, which must all give the same bytes.
  */
 static void
 roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
@@ -139,8 +141,10 @@ roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 
 	comp = read_file(gz, &comp_n);
 	mem = malloc(2 * n + 4096);
+	o.team = pool_team_new();
 	assert_non_null(comp);
 	assert_non_null(mem);
+	assert_non_null(o.team);
 	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
 		o.kernels = rans_kernels_of((enum cpu_level)l);
 		if (o.kernels == NULL)
@@ -174,6 +178,7 @@ roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 			assert_memory_equal(mem, orig, n);
 		}
 	}
+	pool_team_free(o.team);
 	free(mem);
 	free(comp);
 	unlink(in);
