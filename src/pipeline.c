@@ -416,7 +416,16 @@ struct cjob {
 	uint8_t *in;		/* the pieces, read from a file */
 	uint8_t *out;
 	uint8_t *dec;		/* lossy shards, as decoding will give them */
+	/*
+	 * Where the pieces were coded: out, or in place in the output's
+	 * memory (the frame heads' room left free), see cstate.direct.
+	 */
+	uint8_t *coded;
+	bool in_place;
 };
+
+/* Most bytes of a frame's head: its kind, size and shard size. */
+#define FRAME_HEAD_MAX_NBYTES (1 + 2 * VARINT_MAX_LEN)
 
 /* Room in a job's out buffer: the bytes, their records and tables. */
 static size_t
@@ -453,6 +462,13 @@ struct cstate {
 	bool any_lossy;
 	uint64_t done_nbytes;
 	uint64_t job_nbytes;		/* see job_target() */
+	/*
+	 * One worker computes the jobs in their order, each after the write
+	 * of the one before: it codes them straight into the output's memory
+	 * when there is room, and feeds the hash each piece while it is in
+	 * cache, instead of the write stage copying and reading it again.
+	 */
+	bool direct;
 	/* for the progress hook, written with atomic stores */
 	uint64_t prog_done;
 	uint64_t prog_out;
@@ -778,11 +794,13 @@ c_read(void *user, void *job, bool *more, struct errbuf *eb)
 	return GAUSS_OK;
 }
 
-/* Codes one piece at j->out + out_off; returns the end of its output. */
+/* Codes one piece at j->coded + out_off. */
 static enum gauss_status
 c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 	struct chunk_scratch *s, struct errbuf *eb)
 {
+	uint8_t *const out = j->coded + out_off;
+
 	const struct cseg *seg = pc->seg;
 
 	pc->out_off = out_off;
@@ -793,29 +811,49 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 				  pc->nbytes, &cs->o->lossy.codec,
 				  seg->tensor_index << 32 |
 				  pc->boff / seg->shard_nbytes,
-				  j->out + out_off, cjob_out_cap(cs->o) - out_off,
+				  out, cjob_out_cap(cs->o) - out_off,
 				  j->dec + pc->in_off, &pc->out_nbytes,
 				  &pc->stats, s->kernels, s->gmm, eb),
 				  "shard %llu", (unsigned long long)
 				  (pc->boff / seg->shard_nbytes));
 	}
-	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes,
-				    j->out + out_off, s);
+	pc->out_nbytes = code_block(cs->o, pc->kind, pc->src, pc->nbytes, out,
+				    s);
 	if (pc->boff == 0 && pc->nbytes == seg->nbytes &&
 	    pc->kind != FMT_KIND_STORED &&
 	    pc->out_nbytes >= stored_block_nbytes(cs->o, pc->nbytes)) {
 		/* coding does not pay for this segment: store it */
 		pc->kind = FMT_KIND_STORED;
 		pc->out_nbytes = code_block(cs->o, pc->kind, pc->src,
-					    pc->nbytes, j->out + out_off, s);
+					    pc->nbytes, out, s);
 	}
 	if (cs->o->check_blocks &&
-	    check_block(cs->o, pc->kind, j->out + out_off, pc->out_nbytes,
-			pc->nbytes, s, eb) != GAUSS_OK)
+	    check_block(cs->o, pc->kind, out, pc->out_nbytes, pc->nbytes, s,
+			eb) != GAUSS_OK)
 		return err_prefix(eb, GAUSS_E_CORRUPT, "block at byte %llu "
 				  "failed its check after coding (a bug in "
 				  "gauss)", (unsigned long long)pc->boff);
 	return GAUSS_OK;
+}
+
+/* What a piece gives back when decoded: the footer's hash is of that. */
+static const uint8_t *
+hashed_bytes(const struct cjob *j, const struct cpiece *pc)
+{
+	return fmt_kind_is_gmm(pc->kind) ? j->dec + pc->in_off : pc->src;
+}
+
+/* The bytes of the head of the frame that a piece at boff 0 starts. */
+static size_t
+frame_head(const struct cpiece *pc, uint8_t head[FRAME_HEAD_MAX_NBYTES])
+{
+	size_t n = 1;
+
+	head[0] = (uint8_t)pc->kind;
+	n += varint_put(head + 1, pc->seg->nbytes);
+	if (fmt_kind_is_gmm(pc->kind))
+		n += varint_put(head + n, pc->seg->shard_nbytes);
+	return n;
 }
 
 static enum gauss_status
@@ -825,16 +863,31 @@ c_compute(void *user, void *job, unsigned worker, struct errbuf *eb)
 	struct cjob *j = job;
 	size_t out_off = 0;
 
+	j->coded = j->out;
+	j->in_place = cs->direct && cs->out.mem != NULL &&
+		      cs->out.mem_cap - cs->out.offset >=
+		      cjob_out_cap(cs->o) +
+		      JOB_MAX_PIECES * FRAME_HEAD_MAX_NBYTES;
+	if (j->in_place)
+		j->coded = cs->out.mem + cs->out.offset;
 	for (unsigned i = 0; i < j->npieces; i++) {
 		struct cpiece *pc = &j->pieces[i];
-		const enum gauss_status st = c_piece(cs, j, pc, out_off,
-						     &cs->scratch[worker], eb);
+		enum gauss_status st;
 
+		if (j->in_place && pc->boff == 0) {
+			uint8_t head[FRAME_HEAD_MAX_NBYTES];
+
+			out_off += frame_head(pc, head);  /* its length */
+		}
+		st = c_piece(cs, j, pc, out_off, &cs->scratch[worker], eb);
 		if (st != GAUSS_OK) {
 			if (pc->seg->name)
 				err_prefix(eb, st, "tensor '%s'", pc->seg->name);
 			return st;
 		}
+		if (cs->direct)
+			cs->hops->h128_update(cs->hash, hashed_bytes(j, pc),
+					      pc->nbytes);
 		out_off += pc->out_nbytes;
 	}
 	return GAUSS_OK;
@@ -850,27 +903,28 @@ c_write(void *user, void *job, struct errbuf *eb)
 		const struct cpiece *pc = &j->pieces[i];
 		const bool lossy = fmt_kind_is_gmm(pc->kind);
 
-		/* the footer's hash is of what decoding gives */
-		cs->hops->h128_update(cs->hash, lossy ? j->dec + pc->in_off :
-					    pc->src, pc->nbytes);
+		if (!cs->direct)
+			cs->hops->h128_update(cs->hash, hashed_bytes(j, pc),
+					      pc->nbytes);
 		if (pc->boff == 0) {
-			uint8_t head[1 + 2 * VARINT_MAX_LEN];
-			size_t hn = 1;
+			uint8_t head[FRAME_HEAD_MAX_NBYTES];
 
 			cs->frame_start = cs->out.offset;
 			cs->frame_kind = pc->kind;
 			memset(&cs->frame_stats, 0, sizeof(cs->frame_stats));
-			head[0] = (uint8_t)pc->kind;
-			hn += varint_put(head + 1, pc->seg->nbytes);
-			if (lossy)
-				hn += varint_put(head + hn,
-						 pc->seg->shard_nbytes);
-			TRY(sink_write(&cs->out, head, hn, eb));
+			TRY(sink_write(&cs->out, head, frame_head(pc, head),
+				       eb));
 		}
 		if (lossy)
 			lossy_stats_add(&cs->frame_stats, &pc->stats);
-		TRY(sink_write(&cs->out, j->out + pc->out_off, pc->out_nbytes,
-			       eb));
+		if (j->in_place) {	/* coded where it belongs */
+			GAUSS_ASSERT(j->coded + pc->out_off ==
+				     cs->out.mem + cs->out.offset);
+			cs->out.offset += pc->out_nbytes;
+		} else {
+			TRY(sink_write(&cs->out, j->coded + pc->out_off,
+				       pc->out_nbytes, eb));
+		}
 		cs->done_nbytes += pc->nbytes;
 		if (pc->boff + pc->nbytes == pc->seg->nbytes) {
 			TRY(seglist_add(&cs->segs, cs->frame_kind,
@@ -1050,6 +1104,7 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 	};
 	uint8_t head[FMT_HEADER_NBYTES];
 	struct pool_ops ops = compress_ops;
+	unsigned workers;
 	enum gauss_status ret;
 
 	ret = source_init(&cs.src, o, in, (size_t)1 << 16, eb);
@@ -1089,10 +1144,10 @@ pipeline_compress(const struct pipeline_opts *o, const struct pipe_in *in,
 		ops.progress = NULL;
 	cs.job_nbytes = job_target(o->chunk_log2, o->block_log2,
 				   cs.total_nbytes, threads);
-	ret = pool_run(o->team, &ops, &cs, jobv, nslots,
-		       (unsigned)MIN((uint64_t)threads,
-				     cs.total_nbytes / cs.job_nbytes + 1),
-		       NULL, eb);
+	workers = (unsigned)MIN((uint64_t)threads,
+				cs.total_nbytes / cs.job_nbytes + 1);
+	cs.direct = workers == 1;
+	ret = pool_run(o->team, &ops, &cs, jobv, nslots, workers, NULL, eb);
 	if (ret == GAUSS_OK)
 		ret = compress_finish(&cs, eb);
 	if (ret == GAUSS_OK && sizes_ret)

@@ -90,15 +90,18 @@ roundtrip_api(const uint8_t *orig, size_t n, const char *tag)
 /*
  * Same through the pipeline with small chunks and blocks, to exercise
  * several chunks, partial chunks and several tables per tensor: file to
- * file with 1 thread, then memory to memory with 2 and 7 threads (of one
- * team, kept from run to run as a context keeps it) and every kernel level
- * this CPU has, which must all give the same bytes.
+ * file with 1 thread, then memory to memory with 1, 2 and 7 threads (of
+ * one team, kept from run to run as a context keeps it) and every kernel
+ * level this CPU has, which must all give the same bytes. With one thread,
+ * compress codes in place in the output while there is room for a whole
+ * job, and through its own buffer after; an output of the exact size must
+ * do too.
  */
 static void
 roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 		       unsigned block_log2)
 {
-	static const unsigned threads[] = { 2, 7 };
+	static const unsigned threads[] = { 1, 2, 7 };
 	char *in = path_join(tmpdir, "small-in");
 	char *gz = path_join(tmpdir, "small.gauss");
 	struct pipeline_opts o;
@@ -177,6 +180,23 @@ roundtrip_small_chunks(const uint8_t *orig, size_t n, unsigned chunk_log2,
 			assert_int_equal(sz.out_nbytes, n);
 			assert_memory_equal(mem, orig, n);
 		}
+		/* into exactly the room it needs, and one byte less */
+		o.threads = 1;
+		memset(mem, 0xa5, comp_n);
+		st = pipeline_compress(&o, &(struct pipe_in){
+				.fd = -1, .mem = orig, .nbytes = n },
+			&(struct pipe_out){ .fd = -1, .mem = mem,
+					    .mem_cap = comp_n }, &sz, &eb);
+		if (st != GAUSS_OK)
+			fail_msg("compress %s exact room: %s",
+				 o.kernels->name, eb.text);
+		assert_int_equal(sz.out_nbytes, comp_n);
+		assert_memory_equal(mem, comp, comp_n);
+		assert_int_equal(pipeline_compress(&o, &(struct pipe_in){
+				.fd = -1, .mem = orig, .nbytes = n },
+			&(struct pipe_out){ .fd = -1, .mem = mem,
+					    .mem_cap = comp_n - 1 }, &sz, &eb),
+			GAUSS_E_TOO_LARGE);
 	}
 	pool_team_free(o.team);
 	free(mem);
