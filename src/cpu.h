@@ -40,8 +40,8 @@ struct rans_kernels {
 			      const uint8_t *syms, const uint8_t *raw,
 			      size_t n, size_t avail, uint8_t *dst);
 	const struct gmm_ops *gmm;	/* the lossy codec's per-value passes */
-	/* split_sample_bf16() at this level (sampled counts, split.h) */
-	split_sample_fn sample_bf16;
+	/* the passes of sampled counts at this level (split.h) */
+	struct split_sampler sampler;
 };
 
 /* The name of a level, as GAUSS_CPU spells it. */

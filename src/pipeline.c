@@ -638,7 +638,7 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		struct rans_table t;
 		uint64_t cost;
 
-		split_count_block(kind, src, n, s->kernels->sample_bf16,
+		split_count_block(kind, src, n, &s->kernels->sampler,
 				  counts);
 		split_whole_count(kind, src, n, counts, &wc);
 		cost = block_table(kind, n, counts, &wc, &t);

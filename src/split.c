@@ -178,14 +178,54 @@ split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
 }
 
 void
+split_outer_bf16(const uint8_t *src, size_t n, unsigned slo, unsigned shi,
+		 uint32_t outer[256])
+{
+	for (size_t i = 0; i < n; i++) {
+		const unsigned e = (get_le16(src + 2 * i) >> 7) & 0xff;
+
+		if (e != 0 && (e < slo || e > shi))
+			outer[e]++;
+	}
+}
+
+/*
+ * The sample's core (split.h) into [*slo, *shi]; returns whether at most
+ * 1/SPLIT_SAMPLE_MAX_OUTER of the sample (sum, exponent 0 aside) lies
+ * outside it.
+ */
+static bool
+sample_core(const uint64_t sum[256], unsigned *slo, unsigned *shi)
+{
+	uint64_t all = 0, out = 0;
+	unsigned mode = 1, lo, hi;
+
+	for (unsigned s = 1; s < 255; s++) {
+		all += sum[s];
+		mode = sum[s] > sum[mode] ? s : mode;
+	}
+	if (sum[mode] == 0)
+		return false;
+	for (lo = mode; lo > 1 && sum[lo - 1]; lo--)
+		;
+	for (hi = mode; hi < 254 && sum[hi + 1]; hi++)
+		;
+	for (unsigned s = 1; s < 255; s++)
+		out += s < lo || s > hi ? sum[s] : 0;
+	*slo = lo;
+	*shi = hi;
+	return out <= all / SPLIT_SAMPLE_MAX_OUTER;
+}
+
+void
 split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
-		  split_sample_fn sample, uint64_t counts[256])
+		  const struct split_sampler *sp, uint64_t counts[256])
 {
 	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
-	uint32_t c[4][256], tail[256] = { 0 };
+	uint32_t c[4][256], tail[256] = { 0 }, outer[256] = { 0 };
 	uint64_t sum[256];
 	struct split_range r;
-	unsigned gaps = 0;
+	unsigned gaps = 0, slo = 255, shi = 0;
 	size_t g;
 
 	if (kind != FMT_KIND_EXP_BF16 || n < SPLIT_SAMPLE_MIN) {
@@ -193,16 +233,26 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		return;
 	}
 	memset(c, 0, sizeof(c));
-	g = sample(src, n, &r, c);
+	g = sp->sample(src, n, &r, c);
 	/* the last partial stride, counted whole */
 	for (size_t i = g; i < n; i++)
 		tail[(get_le16(src + 2 * i) >> 7) & 0xff]++;
 	for (unsigned s = 0; s < 256; s++) {
-		sum[s] = (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s];
-		gaps += !sum[s] && !tail[s] && s >= r.lo && s <= r.hi;
+		sum[s] = (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s] +
+			 tail[s];
+		gaps += !sum[s] && s >= r.lo && s <= r.hi;
 	}
-	if (r.n0 >= SPLIT_SAMPLE_MAX_ZEROS || r.hi == 255 ||
-	    gaps > SPLIT_SAMPLE_MAX_GAPS) {
+	if (r.n0 < SPLIT_SAMPLE_MAX_ZEROS && r.hi != 255) {
+		if (gaps <= SPLIT_SAMPLE_MAX_GAPS) {
+			slo = r.lo;	/* the whole range, gaps and all */
+			shi = r.hi;
+		} else if (sample_core(sum, &slo, &shi)) {
+			sp->outer(src, g, slo, shi, outer);
+		} else {
+			slo = 255;	/* no core: exact */
+		}
+	}
+	if (slo > shi) {
 		/* exact: add what the sample left out of each stride */
 		uint32_t d[8][256];
 
@@ -211,7 +261,7 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 			count_bf16(src + 2 * (h + SPLIT_SAMPLE_GROUP),
 				   stride - SPLIT_SAMPLE_GROUP, d);
 		for (unsigned s = 0; s < 256; s++) {
-			uint64_t v = sum[s] + tail[s];
+			uint64_t v = sum[s];
 
 			for (unsigned k = 0; k < 8; k++)
 				v += d[k][s];
@@ -220,9 +270,13 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		return;
 	}
 	for (unsigned s = 1; s < 255; s++) {
-		const uint64_t v = sum[s] * SPLIT_SAMPLE_EVERY + tail[s];
+		const uint64_t v = (sum[s] - tail[s]) * SPLIT_SAMPLE_EVERY +
+				   tail[s];
 
-		counts[s] += v ? v : s >= r.lo && s <= r.hi;
+		if (s >= slo && s <= shi)
+			counts[s] += v ? v : 1;
+		else	/* outside the core: exact */
+			counts[s] += outer[s] + tail[s];
 	}
 	counts[0] += r.n0;
 }

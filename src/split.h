@@ -46,10 +46,19 @@ void split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
  *     elements out of SPLIT_SAMPLE_EVERY and the count multiplied by
  *     SPLIT_SAMPLE_EVERY (the last partial stride is counted whole), every
  *     exponent of the range that the sample missed gets 1 (each costs
- *     about 1/4096 of the probability, so at most SPLIT_SAMPLE_MAX_GAPS
- *     of them are allowed), and exponent 0 gets its exact count;
+ *     about 1/4096 of the probability if absent, so at most
+ *     SPLIT_SAMPLE_MAX_GAPS of them are allowed), and exponent 0 gets its
+ *     exact count;
+ *   - when the sample missed more of the range (the rare tails of real
+ *     weights reach far from the bulk), the same holds for the core of the
+ *     sample instead, the run of consecutive exponents it saw around the
+ *     one it saw most, and a second vector pass counts exactly the elements
+ *     whose exponent is outside the core and not 0 (the tails, which the
+ *     sample misses or sees by chance), unless more than
+ *     1/SPLIT_SAMPLE_MAX_OUTER of the sample lies outside the core (that
+ *     pass counts them one by one);
  *   - otherwise every element is counted: the rest of each stride is
- *     added to the sample's counts, so the pass was not wasted.
+ *     added to the sample's counts, so the sample was not wasted.
  *
  * Every symbol present thus has a non-zero count; the counts depend on
  * the block's bytes alone, so every machine and thread count gets the same
@@ -58,6 +67,7 @@ void split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 #define SPLIT_SAMPLE_MIN	65536
 #define SPLIT_SAMPLE_MAX_ZEROS	16
 #define SPLIT_SAMPLE_MAX_GAPS	4
+#define SPLIT_SAMPLE_MAX_OUTER	64
 #define SPLIT_SAMPLE_GROUP	64
 #define SPLIT_SAMPLE_EVERY	4
 
@@ -85,11 +95,32 @@ typedef size_t (*split_sample_fn)(const uint8_t *src, size_t n,
 				  struct split_range *r, uint32_t c[4][256]);
 
 /*
- * split_count() for a block: sampled as above where that applies (sample
- * is the level's pass), exact otherwise. Adds to counts[].
+ * The tails' pass over n bf16 elements: 1 added to outer[e] for each
+ * element whose exponent e is not 0 and is below slo or above shi. The
+ * scalar twin of the kernels' pass.
+ */
+void split_outer_bf16(const uint8_t *src, size_t n, unsigned slo,
+		      unsigned shi, uint32_t outer[256]);
+
+/* The same with AVX-512 (F, BW); same results always. */
+void split_outer_bf16_avx512(const uint8_t *src, size_t n, unsigned slo,
+			     unsigned shi, uint32_t outer[256]);
+
+typedef void (*split_outer_fn)(const uint8_t *src, size_t n, unsigned slo,
+			       unsigned shi, uint32_t outer[256]);
+
+/* A level's passes for split_count_block(). */
+struct split_sampler {
+	split_sample_fn sample;
+	split_outer_fn outer;
+};
+
+/*
+ * split_count() for a block: sampled as above where that applies (with the
+ * level's passes), exact otherwise. Adds to counts[].
  */
 void split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
-		       split_sample_fn sample, uint64_t counts[256]);
+		       const struct split_sampler *sp, uint64_t counts[256]);
 
 /* Splits n elements at src into syms[n] and raw[split_raw_nbytes()]. */
 void split_planes(enum fmt_kind kind, const uint8_t *src, size_t n,

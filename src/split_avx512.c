@@ -326,3 +326,33 @@ split_sample_bf16_avx512(const uint8_t *src, size_t n, struct split_range *r,
 	r->n0 = n0 + t.n0;
 	return g;
 }
+
+/*
+ * split_outer_bf16() 32 elements a step: the lanes whose exponent is not 0
+ * and outside [slo, shi], rare, are counted one by one.
+ */
+void
+split_outer_bf16_avx512(const uint8_t *src, size_t n, unsigned slo,
+			unsigned shi, uint32_t outer[256])
+{
+	const __m512i emask = _mm512_set1_epi16(0xff);
+	const __m512i vlo = _mm512_set1_epi16((short)slo);
+	const __m512i vhi = _mm512_set1_epi16((short)shi);
+	size_t i;
+
+	for (i = 0; i + 32 <= n; i += 32) {
+		const __m512i e = _mm512_and_si512(_mm512_srli_epi16(
+			_mm512_loadu_si512(src + 2 * i), 7), emask);
+		const __mmask32 nz = _mm512_test_epi16_mask(e, e);
+		__mmask32 out = _mm512_mask_cmplt_epu16_mask(nz, e, vlo) |
+				_mm512_mask_cmpgt_epu16_mask(nz, e, vhi);
+
+		while (out) {
+			const unsigned k = (unsigned)__builtin_ctz(out);
+
+			outer[(get_le16(src + 2 * (i + k)) >> 7) & 0xff]++;
+			out &= out - 1;
+		}
+	}
+	split_outer_bf16(src + 2 * i, n - i, slo, shi, outer);
+}

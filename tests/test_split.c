@@ -311,11 +311,52 @@ fill_weights(uint8_t *buf, size_t n, unsigned mode, uint64_t *seed)
 	}
 }
 
+/* Which way split_count_block() counts a block, by split.h's rules. */
+enum count_path { PATH_EXACT, PATH_RANGE, PATH_CORE };
+
+static enum count_path
+expected_path(const uint8_t *g, size_t n, const struct split_range *r,
+	      uint32_t c[4][256], size_t g0, unsigned *slo,
+	      unsigned *shi)
+{
+	uint64_t sum[256] = { 0 }, all = 0, out = 0;
+	unsigned gaps = 0, mode = 1;
+
+	if (n < SPLIT_SAMPLE_MIN || r->n0 >= SPLIT_SAMPLE_MAX_ZEROS ||
+	    r->hi == 255)
+		return PATH_EXACT;
+	for (unsigned s = 0; s < 256; s++)
+		sum[s] = (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s];
+	for (size_t i = g0; i < n; i++)
+		sum[(get_le16(g + 2 * i) >> 7) & 0xff]++;
+	for (unsigned s = r->lo; s <= r->hi; s++)
+		gaps += !sum[s];
+	if (gaps <= SPLIT_SAMPLE_MAX_GAPS) {
+		*slo = r->lo;
+		*shi = r->hi;
+		return PATH_RANGE;
+	}
+	for (unsigned s = 1; s < 255; s++) {
+		all += sum[s];
+		mode = sum[s] > sum[mode] ? s : mode;
+	}
+	for (*slo = mode; *slo > 1 && sum[*slo - 1]; (*slo)--)
+		;
+	for (*shi = mode; *shi < 254 && sum[*shi + 1]; (*shi)++)
+		;
+	for (unsigned s = 1; s < 255; s++)
+		out += s < *slo || s > *shi ? sum[s] : 0;
+	return out <= all / SPLIT_SAMPLE_MAX_OUTER ? PATH_CORE : PATH_EXACT;
+}
+
 /*
- * Sampled counts (split_count_block()): every level's pass gives the
- * scalar pass's range and sample; every symbol present gets a count;
- * exponent 0 is exact; a block with many zeros, an infinity or a sparse
- * range is counted exactly; small blocks and other kinds too.
+ * Sampled counts (split_count_block()): every level's passes give the
+ * scalar passes' range, sample and tail counts, and so the same counts;
+ * every symbol present gets a count; exponent 0 and the exponents outside
+ * the range (or the core) are exact; a block with many zeros or an
+ * infinity is counted exactly; weight-like blocks are sampled over their
+ * range, blocks with far tails over their core; small blocks and other
+ * kinds are counted exactly.
  */
 static void
 test_split_count_block(void **state)
@@ -323,61 +364,101 @@ test_split_count_block(void **state)
 	enum { N = 300000 };
 	static const size_t sizes[] = { 1000, 65535, 65536, 65536 + 255,
 					65536 + 256, 70001, N };
+	static const unsigned ranges[][2] = {
+		{ 105, 120 }, { 1, 254 }, { 255, 0 }, { 100, 100 },
+	};
 	uint8_t *buf = malloc(2 * N);
 	uint64_t seed = 31;
 
 	(void)state;
 	assert_non_null(buf);
 	for (unsigned z = 0; z < ARRAY_SIZE(sizes); z++) {
-		for (unsigned mode = 0; mode < 4; mode++) {
+		for (unsigned mode = 0; mode < 5; mode++) {
 			const size_t n = sizes[z];
+			const size_t stride = (size_t)SPLIT_SAMPLE_GROUP *
+					      SPLIT_SAMPLE_EVERY;
 			uint8_t *g = guarded_alloc(2 * n);
-			uint64_t exact[256] = { 0 }, got[256], sum = 0;
+			uint64_t exact[256] = { 0 }, first[256] = { 0 };
+			uint64_t sum = 0;
 			struct split_range r0;
 			uint32_t c0[4][256];
+			unsigned slo = 255, shi = 0;
+			enum count_path path;
 			size_t g0;
-			bool sampled = false;
 
 			assert_non_null(g);
-			fill_weights(buf, n, mode, &seed);
+			fill_weights(buf, n, mode % 4, &seed);
 			memcpy(g, buf, 2 * n);
 			/* an exponent only an unsampled element has */
 			if (mode == 0 && n > 1000)
 				put_le16(g + 2 * 100, 99 << 7);
+			/* a far tail, sampled, and unsampled ones between */
+			if (mode == 4 && n > 1000) {
+				put_le16(g, 1 << 7);
+				for (size_t i = 64; i + 256 <= n; i += stride)
+					put_le16(g + 2 * i, (uint16_t)(
+						 (2 + i / stride % 19) << 7));
+			}
 			split_count(FMT_KIND_EXP_BF16, g, n, exact);
 			memset(c0, 0, sizeof(c0));
 			g0 = split_sample_bf16(g, n, &r0, c0);
+			split_count_block(FMT_KIND_EXP_BF16, g, n,
+					  &rans_kernels_of(CPU_SCALAR)->sampler,
+					  first);
 			for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
 				const struct rans_kernels *k =
 					rans_kernels_of((enum cpu_level)l);
 				struct split_range r;
 				uint32_t c[4][256];
+				uint64_t got[256] = { 0 };
 
 				if (k == NULL)
 					continue;
 				memset(c, 0, sizeof(c));
-				assert_int_equal(k->sample_bf16(g, n, &r, c), g0);
+				assert_int_equal(k->sampler.sample(g, n, &r, c),
+						 g0);
 				assert_int_equal(r.lo, r0.lo);
 				assert_int_equal(r.hi, r0.hi);
 				assert_int_equal(r.n0, r0.n0);
 				assert_memory_equal(c, c0, sizeof(c));
-				memset(got, 0, sizeof(got));
+				for (unsigned q = 0; q < ARRAY_SIZE(ranges);
+				     q++) {
+					const unsigned lo = ranges[q][0];
+					const unsigned hi = ranges[q][1];
+					uint32_t o[256] = { 0 };
+
+					k->sampler.outer(g, n, lo, hi, o);
+					for (unsigned s = 0; s < 256; s++)
+						assert_int_equal(o[s],
+							s && (s < lo ||
+							      s > hi) ?
+							exact[s] : 0);
+				}
 				split_count_block(FMT_KIND_EXP_BF16, g, n,
-						  k->sample_bf16, got);
-				for (unsigned s = 0; s < 256; s++)
-					if (exact[s])
-						assert_true(got[s] > 0);
-				assert_int_equal(got[0], exact[0]);
-				sampled |= memcmp(got, exact, sizeof(got)) != 0;
+						  &k->sampler, got);
+				assert_memory_equal(got, first, sizeof(got));
 			}
-			for (unsigned s = 0; s < 256; s++)
+			path = expected_path(g, n, &r0, c0, g0, &slo, &shi);
+			for (unsigned s = 0; s < 256; s++) {
 				sum += exact[s];
+				if (exact[s])
+					assert_true(first[s] > 0);
+				if (path == PATH_EXACT || s == 0 || s < slo ||
+				    s > shi)
+					assert_int_equal(first[s], exact[s]);
+			}
 			assert_int_equal(sum, n);
 			assert_int_equal(r0.n0, exact[0]);
-			/* sampled: weight-like blocks of 64 Ki elements on */
-			assert_int_equal(sampled, n >= SPLIT_SAMPLE_MIN &&
-					 (mode == 0 || mode == 1) &&
-					 exact[0] < SPLIT_SAMPLE_MAX_ZEROS);
+			/* which way each kind of block goes */
+			if (n >= SPLIT_SAMPLE_MIN)
+				assert_int_equal(path, mode == 2 ||
+						 exact[0] >=
+						 SPLIT_SAMPLE_MAX_ZEROS ?
+						 PATH_EXACT :
+						 mode == 0 || mode == 1 ?
+						 PATH_RANGE : PATH_CORE);
+			else
+				assert_int_equal(path, PATH_EXACT);
 			guarded_free(g, 2 * n);
 		}
 	}
@@ -388,7 +469,7 @@ test_split_count_block(void **state)
 		fill_weights(buf, N, 0, &seed);
 		split_count(FMT_KIND_EXP_F16, buf, N, a);
 		split_count_block(FMT_KIND_EXP_F16, buf, N,
-				  split_sample_bf16, b);
+				  &rans_kernels_of(CPU_SCALAR)->sampler, b);
 		assert_memory_equal(a, b, sizeof(a));
 	}
 	free(buf);
