@@ -800,7 +800,6 @@ c_piece(struct cstate *cs, struct cjob *j, struct cpiece *pc, size_t out_off,
 	struct chunk_scratch *s, struct errbuf *eb)
 {
 	uint8_t *const out = j->coded + out_off;
-
 	const struct cseg *seg = pc->seg;
 
 	pc->out_off = out_off;

@@ -287,22 +287,20 @@ pool_team_new(void)
 
 	if (t == NULL)
 		return NULL;
-	if (pthread_mutex_init(&t->lock, NULL) != 0) {
-		free(t);
-		return NULL;
-	}
-	if (pthread_cond_init(&t->cond, NULL) != 0) {
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		return NULL;
-	}
-	if (pthread_cond_init(&t->idle, NULL) != 0) {
-		pthread_cond_destroy(&t->cond);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		return NULL;
-	}
+	if (pthread_mutex_init(&t->lock, NULL) != 0)
+		goto no_lock;
+	if (pthread_cond_init(&t->cond, NULL) != 0)
+		goto no_cond;
+	if (pthread_cond_init(&t->idle, NULL) != 0)
+		goto no_idle;
 	return t;
+no_idle:
+	pthread_cond_destroy(&t->cond);
+no_cond:
+	pthread_mutex_destroy(&t->lock);
+no_lock:
+	free(t);
+	return NULL;
 }
 
 void

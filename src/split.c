@@ -225,7 +225,8 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 	uint32_t c[4][256], tail[256] = { 0 }, outer[256] = { 0 };
 	uint64_t sum[256];
 	struct split_range r;
-	unsigned gaps = 0, slo = 255, shi = 0;
+	unsigned gaps = 0, slo = 0, shi = 0;
+	bool sampled = false;
 	size_t g;
 
 	if (kind != FMT_KIND_EXP_BF16 || n < SPLIT_SAMPLE_MIN) {
@@ -246,13 +247,13 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		if (gaps <= SPLIT_SAMPLE_MAX_GAPS) {
 			slo = r.lo;	/* the whole range, gaps and all */
 			shi = r.hi;
+			sampled = true;
 		} else if (sample_core(sum, &slo, &shi)) {
 			sp->outer(src, g, slo, shi, outer);
-		} else {
-			slo = 255;	/* no core: exact */
+			sampled = true;
 		}
 	}
-	if (slo > shi) {
+	if (!sampled) {
 		/* exact: add what the sample left out of each stride */
 		uint32_t d[8][256];
 
