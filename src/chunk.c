@@ -126,6 +126,34 @@ chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
 					      zruns_find(src, n, runs, 2);
 }
 
+/*
+ * The top-mantissa-bit part of a table (version 6): only for exp-bf16
+ * blocks without whole values; the base byte, and every listed symbol
+ * plus twice the base naming bits 14..6 of a value.
+ */
+static enum gauss_status
+m1_read(enum fmt_kind kind, struct cursor *c, struct rans_table *t,
+	struct errbuf *eb)
+{
+	struct rans_whole *w = &t->whole;
+	const uint8_t *p;
+
+	if (kind != FMT_KIND_EXP_BF16 || w->count)
+		return err_setf(eb, GAUSS_E_CORRUPT, "top-mantissa-bit flag "
+				"on a %s block%s", fmt_kind_name(kind),
+				w->count ? " with whole values" : "");
+	if ((p = cursor_take(c, 1)) == NULL)
+		return err_setf(eb, GAUSS_E_CORRUPT, "block flags are "
+				"truncated");
+	w->m1_base = *p;
+	for (unsigned s = 256 - 1; s + 2u * w->m1_base > 511; s--)
+		if (t->freq[s])
+			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
+					"holds symbol %u, beyond the exponents "
+					"of base %u", s, w->m1_base);
+	return GAUSS_OK;
+}
+
 enum gauss_status
 chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 		 struct rans_table *t, struct errbuf *eb)
@@ -170,11 +198,14 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 		if (p == NULL)
 			return err_setf(eb, GAUSS_E_CORRUPT, "block flags are "
 					"truncated");
-		if (*p & ~FMT_BLOCK_ZRUNS)
+		if (*p & ~(FMT_BLOCK_ZRUNS | (version >= FMT_VERSION_M1 ?
+					      FMT_BLOCK_M1 : 0)))
 			return err_setf(eb, GAUSS_E_CORRUPT, "block flags 0x%02x "
 					"hold an unknown bit", *p);
 		w->flags = *p;
 	}
+	if (w->flags & FMT_BLOCK_M1)
+		TRY(m1_read(kind, c, t, eb));
 	for (unsigned s = nsyms; s < 256; s++)
 		if (t->freq[s] && !w->is_whole[s])
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
@@ -202,6 +233,8 @@ chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
 			n += es;
 		}
 		out[n++] = t->whole.flags;
+		if (t->whole.flags & FMT_BLOCK_M1)
+			out[n++] = t->whole.m1_base;
 	}
 	return n;
 }
@@ -254,8 +287,33 @@ payload_whole(enum fmt_kind kind, const struct rans_etable *t,
 }
 
 /*
+ * Codes n bf16 elements at src under a table with the top mantissa bit in
+ * the symbol into body: stream, then the packed 7-bit raw plane. Returns
+ * the payload size, or SIZE_MAX when it would take more than cap bytes.
+ */
+static size_t
+payload_m1(const struct rans_etable *t, const uint8_t *src, size_t n,
+	   uint8_t *body, size_t cap, struct chunk_scratch *s)
+{
+	const size_t raw_nbytes = split_raw_nbytes_m1(n);
+	size_t stream_nbytes = 0;
+
+	if (raw_nbytes > cap ||
+	    !split_planes_m1(src, n, t->whole.m1_base, s->syms, s->raw))
+		return SIZE_MAX;
+	if (t->nsym > 1) {
+		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
+						   cap - raw_nbytes);
+		if (stream_nbytes == 0)
+			return SIZE_MAX;
+	}
+	memcpy(body + stream_nbytes, s->raw, raw_nbytes);
+	return stream_nbytes + raw_nbytes;
+}
+
+/*
  * Codes n elements at src (n > 0) into body: the stream, then the raw
- * plane (or payload_whole()'s layout). Returns the payload size, or
+ * plane (or payload_whole()'s or payload_m1()'s layout). Returns the payload size, or
  * SIZE_MAX when it would take more than cap bytes.
  */
 static size_t
@@ -268,6 +326,8 @@ payload_code(enum fmt_kind kind, const struct rans_etable *t,
 
 	if (t->whole.count)
 		return payload_whole(kind, t, src, n, body, cap, s);
+	if (t->whole.flags & FMT_BLOCK_M1)
+		return payload_m1(t, src, n, body, cap, s);
 	if (raw_nbytes > cap)
 		return SIZE_MAX;
 	split_planes(kind, src, n, s->syms, s->raw);
@@ -423,6 +483,40 @@ wrong_size:
 			"not match the chunk's symbols", raw_nbytes);
 }
 
+/* Decodes a coded chunk under a table with the top mantissa bit (m1). */
+static enum gauss_status
+decode_m1(const struct rans_dtable *d, const uint8_t *payload,
+	  size_t payload_nbytes, uint8_t *dst, size_t nbytes,
+	  struct chunk_scratch *s, struct errbuf *eb)
+{
+	const size_t n = nbytes / 2;
+	const size_t raw_nbytes = split_raw_nbytes_m1(n);
+	const uint8_t *raw;
+	size_t stream_nbytes;
+
+	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+	if (n * 2 != nbytes || payload_nbytes < raw_nbytes)
+		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
+				"shorter than its raw plane");
+	stream_nbytes = payload_nbytes - raw_nbytes;
+	raw = payload + stream_nbytes;
+	/* unused high bits: zero (gauss(5)), and covered by no checksum */
+	if ((7 * n) % 8 && raw[raw_nbytes - 1] >> ((7 * n) % 8))
+		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
+				"after the raw plane");
+	if (d->nsym == 1) {
+		if (stream_nbytes != 0)
+			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
+					"one-symbol table has a stream");
+		memset(s->syms, d->only_symbol, n);
+	} else if (s->kernels->decode(d, payload, stream_nbytes, s->syms,
+				      n) != GAUSS_OK) {
+		return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
+	}
+	s->kernels->merge_m1(s->syms, raw, n, d->whole.m1_base, dst);
+	return GAUSS_OK;
+}
+
 /*
  * Decodes the coded payload of nbytes original bytes (a whole number of
  * elements, nbytes > 0) of a table's float or byte kind into dst.
@@ -439,6 +533,9 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 	if (d->whole.count)
 		return decode_whole(kind, d, payload, payload_nbytes, dst,
 				    nbytes, s, eb);
+	if (d->whole.flags & FMT_BLOCK_M1)
+		return decode_m1(d, payload, payload_nbytes, dst, nbytes, s,
+				 eb);
 	if (n * split_elem_nbytes(kind) != nbytes ||
 	    payload_nbytes < raw_nbytes)
 		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "

@@ -39,6 +39,7 @@ struct rans_kernels {
 	size_t (*merge_whole)(enum fmt_kind kind, const struct rans_whole *w,
 			      const uint8_t *syms, const uint8_t *raw,
 			      size_t n, size_t avail, uint8_t *dst);
+	split_merge_m1_fn merge_m1;	/* split_merge_m1() at this level */
 	const struct gmm_ops *gmm;	/* the lossy codec's per-value passes */
 	/* the passes of sampled counts at this level (split.h) */
 	struct split_sampler sampler;

@@ -36,12 +36,13 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		5	/* written */
+#define FMT_VERSION		6	/* written */
 #define FMT_VERSION_GMM		3	/* lossy kinds from this version on */
 #define FMT_VERSION_WHOLE	4	/* whole-value lists from this one on */
 #define FMT_VERSION_ZRUNS	5	/* block flags, zero runs from this one */
+#define FMT_VERSION_M1		6	/* the top mantissa bit in the symbol */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
-#define FMT_VERSION_MAX		5
+#define FMT_VERSION_MAX		6
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12
@@ -54,8 +55,17 @@
  * FMT_ZRUN_MIN elements whose bytes are all zero (+0.0); the rest of the
  * payload codes the other elements only. gauss(5), "Zero runs".
  */
-#define FMT_BLOCK_ZRUNS		0x01	/* the block-flags byte's only bit */
+#define FMT_BLOCK_ZRUNS		0x01	/* block flag: zero runs */
 #define FMT_ZRUN_MIN		32
+/*
+ * Top mantissa bit (version 6): in an exp-bf16 block whose table sets
+ * FMT_BLOCK_M1 (and has no whole values), symbol s stands
+ * for bits 14..6 of the value (exponent and top mantissa bit) minus
+ * 2 * base, base being a byte after the flags; the raw plane holds 7 bits
+ * per element (sign, mantissa bits 5..0), packed. gauss(5), "Top mantissa
+ * bit".
+ */
+#define FMT_BLOCK_M1		0x02	/* block flag: top mantissa bit */
 
 enum fmt_kind {
 	FMT_KIND_STORED = 0,

@@ -520,6 +520,69 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
 }
 
 /*
+ * Top mantissa bit (format version 6): whether a bf16 block without whole
+ * values or zero runs codes smaller with bits 14..6 of its values (exponent
+ * and top mantissa bit) as symbols and 7 raw bits per element than with
+ * its exponents (table t, costing `cost` as block_table() says). The
+ * exponents' counts are those of the n elements to code
+ * (split_count_block(): exact, or sampled with every exponent present
+ * counted); the share of the top mantissa bit within each exponent comes
+ * from the block's nall elements at src (runs of zeros included), every
+ * one under SPLIT_SAMPLE_MIN elements, one group of 64 in M1_SAMPLE_EVERY
+ * above, and both halves of an exponent present get a count.
+ * Both sides count their table's bytes. When the bit pays, t becomes the
+ * block's new table and true is returned.
+ */
+#define M1_MIN_ELEMS	4096	/* below, the second table never pays */
+#define M1_SAMPLE_EVERY	8
+
+static bool
+block_m1(const uint8_t *src, size_t nall, size_t n,
+	 const uint64_t counts[256], uint64_t cost, struct rans_table *t)
+{
+	uint64_t k[512] = { 0 }, cj[256] = { 0 }, mcost;
+	uint8_t buf[RANS_TABLE_MAX_NBYTES];
+	unsigned lo = 256, hi = 0;
+	struct rans_table mt;
+
+	for (unsigned e = 0; e < 256; e++) {
+		if (counts[e]) {
+			lo = MIN(lo, e);
+			hi = e;
+		}
+	}
+	if (n < M1_MIN_ELEMS || lo == 256 || hi - lo > 127)
+		return false;
+	split_count_m1(src, nall, nall < SPLIT_SAMPLE_MIN ? 1 : M1_SAMPLE_EVERY,
+		       k);
+	for (unsigned e = lo; e <= hi; e++) {
+		const uint64_t c = counts[e];
+		uint64_t a = k[2 * e], b = k[2 * e + 1], one;
+
+		if (c == 0)
+			continue;
+		/* c < 2^34 (FMT_BLOCK_LOG2_MAX): c * b fits in 64 bits */
+		while (a + b >= (uint64_t)1 << 30) {
+			a >>= 1;
+			b >>= 1;
+		}
+		one = a + b ? c * b / (a + b) : c / 2;
+		cj[2 * (e - lo)] = MAX(c - one, 1);
+		cj[2 * (e - lo) + 1] = MAX(one, 1);
+	}
+	rans_table_normalize(cj, &mt);
+	mcost = rans_table_cost_q16(&mt, cj) +
+		((uint64_t)(split_raw_nbytes_m1(n) + 1 +
+			    rans_table_write(&mt, buf)) << 19);
+	if (mcost >= cost + ((uint64_t)rans_table_write(t, buf) << 19))
+		return false;
+	mt.whole.flags = FMT_BLOCK_M1;
+	mt.whole.m1_base = (uint8_t)lo;
+	*t = mt;
+	return true;
+}
+
+/*
  * Zero runs (format version 5): finds each chunk's runs of zeros into
  * s->zruns, zcount[c] of them for chunk c; returns the elements they
  * cover and, in *list_bytes, what the run lists take. SIZE_MAX when
@@ -597,8 +660,11 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 	}
 	if (zcost >= cost)
 		goto no;
+	/* the rest's table may take the top mantissa bit too */
+	if (kind == FMT_KIND_EXP_BF16 && r < n && zt.whole.count == 0)
+		block_m1(src, n, n - r, zc, zcost - (list_bytes << 19), &zt);
 	*t = zt;
-	t->whole.flags = FMT_BLOCK_ZRUNS;
+	t->whole.flags |= FMT_BLOCK_ZRUNS;
 	return zcount;
 no:
 	free(zcount);
@@ -646,6 +712,10 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		if (fmt_kind_is_float(kind) && counts[0] >= FMT_ZRUN_MIN)
 			zcount = block_zruns(o, kind, src, nbytes, counts, &wc,
 					     cost, &t, s);
+		/* the top mantissa bit in the symbol, when that pays */
+		if (kind == FMT_KIND_EXP_BF16 && zcount == NULL &&
+		    t.whole.count == 0)
+			block_m1(src, n, n, counts, cost, &t);
 		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);

@@ -72,6 +72,7 @@ struct rans_whole {
 	uint8_t is_whole[256];		/* derived: 1 for a whole symbol */
 	uint32_t of_code[256];		/* derived: its value */
 	uint8_t flags;			/* the block's flags (FMT_BLOCK_*) */
+	uint8_t m1_base;		/* FMT_BLOCK_M1: the symbols' base */
 };
 
 /* A normalised frequency table over byte symbols. */

@@ -783,3 +783,93 @@ split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,
 	for (size_t i = 0; i < n; i++)
 		merge_one(kind, sym, raw, n, i, dst);
 }
+
+size_t
+split_raw_nbytes_m1(size_t n)
+{
+	return n / 8 * 7 + (7 * (n % 8) + 7) / 8;
+}
+
+/* The 7-bit entry of bf16 value v, and v back from symbol and entry. */
+static inline uint64_t
+m1_entry(unsigned v)
+{
+	return ((v >> 9) & 0x40) | (v & 0x3f);
+}
+
+static inline uint16_t
+m1_value(unsigned s, unsigned base, unsigned r)
+{
+	return (uint16_t)((r & 0x40) << 9 | (s + 2 * base) << 6 | (r & 0x3f));
+}
+
+bool
+split_planes_m1(const uint8_t *src, size_t n, unsigned base, uint8_t *syms,
+		uint8_t *raw)
+{
+	const unsigned lo = 2 * base;
+	unsigned bad = 0;
+	size_t i = 0;
+
+	for (; i < n; i += 8, raw += 7) {
+		const size_t k = MIN(8, n - i);
+		uint64_t q = 0;
+		uint8_t w[8];
+
+		for (size_t j = 0; j < k; j++) {
+			const unsigned v = get_le16(src + 2 * (i + j));
+			const unsigned s = ((v >> 6) & 0x1ff) - lo;
+
+			bad |= s;
+			syms[i + j] = (uint8_t)s;
+			q |= m1_entry(v) << (7 * j);
+		}
+		put_le64(w, q);
+		memcpy(raw, w, 7);
+	}
+	/* an element below 2 * base wraps around: bits above 7 are set */
+	return bad < 256;
+}
+
+void
+split_merge_m1(const uint8_t *syms, const uint8_t *raw, size_t n,
+	       unsigned base, uint8_t *dst)
+{
+	for (size_t i = 0; i < n; i += 8, raw += 7) {
+		const size_t k = MIN(8, n - i);
+		uint8_t w[8] = { 0 };
+		uint64_t q;
+
+		memcpy(w, raw, (7 * k + 7) / 8);
+		q = get_le64(w);
+		for (size_t j = 0; j < k; j++)
+			put_le16(dst + 2 * (i + j),
+				 m1_value(syms[i + j], base,
+					  (unsigned)(q >> (7 * j))));
+	}
+}
+
+void
+split_count_m1(const uint8_t *src, size_t n, size_t every, uint64_t k[512])
+{
+	uint32_t c[4][512] = { { 0 } };
+
+	size_t groups = 0;
+
+	for (size_t g = 0; g * 64 < n; g += every) {
+		const size_t end = MIN(n, g * 64 + 64);
+
+		for (size_t i = g * 64; i < end; i++)
+			c[i & 3][(get_le16(src + 2 * i) >> 6) & 0x1ff]++;
+		/* each sub-count takes at most 16 per group */
+		if (++groups % 1024 == 0) {
+			for (unsigned j = 0; j < 512; j++) {
+				k[j] += (uint64_t)c[0][j] + c[1][j] + c[2][j] +
+					c[3][j];
+				c[0][j] = c[1][j] = c[2][j] = c[3][j] = 0;
+			}
+		}
+	}
+	for (unsigned j = 0; j < 512; j++)
+		k[j] += (uint64_t)c[0][j] + c[1][j] + c[2][j] + c[3][j];
+}

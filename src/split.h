@@ -15,6 +15,7 @@
 #ifndef GAUSS_SPLIT_H
 #define GAUSS_SPLIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -240,6 +241,49 @@ size_t split_planes_whole_avx512(enum fmt_kind kind,
 				 const struct rans_whole *w,
 				 const uint8_t *src, size_t n, uint8_t *syms,
 				 uint8_t *raw);
+
+/*
+ * Top mantissa bit (format version 6, exp-bf16 blocks whose table sets
+ * FMT_BLOCK_M1): the symbol of a value v is ((v >> 6) & 0x1ff) - 2 * base,
+ * its exponent and top mantissa bit, and its raw entry the 7 bits
+ * ((v >> 9) & 0x40) | (v & 0x3f), sign and mantissa bits 5..0. Entries are
+ * packed least significant bit first, entry i in bits 7i to 7i + 6 of the
+ * plane, ceil(7n / 8) bytes, the unused high bits of the last byte zero.
+ */
+size_t split_raw_nbytes_m1(size_t n);
+
+/*
+ * Splits n bf16 elements into syms[n] and raw (room for
+ * split_raw_nbytes_m1(n) + 8 bytes: the loop writes whole words). Returns
+ * false when an element's bits 14..6 lie outside [2 * base, 2 * base +
+ * 255] (the block's table was not made for these elements).
+ */
+bool split_planes_m1(const uint8_t *src, size_t n, unsigned base,
+		     uint8_t *syms, uint8_t *raw);
+
+/* Rebuilds n bf16 elements from their symbols and packed raw entries. */
+void split_merge_m1(const uint8_t *syms, const uint8_t *raw, size_t n,
+		    unsigned base, uint8_t *dst);
+
+/*
+ * split_merge_m1() with AVX-512 VBMI (vpermb, vpmultishiftqb), 64
+ * elements a step; the scalar code when the CPU lacks VBMI. Same bytes
+ * always.
+ */
+void split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw,
+			   size_t n, unsigned base, uint8_t *dst);
+
+typedef void (*split_merge_m1_fn)(const uint8_t *syms, const uint8_t *raw,
+				  size_t n, unsigned base, uint8_t *dst);
+
+/*
+ * Adds 1 to k[(v >> 6) & 0x1ff] (exponent and top mantissa bit) for each
+ * bf16 element v of the groups of 64 elements whose index is a multiple of
+ * `every` (every element when every is 1): the proportions of the top
+ * mantissa bit within each exponent, for the choice of FMT_BLOCK_M1.
+ */
+void split_count_m1(const uint8_t *src, size_t n, size_t every,
+		    uint64_t k[512]);
 
 /* Rebuilds n elements whose symbols all equal sym. */
 void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,

@@ -356,3 +356,65 @@ split_outer_bf16_avx512(const uint8_t *src, size_t n, unsigned slo,
 	}
 	split_outer_bf16(src + 2 * i, n - i, slo, shi, outer);
 }
+
+/*
+ * Top mantissa bit (split.h, split_merge_m1()): 64 elements a step. vpermb
+ * puts the 7 bytes of each 8 entries in a qword of their own and
+ * vpmultishiftqb takes entry k from bits 7k of it, one entry per byte;
+ * the values are then made in 16-bit lanes, 32 a register.
+ */
+__attribute__((target("avx512vbmi")))
+static size_t
+merge_m1_64(const uint8_t *syms, const uint8_t *raw, size_t n,
+	    unsigned base, uint8_t *dst)
+{
+	const __m512i spread = _mm512_set_epi8(
+		55, 55, 54, 53, 52, 51, 50, 49, 48, 48, 47, 46, 45, 44, 43, 42,
+		41, 41, 40, 39, 38, 37, 36, 35, 34, 34, 33, 32, 31, 30, 29, 28,
+		27, 27, 26, 25, 24, 23, 22, 21, 20, 20, 19, 18, 17, 16, 15, 14,
+		13, 13, 12, 11, 10, 9, 8, 7, 6, 6, 5, 4, 3, 2, 1, 0);
+	const __m512i shifts = _mm512_set1_epi64(0x312a231c150e0700LL);
+	const __m512i base2 = _mm512_set1_epi16((short)(2 * base));
+	const __m512i c3f = _mm512_set1_epi16(0x3f);
+	const __m512i c8000 = _mm512_set1_epi16((short)0x8000);
+	const __m512i c7f = _mm512_set1_epi8(0x7f);
+	size_t i = 0;
+
+	for (; i + 64 <= n; i += 64, raw += 56) {
+		const __m512i q = _mm512_permutexvar_epi8(spread,
+			_mm512_maskz_loadu_epi8(0x00ffffffffffffffULL, raw));
+		const __m512i r = _mm512_and_si512(
+			_mm512_multishift_epi64_epi8(shifts, q), c7f);
+		const __m512i s = _mm512_loadu_si512(syms + i);
+
+		for (unsigned h = 0; h < 2; h++) {
+			const __m512i sw = _mm512_cvtepu8_epi16(
+				h ? _mm512_extracti64x4_epi64(s, 1) :
+				    _mm512_castsi512_si256(s));
+			const __m512i rw = _mm512_cvtepu8_epi16(
+				h ? _mm512_extracti64x4_epi64(r, 1) :
+				    _mm512_castsi512_si256(r));
+			const __m512i jm = _mm512_or_si512(
+				_mm512_slli_epi16(_mm512_add_epi16(sw, base2),
+						  6),
+				_mm512_and_si512(rw, c3f));
+			/* jm | (rw << 9 & 0x8000) */
+			const __m512i v = _mm512_ternarylogic_epi32(
+				jm, _mm512_slli_epi16(rw, 9), c8000, 0xf8);
+
+			_mm512_storeu_si512(dst + 2 * i + 64 * h, v);
+		}
+	}
+	return i;
+}
+
+void
+split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw, size_t n,
+		      unsigned base, uint8_t *dst)
+{
+	size_t i = 0;
+
+	if (cpu_has_vbmi2())
+		i = merge_m1_64(syms, raw, n, base, dst);
+	split_merge_m1(syms + i, raw + i / 8 * 7, n - i, base, dst + 2 * i);
+}

@@ -112,7 +112,7 @@ test_format_header_exact_bytes(void **state)
 	fmt_header_write(&h, out);
 	/* gauss(5): magic, u16 version, chunk and block log2, 8 reserved */
 	assert_memory_equal(out, "\x89GSZ\r\n\x1a\n", 8);
-	assert_int_equal(out[8], 5);
+	assert_int_equal(out[8], 6);
 	assert_int_equal(out[9], 0);
 	assert_int_equal(out[10], 19);
 	assert_int_equal(out[11], 24);
@@ -215,7 +215,7 @@ test_format_header_legacy_prefix_short(void **state)
 static void
 test_format_header_other_versions(void **state)
 {
-	static const unsigned versions[] = { 0, 6, 0x100, 0xffff };
+	static const unsigned versions[] = { 0, 7, 0x100, 0xffff };
 	uint8_t out[FMT_HEADER_NBYTES];
 
 	(void)state;
@@ -1253,7 +1253,7 @@ test_format_chunk_zero_runs(void **state)
 	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB, &s),
 			 GAUSS_E_CORRUPT);
 
-	/* the flags byte: read back in version 5, an unknown bit refused */
+	/* the flags byte: read back, an unknown bit refused */
 	{
 		uint8_t tab[CHUNK_TABLE_MAX_NBYTES];
 		const size_t tn = chunk_table_write(FMT_KIND_EXP_BF16, &t,
@@ -1267,11 +1267,17 @@ test_format_chunk_zero_runs(void **state)
 						  NULL), GAUSS_OK);
 		assert_int_equal(back.whole.flags, FMT_BLOCK_ZRUNS);
 		assert_int_equal(cursor_left(&c), 0);
-		tab[tn - 1] = 0x02;
+		tab[tn - 1] = 0x04;
 		cursor_init(&c, tab, tn);
 		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16,
 						  FMT_VERSION, &c, &back,
 						  NULL), GAUSS_E_CORRUPT);
+		/* the top-mantissa-bit flag is version 6's */
+		tab[tn - 1] = FMT_BLOCK_M1;
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, 5, &c,
+						  &back, NULL),
+				 GAUSS_E_CORRUPT);
 		/* version 4 has no flags byte: it is left unread */
 		cursor_init(&c, tab, tn);
 		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, 4, &c,
