@@ -299,7 +299,7 @@ payload_m1(const struct rans_etable *t, const uint8_t *src, size_t n,
 	size_t stream_nbytes = 0;
 
 	if (raw_nbytes > cap ||
-	    !split_planes_m1(src, n, t->whole.m1_base, s->syms, s->raw))
+	    !s->kernels->planes_m1(src, n, t->whole.m1_base, s->syms, s->raw))
 		return SIZE_MAX;
 	if (t->nsym > 1) {
 		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
@@ -500,20 +500,20 @@ decode_m1(const struct rans_dtable *d, const uint8_t *payload,
 				"shorter than its raw plane");
 	stream_nbytes = payload_nbytes - raw_nbytes;
 	raw = payload + stream_nbytes;
-	/* unused high bits: zero (gauss(5)), and covered by no checksum */
-	if ((7 * n) % 8 && raw[raw_nbytes - 1] >> ((7 * n) % 8))
+	/* the tail's unused top bits: zero (gauss(5)); no checksum sees them */
+	if (!split_m1_tail_ok(raw, n))
 		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
-				"after the raw plane");
+				"in the raw plane");
 	if (d->nsym == 1) {
 		if (stream_nbytes != 0)
 			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
 					"one-symbol table has a stream");
 		memset(s->syms, d->only_symbol, n);
-	} else if (s->kernels->decode(d, payload, stream_nbytes, s->syms,
-				      n) != GAUSS_OK) {
+		s->kernels->merge_m1(s->syms, raw, n, d->whole.m1_base, dst);
+	} else if (s->kernels->decode_bf16(d, payload, stream_nbytes, raw, dst,
+					   n) != GAUSS_OK) {
 		return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
 	}
-	s->kernels->merge_m1(s->syms, raw, n, d->whole.m1_base, dst);
 	return GAUSS_OK;
 }
 
@@ -678,14 +678,21 @@ chunk_decode_pair(enum fmt_kind kind, const struct rans_dtable *d,
 		  struct errbuf *eb)
 {
 	const size_t n = nbytes / 2;
+	const bool m1 = d->whole.flags == FMT_BLOCK_M1;
+	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1(n) : n;
 	const uint8_t *raw[2];
 	size_t stream_nbytes[2];
 	enum gauss_status st[2];
 
+	/* plain or top-mantissa-bit tables only; the rest one by one */
 	if (kind != FMT_KIND_EXP_BF16 || d->nsym < 2 || d->whole.count ||
-	    d->whole.flags ||
+	    (d->whole.flags && !m1) ||
 	    stored[0] || stored[1] || nbytes % 2 != 0 ||
-	    payload_nbytes[0] < n || payload_nbytes[1] < n) {
+	    payload_nbytes[0] < raw_nbytes || payload_nbytes[1] < raw_nbytes ||
+	    (m1 && !(split_m1_tail_ok(payload[0] + payload_nbytes[0] -
+				      raw_nbytes, n) &&
+		     split_m1_tail_ok(payload[1] + payload_nbytes[1] -
+				      raw_nbytes, n)))) {
 		for (unsigned c = 0; c < 2; c++) {
 			*failed = c;
 			TRY(chunk_decode(kind, d, payload[c],
@@ -695,7 +702,7 @@ chunk_decode_pair(enum fmt_kind kind, const struct rans_dtable *d,
 		return GAUSS_OK;
 	}
 	for (unsigned c = 0; c < 2; c++) {
-		stream_nbytes[c] = payload_nbytes[c] - n;
+		stream_nbytes[c] = payload_nbytes[c] - raw_nbytes;
 		raw[c] = payload[c] + stream_nbytes[c];
 	}
 	s->kernels->decode_bf16_pair(d, payload, stream_nbytes, raw, dst, n,

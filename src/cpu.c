@@ -74,14 +74,16 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	{ CPU_SCALAR, "scalar", rans_encode_scalar, rans_decode_scalar,
 	  rans_decode_bf16_scalar,
 	  rans_decode_bf16_pair_scalar, true, &hash_ops_scalar,
-	  split_planes_whole, split_merge_whole, split_merge_m1,
+	  split_planes_whole, split_merge_whole, split_planes_m1,
+	  split_merge_m1,
 	  &gmm_ops_scalar,
 	  { split_sample_bf16, split_outer_bf16 } },
 #if GAUSS_HAVE_AVX2
 	{ CPU_AVX2, "avx2", rans_encode_avx2, rans_decode_avx2,
 	  rans_decode_bf16_avx2,
 	  rans_decode_bf16_pair_avx2, true, &hash_ops_avx2,
-	  split_planes_whole, split_merge_whole, split_merge_m1,
+	  split_planes_whole, split_merge_whole, split_planes_m1,
+	  split_merge_m1,
 	  &gmm_ops_scalar,
 	  { split_sample_bf16, split_outer_bf16 } },
 #else
@@ -93,11 +95,11 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  rans_decode_bf16_avx512,
 	  rans_decode_bf16_pair_avx512, false, &hash_ops_avx512,
 	  split_planes_whole_avx512, split_merge_whole_avx512,
-	  split_merge_m1_avx512, &gmm_ops_avx512,
+	  split_planes_m1_avx512, split_merge_m1_avx512, &gmm_ops_avx512,
 	  { split_sample_bf16_avx512, split_outer_bf16_avx512 } },
 #else
 	{ CPU_AVX512, "avx512", NULL, NULL, NULL, NULL, false, NULL, NULL,
-	  NULL, NULL, NULL, { NULL, NULL } },
+	  NULL, NULL, NULL, NULL, { NULL, NULL } },
 #endif
 };
 

@@ -39,7 +39,9 @@ struct rans_kernels {
 	size_t (*merge_whole)(enum fmt_kind kind, const struct rans_whole *w,
 			      const uint8_t *syms, const uint8_t *raw,
 			      size_t n, size_t avail, uint8_t *dst);
-	split_merge_m1_fn merge_m1;	/* split_merge_m1() at this level */
+	/* split_planes_m1() and split_merge_m1() at this level */
+	split_planes_m1_fn planes_m1;
+	split_merge_m1_fn merge_m1;
 	const struct gmm_ops *gmm;	/* the lossy codec's per-value passes */
 	/* the passes of sampled counts at this level (split.h) */
 	struct split_sampler sampler;

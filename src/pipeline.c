@@ -530,8 +530,9 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
  * from the block's nall elements at src (runs of zeros included), every
  * one under SPLIT_SAMPLE_MIN elements, one group of 64 in M1_SAMPLE_EVERY
  * above, and both halves of an exponent present get a count.
- * Both sides count their table's bytes. When the bit pays, t becomes the
- * block's new table and true is returned.
+ * Both sides count their table's bytes. When the bit pays and the table
+ * keeps the alias layout (at most RANS_ALIAS_BUCKETS symbols), t becomes
+ * the block's new table and true is returned.
  */
 #define M1_MIN_ELEMS	4096	/* below, the second table never pays */
 #define M1_SAMPLE_EVERY	8
@@ -571,6 +572,10 @@ block_m1(const uint8_t *src, size_t nall, size_t n,
 		cj[2 * (e - lo) + 1] = MAX(one, 1);
 	}
 	rans_table_normalize(cj, &mt);
+	/* more symbols than the alias layout takes decode with gathers, at
+	 * about half the speed (bench/RESULTS.md): not worth 0.05 bits */
+	if (mt.nsym > RANS_ALIAS_BUCKETS)
+		return false;
 	mcost = rans_table_cost_q16(&mt, cj) +
 		((uint64_t)(split_raw_nbytes_m1(n) + 1 +
 			    rans_table_write(&mt, buf)) << 19);

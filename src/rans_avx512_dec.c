@@ -76,6 +76,7 @@
 
 #include "endian.h"
 #include "rans.h"
+#include "split_m1_avx512.h"
 #include "banned.h"
 
 #define GROUP		RANS_MAX_LANES
@@ -287,11 +288,20 @@ pack_syms(__m512i s0, __m512i s1)
 	return _mm512_permutex2var_epi16(s0, even, s1);
 }
 
-/* Stores group i: 32 symbols (low bytes of s's words), merged with raw. */
+/*
+ * Stores group i: 32 symbols (low bytes of s's words), merged with raw:
+ * the exponent layout, or with m1 the top mantissa bit's (split.h; base2
+ * = 2 * base in every word).
+ */
 static inline __attribute__((always_inline)) void
-put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s)
+put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s, bool m1,
+	  __m512i base2)
 {
-	if (raw) {
+	if (raw && m1) {
+		_mm512_storeu_si512(out + 2 * i, m1_group_values(
+			s, m1_group_entries(raw + i / SPLIT_M1_GROUP *
+					    SPLIT_M1_GROUP_NBYTES), base2));
+	} else if (raw) {
 		const __m512i r = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
 			(const __m256i *)(const void *)(raw + i)));
 		const __m512i rr = _mm512_or_si512(r, _mm512_slli_epi16(r, 8));
@@ -361,6 +371,7 @@ struct cur32 {
 	uint8_t *out;
 	size_t n, i, j, jend;	/* fa[j], sy[j]: the word at p */
 	__m512i y0, y1;
+	__m512i base2;		/* top mantissa bit: 2 * base in every word */
 	__mmask16 k0, k1;
 	uint32_t *fa, *sy;	/* FA_WORDS entries each */
 	struct tail *tail;	/* kept out of the struct: c stays in registers */
@@ -370,7 +381,7 @@ struct cur32 {
 static inline __attribute__((always_inline)) bool
 cur_start(struct cur32 *c, const struct rans_dtable *d,
 	  const struct alias_regs *r, const uint8_t *in, size_t in_nbytes,
-	  const uint8_t *raw, uint8_t *out, size_t n, bool alias)
+	  const uint8_t *raw, uint8_t *out, size_t n, bool alias, bool m1)
 {
 	__m512i s0, s1;
 
@@ -381,6 +392,7 @@ cur_start(struct cur32 *c, const struct rans_dtable *d,
 	c->raw = raw;
 	c->out = out;
 	c->n = n;
+	c->base2 = _mm512_set1_epi16((short)(2 * d->whole.m1_base));
 	c->j = 0;
 	c->jend = 0;
 	c->y0 = _mm512_loadu_si512(in);
@@ -390,7 +402,7 @@ cur_start(struct cur32 *c, const struct rans_dtable *d,
 		return false;
 	c->y0 = step_first(d, r, c->y0, &c->k0, &s0, alias);
 	c->y1 = step_first(d, r, c->y1, &c->k1, &s1, alias);
-	put_group(out, raw, 0, pack_syms(s0, s1));
+	put_group(out, raw, 0, pack_syms(s0, s1), m1, c->base2);
 	c->i = GROUP;
 	return true;
 }
@@ -404,7 +416,7 @@ cur_more(const struct cur32 *c)
 
 static inline __attribute__((always_inline)) void
 cur_step(struct cur32 *c, const struct rans_dtable *d,
-	 const struct alias_regs *r, bool alias)
+	 const struct alias_regs *r, bool alias, bool m1)
 {
 	const unsigned c0 = (unsigned)__builtin_popcount(c->k0);
 	const unsigned c1 = (unsigned)__builtin_popcount(c->k1);
@@ -418,14 +430,14 @@ cur_step(struct cur32 *c, const struct rans_dtable *d,
 		     c->sy + c->j + c0, &s1, 0xffff, alias);
 	c->j += c0 + c1;
 	c->p += 2 * (c0 + c1);
-	put_group(c->out, c->raw, c->i, pack_syms(s0, s1));
+	put_group(c->out, c->raw, c->i, pack_syms(s0, s1), m1, c->base2);
 	c->i += GROUP;
 }
 
 /* The whole groups left after cur_more() fails, on a copy of the tail. */
 static inline __attribute__((always_inline)) bool
 cur_tail(struct cur32 *c, const struct rans_dtable *d,
-	 const struct alias_regs *r, bool alias)
+	 const struct alias_regs *r, bool alias, bool m1)
 {
 	const uint8_t *lim;
 
@@ -434,25 +446,36 @@ cur_tail(struct cur32 *c, const struct rans_dtable *d,
 	lim = tail_enter(c->tail, &c->p, &c->end);
 	c->j = c->jend = 0;
 	while (c->n - c->i >= GROUP && c->p <= lim)
-		cur_step(c, d, r, alias);
+		cur_step(c, d, r, alias, m1);
 	return tail_leave(c->tail, &c->p, &c->end, lim);
 }
 
-/* The renormalisation pending from the last group, then the rest. */
+/*
+ * The renormalisation pending from the last group, then the rest; with
+ * m1, the rest's symbols go to the upper half of out, then merge in place.
+ */
 static inline __attribute__((always_inline)) enum gauss_status
-cur_finish(const struct cur32 *c, const struct rans_dtable *d)
+cur_finish(const struct cur32 *c, const struct rans_dtable *d, bool m1)
 {
 	uint32_t x[GROUP] __attribute__((aligned(64)));
+	enum gauss_status st;
 
 	_mm512_store_si512(x, c->y0);
 	_mm512_store_si512(x + 16, c->y1);
-	return rans_decode_finish(d, x, GROUP, c->p, c->end, c->i, c->n,
-				  c->raw, c->out);
+	if (!m1 || c->raw == NULL)
+		return rans_decode_finish(d, x, GROUP, c->p, c->end, c->i,
+					  c->n, c->raw, c->out);
+	st = rans_decode_finish(d, x, GROUP, c->p, c->end, c->i, c->n, NULL,
+				c->out + c->n);
+	if (st == GAUSS_OK)
+		split_merge_m1_from(c->out + c->n, c->raw, c->n, c->i,
+				    d->whole.m1_base, c->out);
+	return st;
 }
 
 static inline __attribute__((always_inline)) enum gauss_status
 decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
-	 const uint8_t *raw, uint8_t *out, size_t n, bool alias)
+	 const uint8_t *raw, uint8_t *out, size_t n, bool alias, bool m1)
 {
 	uint32_t fa[FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[FA_WORDS] __attribute__((aligned(64)));
@@ -462,13 +485,13 @@ decode32(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 
 	if (alias)
 		alias_regs_build(d, &r);
-	if (!cur_start(&c, d, &r, in, in_nbytes, raw, out, n, alias))
+	if (!cur_start(&c, d, &r, in, in_nbytes, raw, out, n, alias, m1))
 		return GAUSS_E_CORRUPT;
 	while (cur_more(&c))
-		cur_step(&c, d, &r, alias);
-	if (!cur_tail(&c, d, &r, alias))
+		cur_step(&c, d, &r, alias, m1);
+	if (!cur_tail(&c, d, &r, alias, m1))
 		return GAUSS_E_CORRUPT;
-	return cur_finish(&c, d);
+	return cur_finish(&c, d, m1);
 }
 
 /*
@@ -480,7 +503,7 @@ static inline __attribute__((always_inline)) void
 decode32_pair(const struct rans_dtable *d, const uint8_t *const in[2],
 	      const size_t in_nbytes[2], const uint8_t *const raw[2],
 	      uint8_t *const out[2], size_t n, enum gauss_status st[2],
-	      bool alias)
+	      bool alias, bool m1)
 {
 	uint32_t fa[2][FA_WORDS] __attribute__((aligned(64)));
 	uint32_t sy[2][FA_WORDS] __attribute__((aligned(64)));
@@ -493,26 +516,26 @@ decode32_pair(const struct rans_dtable *d, const uint8_t *const in[2],
 	if (alias)
 		alias_regs_build(d, &r);
 	oka = cur_start(&a, d, &r, in[0], in_nbytes[0], raw[0], out[0], n,
-			alias);
+			alias, m1);
 	okb = cur_start(&b, d, &r, in[1], in_nbytes[1], raw[1], out[1], n,
-			alias);
+			alias, m1);
 	if (oka && okb)
 		while (cur_more(&a) && cur_more(&b)) {
-			cur_step(&a, d, &r, alias);
-			cur_step(&b, d, &r, alias);
+			cur_step(&a, d, &r, alias, m1);
+			cur_step(&b, d, &r, alias, m1);
 		}
 	if (oka) {
 		while (cur_more(&a))
-			cur_step(&a, d, &r, alias);
-		oka = cur_tail(&a, d, &r, alias);
+			cur_step(&a, d, &r, alias, m1);
+		oka = cur_tail(&a, d, &r, alias, m1);
 	}
 	if (okb) {
 		while (cur_more(&b))
-			cur_step(&b, d, &r, alias);
-		okb = cur_tail(&b, d, &r, alias);
+			cur_step(&b, d, &r, alias, m1);
+		okb = cur_tail(&b, d, &r, alias, m1);
 	}
-	st[0] = oka ? cur_finish(&a, d) : GAUSS_E_CORRUPT;
-	st[1] = okb ? cur_finish(&b, d) : GAUSS_E_CORRUPT;
+	st[0] = oka ? cur_finish(&a, d, m1) : GAUSS_E_CORRUPT;
+	st[1] = okb ? cur_finish(&b, d, m1) : GAUSS_E_CORRUPT;
 }
 
 /*
@@ -628,9 +651,9 @@ decode_any(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 {
 	switch (rans_lanes_unit(n, d->lane_unit) * 2 + d->alias) {
 	case 2 * 32 + 1:
-		return decode32(d, in, in_nbytes, raw, out, n, true);
+		return decode32(d, in, in_nbytes, raw, out, n, true, false);
 	case 2 * 32:
-		return decode32(d, in, in_nbytes, raw, out, n, false);
+		return decode32(d, in, in_nbytes, raw, out, n, false, false);
 	case 2 * 16 + 1:
 		return decode_narrow(d, in, in_nbytes, raw, out, n, 16, true);
 	case 2 * 16:
@@ -655,11 +678,33 @@ rans_decode_avx512(const struct rans_dtable *d, const uint8_t *in,
 	return decode_any(d, in, in_nbytes, NULL, syms, n);
 }
 
+/*
+ * A chunk of a table with the top mantissa bit: fused at 32 lanes, else
+ * the symbols to the upper half of dst and the merge in place.
+ */
+static enum gauss_status
+decode_m1(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
+	  const uint8_t *raw, uint8_t *dst, size_t n)
+{
+	enum gauss_status st;
+
+	if (rans_lanes_unit(n, d->lane_unit) == GROUP)
+		return d->alias ?
+		       decode32(d, in, in_nbytes, raw, dst, n, true, true) :
+		       decode32(d, in, in_nbytes, raw, dst, n, false, true);
+	st = rans_decode_avx512(d, in, in_nbytes, dst + n, n);
+	if (st == GAUSS_OK)
+		split_merge_m1_avx512(dst + n, raw, n, d->whole.m1_base, dst);
+	return st;
+}
+
 enum gauss_status
 rans_decode_bf16_avx512(const struct rans_dtable *d, const uint8_t *in,
 			size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 			size_t n)
 {
+	if (d->whole.flags & FMT_BLOCK_M1)
+		return decode_m1(d, in, in_nbytes, raw, dst, n);
 	if (rans_lanes_unit(n, d->lane_unit) < 4)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
 	return decode_any(d, in, in_nbytes, raw, dst, n);
@@ -678,8 +723,16 @@ rans_decode_bf16_pair_avx512(const struct rans_dtable *d,
 							raw[c], dst[c], n);
 		return;
 	}
-	if (d->alias)
-		decode32_pair(d, in, in_nbytes, raw, dst, n, st, true);
-	else
-		decode32_pair(d, in, in_nbytes, raw, dst, n, st, false);
+	if (d->whole.flags & FMT_BLOCK_M1) {
+		if (d->alias)
+			decode32_pair(d, in, in_nbytes, raw, dst, n, st, true,
+				      true);
+		else
+			decode32_pair(d, in, in_nbytes, raw, dst, n, st, false,
+				      true);
+	} else if (d->alias) {
+		decode32_pair(d, in, in_nbytes, raw, dst, n, st, true, false);
+	} else {
+		decode32_pair(d, in, in_nbytes, raw, dst, n, st, false, false);
+	}
 }

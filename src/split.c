@@ -787,11 +787,11 @@ split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,
 size_t
 split_raw_nbytes_m1(size_t n)
 {
-	return n / 8 * 7 + (7 * (n % 8) + 7) / 8;
+	return n / SPLIT_M1_GROUP * SPLIT_M1_GROUP_NBYTES + n % SPLIT_M1_GROUP;
 }
 
 /* The 7-bit entry of bf16 value v, and v back from symbol and entry. */
-static inline uint64_t
+static inline unsigned
 m1_entry(unsigned v)
 {
 	return ((v >> 9) & 0x40) | (v & 0x3f);
@@ -804,49 +804,89 @@ m1_value(unsigned s, unsigned base, unsigned r)
 }
 
 bool
-split_planes_m1(const uint8_t *src, size_t n, unsigned base, uint8_t *syms,
-		uint8_t *raw)
+split_planes_m1_from(const uint8_t *src, size_t n, size_t i, unsigned base,
+		     uint8_t *syms, uint8_t *raw)
 {
 	const unsigned lo = 2 * base;
 	unsigned bad = 0;
-	size_t i = 0;
 
-	for (; i < n; i += 8, raw += 7) {
-		const size_t k = MIN(8, n - i);
-		uint64_t q = 0;
-		uint8_t w[8];
+	GAUSS_ASSERT(i % SPLIT_M1_GROUP == 0);
+	raw += i / SPLIT_M1_GROUP * SPLIT_M1_GROUP_NBYTES;
+	for (; i < n; i++) {
+		const unsigned v = get_le16(src + 2 * i);
+		const unsigned s = ((v >> 6) & 0x1ff) - lo;
+		const size_t g = i / SPLIT_M1_GROUP, j = i % SPLIT_M1_GROUP;
 
-		for (size_t j = 0; j < k; j++) {
-			const unsigned v = get_le16(src + 2 * (i + j));
-			const unsigned s = ((v >> 6) & 0x1ff) - lo;
-
-			bad |= s;
-			syms[i + j] = (uint8_t)s;
-			q |= m1_entry(v) << (7 * j);
+		bad |= s;
+		syms[i] = (uint8_t)s;
+		if ((g + 1) * SPLIT_M1_GROUP > n) {
+			*raw++ = (uint8_t)m1_entry(v);	/* the tail */
+		} else if (j < SPLIT_M1_GROUP_NBYTES) {
+			raw[j] = (uint8_t)m1_entry(v);
+		} else {
+			/* its 7 bits go to bit 7 of 7 bytes of the group */
+			for (unsigned t = 0; t < 7; t++)
+				raw[7 * (j - SPLIT_M1_GROUP_NBYTES) + t] |=
+					(uint8_t)(((m1_entry(v) >> t) & 1)
+						  << 7);
+			if (j == SPLIT_M1_GROUP - 1)
+				raw += SPLIT_M1_GROUP_NBYTES;
 		}
-		put_le64(w, q);
-		memcpy(raw, w, 7);
 	}
 	/* an element below 2 * base wraps around: bits above 7 are set */
 	return bad < 256;
+}
+
+bool
+split_planes_m1(const uint8_t *src, size_t n, unsigned base, uint8_t *syms,
+		uint8_t *raw)
+{
+	return split_planes_m1_from(src, n, 0, base, syms, raw);
+}
+
+void
+split_merge_m1_from(const uint8_t *syms, const uint8_t *raw, size_t n,
+		    size_t i, unsigned base, uint8_t *dst)
+{
+	GAUSS_ASSERT(i % SPLIT_M1_GROUP == 0);
+	raw += i / SPLIT_M1_GROUP * SPLIT_M1_GROUP_NBYTES;
+	for (; i + SPLIT_M1_GROUP <= n; i += SPLIT_M1_GROUP,
+	     raw += SPLIT_M1_GROUP_NBYTES) {
+		uint8_t e[SPLIT_M1_GROUP];
+
+		memset(e + SPLIT_M1_GROUP_NBYTES, 0,
+		       SPLIT_M1_GROUP - SPLIT_M1_GROUP_NBYTES);
+		for (unsigned j = 0; j < SPLIT_M1_GROUP_NBYTES; j++) {
+			e[j] = raw[j] & 0x7f;
+			e[SPLIT_M1_GROUP_NBYTES + j / 7] |=
+				(uint8_t)((raw[j] >> 7) << (j % 7));
+		}
+		/* every raw byte is read before dst is written (syms may lie
+		 * in dst's upper half: split_merge_m1()) */
+		for (unsigned j = 0; j < SPLIT_M1_GROUP; j++)
+			put_le16(dst + 2 * (i + j),
+				 m1_value(syms[i + j], base, e[j]));
+	}
+	for (; i < n; i++)
+		put_le16(dst + 2 * i, m1_value(syms[i], base, *raw++));
 }
 
 void
 split_merge_m1(const uint8_t *syms, const uint8_t *raw, size_t n,
 	       unsigned base, uint8_t *dst)
 {
-	for (size_t i = 0; i < n; i += 8, raw += 7) {
-		const size_t k = MIN(8, n - i);
-		uint8_t w[8] = { 0 };
-		uint64_t q;
+	split_merge_m1_from(syms, raw, n, 0, base, dst);
+}
 
-		memcpy(w, raw, (7 * k + 7) / 8);
-		q = get_le64(w);
-		for (size_t j = 0; j < k; j++)
-			put_le16(dst + 2 * (i + j),
-				 m1_value(syms[i + j], base,
-					  (unsigned)(q >> (7 * j))));
-	}
+bool
+split_m1_tail_ok(const uint8_t *raw, size_t n)
+{
+	const uint8_t *t = raw + n / SPLIT_M1_GROUP * SPLIT_M1_GROUP_NBYTES;
+	unsigned any = 0;
+
+	for (size_t k = 0; k < n % SPLIT_M1_GROUP; k++)
+		any |= t[k];
+	return !(any & 0x80);
 }
 
 void

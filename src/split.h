@@ -246,35 +246,61 @@ size_t split_planes_whole_avx512(enum fmt_kind kind,
  * Top mantissa bit (format version 6, exp-bf16 blocks whose table sets
  * FMT_BLOCK_M1): the symbol of a value v is ((v >> 6) & 0x1ff) - 2 * base,
  * its exponent and top mantissa bit, and its raw entry the 7 bits
- * ((v >> 9) & 0x40) | (v & 0x3f), sign and mantissa bits 5..0. Entries are
- * packed least significant bit first, entry i in bits 7i to 7i + 6 of the
- * plane, ceil(7n / 8) bytes, the unused high bits of the last byte zero.
+ * e = ((v >> 9) & 0x40) | (v & 0x3f), sign and mantissa bits 5..0.
+ * The raw plane packs each whole group of SPLIT_M1_GROUP (32) entries in
+ * SPLIT_M1_GROUP_NBYTES (28) bytes, byte j = e[j] | bit (j % 7) of
+ * e[28 + j / 7] << 7, so that a vector takes entries 0-27 with a mask and
+ * entries 28-31 from the bytes' top bits; the last n % 32 entries take a
+ * byte each, bit 7 zero. gauss(5), "Top mantissa bit".
  */
+#define SPLIT_M1_GROUP		32
+#define SPLIT_M1_GROUP_NBYTES	28
+
 size_t split_raw_nbytes_m1(size_t n);
 
 /*
- * Splits n bf16 elements into syms[n] and raw (room for
- * split_raw_nbytes_m1(n) + 8 bytes: the loop writes whole words). Returns
- * false when an element's bits 14..6 lie outside [2 * base, 2 * base +
- * 255] (the block's table was not made for these elements).
+ * Splits n bf16 elements into syms[n] and raw[split_raw_nbytes_m1(n)],
+ * from element i (a multiple of SPLIT_M1_GROUP; raw is the plane's start)
+ * on. Returns false when an element's bits 14..6 lie outside [2 * base,
+ * 2 * base + 255] (the block's table was not made for these elements).
  */
 bool split_planes_m1(const uint8_t *src, size_t n, unsigned base,
 		     uint8_t *syms, uint8_t *raw);
-
-/* Rebuilds n bf16 elements from their symbols and packed raw entries. */
-void split_merge_m1(const uint8_t *syms, const uint8_t *raw, size_t n,
-		    unsigned base, uint8_t *dst);
+bool split_planes_m1_from(const uint8_t *src, size_t n, size_t i,
+			  unsigned base, uint8_t *syms, uint8_t *raw);
 
 /*
- * split_merge_m1() with AVX-512 VBMI (vpermb, vpmultishiftqb), 64
- * elements a step; the scalar code when the CPU lacks VBMI. Same bytes
- * always.
+ * split_planes_m1() with AVX-512 (F, BW, VL, BMI2), 32 elements a step.
+ * Same bytes and result always.
  */
+bool split_planes_m1_avx512(const uint8_t *src, size_t n, unsigned base,
+			    uint8_t *syms, uint8_t *raw);
+
+typedef bool (*split_planes_m1_fn)(const uint8_t *src, size_t n,
+				   unsigned base, uint8_t *syms,
+				   uint8_t *raw);
+
+/*
+ * Rebuilds n bf16 elements from their symbols and raw plane (from element
+ * i on, a multiple of SPLIT_M1_GROUP, for the _from form). syms may be the
+ * upper half of dst (syms == dst + n): each element is written after its
+ * symbol and its group's raw bytes are read, and before any later symbol
+ * is overwritten.
+ */
+void split_merge_m1(const uint8_t *syms, const uint8_t *raw, size_t n,
+		    unsigned base, uint8_t *dst);
+void split_merge_m1_from(const uint8_t *syms, const uint8_t *raw, size_t n,
+			 size_t i, unsigned base, uint8_t *dst);
+
+/* split_merge_m1() with AVX-512 (F, BW, VL, BMI2); same bytes always. */
 void split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw,
 			   size_t n, unsigned base, uint8_t *dst);
 
 typedef void (*split_merge_m1_fn)(const uint8_t *syms, const uint8_t *raw,
 				  size_t n, unsigned base, uint8_t *dst);
+
+/* Whether the tail bytes of a plane of n entries have bit 7 clear. */
+bool split_m1_tail_ok(const uint8_t *raw, size_t n);
 
 /*
  * Adds 1 to k[(v >> 6) & 0x1ff] (exponent and top mantissa bit) for each

@@ -24,6 +24,7 @@
 #include "endian.h"
 #include "cpu.h"
 #include "split.h"
+#include "split_m1_avx512.h"
 #include "banned.h"
 
 /*
@@ -358,63 +359,61 @@ split_outer_bf16_avx512(const uint8_t *src, size_t n, unsigned slo,
 }
 
 /*
- * Top mantissa bit (split.h, split_merge_m1()): 64 elements a step. vpermb
- * puts the 7 bytes of each 8 entries in a qword of their own and
- * vpmultishiftqb takes entry k from bits 7k of it, one entry per byte;
- * the values are then made in 16-bit lanes, 32 a register.
+ * Top mantissa bit (split.h): 32 elements a step (split_m1_avx512.h for
+ * the merge's steps; planes: the values' fields in 16-bit lanes, narrowed
+ * to bytes, entries 28-31 packed by pext into the top bits of bytes 0-27).
  */
-__attribute__((target("avx512vbmi")))
-static size_t
-merge_m1_64(const uint8_t *syms, const uint8_t *raw, size_t n,
-	    unsigned base, uint8_t *dst)
-{
-	const __m512i spread = _mm512_set_epi8(
-		55, 55, 54, 53, 52, 51, 50, 49, 48, 48, 47, 46, 45, 44, 43, 42,
-		41, 41, 40, 39, 38, 37, 36, 35, 34, 34, 33, 32, 31, 30, 29, 28,
-		27, 27, 26, 25, 24, 23, 22, 21, 20, 20, 19, 18, 17, 16, 15, 14,
-		13, 13, 12, 11, 10, 9, 8, 7, 6, 6, 5, 4, 3, 2, 1, 0);
-	const __m512i shifts = _mm512_set1_epi64(0x312a231c150e0700LL);
-	const __m512i base2 = _mm512_set1_epi16((short)(2 * base));
-	const __m512i c3f = _mm512_set1_epi16(0x3f);
-	const __m512i c8000 = _mm512_set1_epi16((short)0x8000);
-	const __m512i c7f = _mm512_set1_epi8(0x7f);
-	size_t i = 0;
-
-	for (; i + 64 <= n; i += 64, raw += 56) {
-		const __m512i q = _mm512_permutexvar_epi8(spread,
-			_mm512_maskz_loadu_epi8(0x00ffffffffffffffULL, raw));
-		const __m512i r = _mm512_and_si512(
-			_mm512_multishift_epi64_epi8(shifts, q), c7f);
-		const __m512i s = _mm512_loadu_si512(syms + i);
-
-		for (unsigned h = 0; h < 2; h++) {
-			const __m512i sw = _mm512_cvtepu8_epi16(
-				h ? _mm512_extracti64x4_epi64(s, 1) :
-				    _mm512_castsi512_si256(s));
-			const __m512i rw = _mm512_cvtepu8_epi16(
-				h ? _mm512_extracti64x4_epi64(r, 1) :
-				    _mm512_castsi512_si256(r));
-			const __m512i jm = _mm512_or_si512(
-				_mm512_slli_epi16(_mm512_add_epi16(sw, base2),
-						  6),
-				_mm512_and_si512(rw, c3f));
-			/* jm | (rw << 9 & 0x8000) */
-			const __m512i v = _mm512_ternarylogic_epi32(
-				jm, _mm512_slli_epi16(rw, 9), c8000, 0xf8);
-
-			_mm512_storeu_si512(dst + 2 * i + 64 * h, v);
-		}
-	}
-	return i;
-}
-
 void
 split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw, size_t n,
 		      unsigned base, uint8_t *dst)
 {
+	const __m512i base2 = _mm512_set1_epi16((short)(2 * base));
 	size_t i = 0;
 
-	if (cpu_has_vbmi2())
-		i = merge_m1_64(syms, raw, n, base, dst);
-	split_merge_m1(syms + i, raw + i / 8 * 7, n - i, base, dst + 2 * i);
+	for (; i + SPLIT_M1_GROUP <= n; i += SPLIT_M1_GROUP) {
+		const __m512i sw = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
+			(const __m256i *)(const void *)(syms + i)));
+
+		_mm512_storeu_si512(dst + 2 * i, m1_group_values(
+			sw, m1_group_entries(raw + i / SPLIT_M1_GROUP *
+					     SPLIT_M1_GROUP_NBYTES), base2));
+	}
+	split_merge_m1_from(syms, raw, n, i, base, dst);
+}
+
+bool
+split_planes_m1_avx512(const uint8_t *src, size_t n, unsigned base,
+		       uint8_t *syms, uint8_t *raw)
+{
+	const __m512i base2 = _mm512_set1_epi16((short)(2 * base));
+	const __m512i c1ff = _mm512_set1_epi16(0x1ff);
+	const __m512i c40 = _mm512_set1_epi16(0x40);
+	const __m512i c3f = _mm512_set1_epi16(0x3f);
+	const __m512i c255 = _mm512_set1_epi16(255);
+	__mmask32 bad = 0;
+	size_t i = 0;
+
+	for (; i + SPLIT_M1_GROUP <= n; i += SPLIT_M1_GROUP,
+	     raw += SPLIT_M1_GROUP_NBYTES) {
+		const __m512i v = _mm512_loadu_si512(src + 2 * i);
+		const __m512i sw = _mm512_sub_epi16(
+			_mm512_and_si512(_mm512_srli_epi16(v, 6), c1ff), base2);
+		/* (v >> 9 & 0x40) | (v & 0x3f) */
+		const __m512i ew = _mm512_ternarylogic_epi32(
+			_mm512_and_si512(v, c3f), _mm512_srli_epi16(v, 9), c40,
+			0xf8);
+		const __m256i e = _mm512_cvtepi16_epi8(ew);
+		const unsigned top = _pext_u32(
+			(unsigned)_mm256_extract_epi32(e, 7), 0x7f7f7f7f);
+
+		bad |= _mm512_cmpgt_epu16_mask(sw, c255);
+		_mm256_storeu_si256((__m256i *)(void *)(syms + i),
+				    _mm512_cvtepi16_epi8(sw));
+		_mm256_mask_storeu_epi8(raw, 0x0fffffff, _mm256_or_si256(
+			e, _mm256_maskz_set1_epi8(top, (char)0x80)));
+	}
+	return bad == 0 &&
+	       split_planes_m1_from(src, n, i, base, syms,
+				    raw - i / SPLIT_M1_GROUP *
+					  SPLIT_M1_GROUP_NBYTES);
 }

@@ -1290,6 +1290,112 @@ test_format_chunk_zero_runs(void **state)
 }
 
 /*
+ * Top mantissa bit (version 6): a table with FMT_BLOCK_M1 reads back with
+ * its base; the reader refuses the flag on other kinds and beside whole
+ * values, a listed symbol beyond the base's range and a missing base byte.
+ * A chunk under it round-trips; a set padding bit in the raw plane's tail
+ * and a payload shorter than the plane are refused, not left to the
+ * checksum.
+ */
+static void
+test_format_top_bit(void **state)
+{
+	enum { NB = 4094, N = NB / 2 };	/* 63 groups of 32, 31 in the tail */
+	struct enc_chunk *e = aligned_alloc(64, sizeof(*e));
+	uint8_t tab[CHUNK_TABLE_MAX_NBYTES], bad[CHUNK_TABLE_MAX_NBYTES];
+	uint64_t k[512] = { 0 }, cj[256] = { 0 }, seed = 3;
+	struct chunk_scratch s;
+	struct rans_table t, back;
+	struct cursor c;
+	size_t tn, m, pn;
+	unsigned base = 512;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	make_data(FMT_KIND_EXP_BF16, e->src, NB, &seed);
+	split_count_m1(e->src, N, 1, k);
+	for (unsigned j = 0; j < 512; j++)
+		if (k[j] && base == 512)
+			base = j / 2;
+	for (unsigned j = 2 * base; j < 512 && j < 2 * base + 256; j++)
+		cj[j - 2 * base] = k[j];
+	rans_table_normalize(cj, &t);
+	t.whole.flags = FMT_BLOCK_M1;
+	t.whole.m1_base = (uint8_t)base;
+
+	/* the table: flags and base back, every byte read */
+	tn = chunk_table_write(FMT_KIND_EXP_BF16, &t, tab);
+	assert_int_equal(tab[tn - 1], base);
+	assert_int_equal(tab[tn - 2], FMT_BLOCK_M1);
+	cursor_init(&c, tab, tn);
+	assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, FMT_VERSION, &c,
+					  &back, NULL), GAUSS_OK);
+	assert_int_equal(cursor_left(&c), 0);
+	assert_int_equal(back.whole.flags, FMT_BLOCK_M1);
+	assert_int_equal(back.whole.m1_base, base);
+	/* the flag on an fp32 block, and without its base byte */
+	cursor_init(&c, tab, tn);
+	assert_int_equal(chunk_table_read(FMT_KIND_EXP_F32, FMT_VERSION, &c,
+					  &back, NULL), GAUSS_E_CORRUPT);
+	cursor_init(&c, tab, tn - 1);
+	assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, FMT_VERSION, &c,
+					  &back, NULL), GAUSS_E_CORRUPT);
+	/* a base that puts the listed symbols past exponent 255 */
+	memcpy(bad, tab, tn);
+	bad[tn - 1] = 255;
+	cursor_init(&c, bad, tn);
+	assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, FMT_VERSION, &c,
+					  &back, NULL), GAUSS_E_CORRUPT);
+	/* beside a whole value */
+	{
+		struct rans_table w = t;
+		uint8_t wt[CHUNK_TABLE_MAX_NBYTES];
+		size_t wn;
+
+		w.whole.count = 1;
+		w.whole.code[0] = 0;
+		w.whole.value[0] = 0;
+		rans_whole_finish(&w.whole);
+		wn = chunk_table_write(FMT_KIND_EXP_BF16, &w, wt);
+		cursor_init(&c, wt, wn);
+		assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16,
+						  FMT_VERSION, &c, &back,
+						  NULL), GAUSS_E_CORRUPT);
+	}
+
+	/* a chunk: coded, smaller than stored, decoded exactly */
+	rans_dtable_build(&t, FMT_VERSION, &e->d);
+	m = chunk_encode(FMT_KIND_EXP_BF16, etab(&t), e->src, NB, e->rec, &s);
+	assert_true(m < NB);
+	assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, e->rec, m, NB, &s),
+			 GAUSS_OK);
+	assert_memory_equal(dst_area + AREA_NBYTES - NB, e->src, NB);
+	/* payload: varint head, stream, raw plane, then the checksum */
+	pn = m - FMT_CHECKSUM_NBYTES;
+	for (unsigned at = 1; at <= N % 32; at += 10) {
+		uint8_t rec[NB + 32];
+
+		memcpy(rec, e->rec, m);
+		rec[pn - at] |= 0x80;	/* a tail byte's unused bit */
+		assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec, m, NB,
+					      &s), GAUSS_E_CORRUPT);
+	}
+	{
+		/* a payload shorter than the raw plane: 100 bytes */
+		uint8_t rec[128];
+		size_t rn = varint_put(rec, 100 << 1);
+
+		memset(rec + rn, 0, 100 + FMT_CHECKSUM_NBYTES);
+		assert_int_equal(parse_decode(e, FMT_KIND_EXP_BF16, rec,
+					      rn + 100 + FMT_CHECKSUM_NBYTES,
+					      NB, &s), GAUSS_E_CORRUPT);
+	}
+	chunk_scratch_free(&s);
+	free(e);
+}
+
+/*
  * chunk_zruns_find() tests groups of 16 elements: on random patterns of
  * zero runs (lengths around 16 to 48, at every alignment, at both ends)
  * it finds exactly the maximal runs that a plain scan finds holding 32
@@ -1382,6 +1488,7 @@ main(void)
 		cmocka_unit_test(test_format_chunk_rejects_bad_lengths),
 		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
 		cmocka_unit_test(test_format_chunk_zero_runs),
+		cmocka_unit_test(test_format_top_bit),
 		cmocka_unit_test(test_format_zero_runs_find),
 	};
 

@@ -14,6 +14,8 @@
 
 #include "test_util.h"
 #include "cpu.h"
+#include "endian.h"
+#include "format.h"
 #include "rans.h"
 #include "banned.h"
 
@@ -90,6 +92,25 @@ draw(const struct rans_table *t, uint8_t *syms, size_t n, uint64_t *seed)
 	}
 }
 
+/*
+ * Top mantissa bit (split.h): the 7-bit entry i of a raw plane of n, read
+ * as gauss(5) words it, bit by bit, apart from the code under test.
+ */
+static unsigned
+m1_ref_entry(const uint8_t *raw, size_t n, size_t i)
+{
+	const size_t g = i / 32, j = i % 32;
+	unsigned e = 0;
+
+	if ((g + 1) * 32 > n)
+		return raw[28 * g + j] & 0x7f;
+	if (j < 28)
+		return raw[28 * g + j] & 0x7f;
+	for (unsigned t = 0; t < 7; t++)
+		e |= (unsigned)(raw[28 * g + 7 * (j - 28) + t] >> 7) << t;
+	return e;
+}
+
 /* Decodes stream with every level; all must agree with the scalar. */
 static void
 check_decoders(const struct tables *tb, const uint8_t *stream, size_t m,
@@ -110,6 +131,18 @@ check_decoders(const struct tables *tb, const uint8_t *stream, size_t m,
 	}
 	ref_st16 = rans_decode_bf16_scalar(&tb->d, g, m, raw, ref, n);
 	assert_int_equal(ref_st16, ref_st);
+	if ((tb->d.whole.flags & FMT_BLOCK_M1) && ref_st == GAUSS_OK) {
+		/* the oracle itself against the layout */
+		for (size_t i = 0; i < n; i++) {
+			const unsigned e = m1_ref_entry(raw, n, i);
+			const unsigned v = (e & 0x40) << 9 |
+					   (syms[i] + 2u * tb->d.whole.m1_base)
+						   << 6 |
+					   (e & 0x3f);
+
+			assert_int_equal(get_le16(ref + 2 * i), v);
+		}
+	}
 	for (unsigned l = 0; l < nlevels; l++) {
 		const struct rans_dtable *dv[2];
 		const unsigned nd = dtables_of(tb, levels[l], dv);
@@ -316,6 +349,47 @@ test_kernels_full_chunks(void **state)
 	run_tables(1, sizes, 1, true);
 }
 
+/*
+ * Tables with the top mantissa bit (format version 6): every level's fused
+ * decoder (32 lanes, narrow, pair) against the scalar one, which is
+ * checked against the raw plane's layout bit by bit; alias and gather
+ * tables, chunks around the 32-element groups of the raw plane and every
+ * lane count.
+ */
+static void
+test_kernels_top_bit(void **state)
+{
+	static const unsigned nsyms[] = { 2, 17, 44, 64, 65, 100 };
+	static const size_t sizes[] = { 1, 27, 28, 31, 32, 33, 95, 4095, 8192,
+					16383, 16384, 16417, 131072 + 17 };
+	struct tables *tb = aligned_alloc(64, sizeof(*tb));
+	uint64_t seed = 606;
+
+	(void)state;
+	assert_non_null(tb);
+	for (unsigned a = 0; a < ARRAY_SIZE(nsyms); a++) {
+		for (int skew = 0; skew < 2; skew++) {
+			uint64_t counts[256];
+
+			make_counts(counts, 3 + a, nsyms[a], skew);
+			rans_table_normalize(counts, &tb->t);
+			tb->t.whole.flags = FMT_BLOCK_M1;
+			tb->t.whole.m1_base = (uint8_t)(100 + a);
+			rans_etable_build(&tb->t, FMT_VERSION, &tb->e);
+			rans_dtable_build(&tb->t, FMT_VERSION, &tb->d);
+			memset(tb->lean.slot, 0xa5, sizeof(tb->lean.slot));
+			rans_dtable_build_for(&tb->t, FMT_VERSION, false,
+					      &tb->lean);
+			if (nsyms[a] <= 64)
+				assert_true(tb->d.alias);
+			for (size_t i = 0; i < ARRAY_SIZE(sizes); i++)
+				check_case(tb, sizes[i], &seed,
+					   sizes[i] < 100000);
+		}
+	}
+	free(tb);
+}
+
 /* A bf16-like exponent distribution: what real tensors look like. */
 static void
 test_kernels_weights_like(void **state)
@@ -400,6 +474,7 @@ main(void)
 		cmocka_unit_test(test_kernels_small_chunks),
 		cmocka_unit_test(test_kernels_full_chunks),
 		cmocka_unit_test(test_kernels_weights_like),
+		cmocka_unit_test(test_kernels_top_bit),
 		cmocka_unit_test(test_hash_levels),
 	};
 

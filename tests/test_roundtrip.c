@@ -446,6 +446,110 @@ test_roundtrip_sampled_counts(void **state)
 	free(c);
 }
 
+/* n * (H(exponent) + 8) / 8: the exponent-only bound of bf16 values. */
+static double
+exp_only_bound(const uint16_t *v, size_t n)
+{
+	uint64_t c[256] = { 0 };
+	double bits = 8.0 * (double)n;
+
+	for (size_t i = 0; i < n; i++)
+		c[(v[i] >> 7) & 0xff]++;
+	for (unsigned e = 0; e < 256; e++)
+		if (c[e])
+			bits -= (double)c[e] * log2((double)c[e] / (double)n);
+	return bits / 8;
+}
+
+/*
+ * The top mantissa bit in the symbol (format version 6), through the
+ * library, every level and thread count (check_file()): weights whose top
+ * mantissa bit follows the exponent come out below the exponent-only
+ * bound, alone and beside rows of zeros; weights whose bit is a coin flip
+ * cost no more than the bound's table allowance; a tensor of more than 32
+ * exponents, one reaching from exponent 0 to 127 and one wider than the
+ * symbol range (no top-bit table possible) come back too.
+ */
+static void
+test_roundtrip_top_bit(void **state)
+{
+	enum { N = 100000, ROW = 250 };
+	static const char *const names[] = { "skewed", "coin", "rows", "wide",
+					     "from-zero", "too-wide" };
+	uint16_t *v = malloc(2 * N), *kept = malloc(2 * N);
+	struct gauss_ctx *ctx = gauss_ctx_new();
+	struct gauss_reader *r;
+	char *path = path_join(tmpdir, "topbit.safetensors");
+	char *gz = path_join(tmpdir, "topbit.gauss");
+	double bound[ARRAY_SIZE(names)], nkept[ARRAY_SIZE(names)];
+	uint64_t seed = 17;
+	struct st_build b;
+	uint8_t *file;
+	size_t n;
+
+	(void)state;
+	assert_non_null(v);
+	assert_non_null(kept);
+	st_build_begin(&b, NULL);
+	for (unsigned t = 0; t < ARRAY_SIZE(names); t++) {
+		size_t nk = 0;
+
+		fill_bf16(v, N, t == 3 ? 3.0f : 0.05f, seed + t);
+		for (size_t i = 0; i < N; i++) {
+			/* skewed: the top bit 0 nine times in ten */
+			if (t != 1 && test_rand(&seed) % 10)
+				v[i] &= (uint16_t)~0x40;
+			if (t == 1)
+				v[i] = (uint16_t)((v[i] & ~0x40) |
+						  (test_rand(&seed) & 0x40));
+			if (t == 2 && i / ROW % 2)
+				v[i] = 0;
+			if (t == 3 && i % 97 == 0)	/* far exponents */
+				v[i] = (uint16_t)((60 + i % 60) << 7);
+			if (t == 4 && i % 1000 == 0)	/* a few zeros */
+				v[i] = 0;
+			if (t == 5 && i % 1000 == 0)	/* huge and tiny */
+				v[i] = (uint16_t)(i % 2000 ? 200 << 7 : 1 << 7);
+			if (t != 2 || v[i] != 0)
+				kept[nk++] = v[i];
+		}
+		bound[t] = exp_only_bound(kept, nk);
+		nkept[t] = (double)nk;
+		st_build_tensor(&b, names[t], "BF16", "[100000]", v, 2 * N, 0);
+	}
+	file = st_build_end(&b, 8, &n);
+	assert_int_equal(write_file(path, file, n), 0);
+	assert_int_equal(gauss_compress_file(ctx, path, gz), GAUSS_OK);
+	assert_int_equal(gauss_reader_open(ctx, gz, &r), GAUSS_OK);
+	for (unsigned t = 0; t < ARRAY_SIZE(names); t++) {
+		struct gauss_tensor_info ti;
+		double got;
+
+		assert_int_equal(gauss_reader_tensor_info(r, t, &ti), GAUSS_OK);
+		got = (double)ti.stored_nbytes;
+		print_message("%s: %.0f bytes, exponent-only bound %.0f\n",
+			      names[t], got, bound[t]);
+		if (t == 0 || t == 2) {
+			/* H(top bit | exponent) is about 0.47 bits */
+			if (got > bound[t] - 0.04 * nkept[t])
+				fail_msg("%s: %.0f bytes, bound %.0f", names[t],
+					 got, bound[t]);
+		} else if (got > bound[t] * 1.01 + 600) {
+			fail_msg("%s: %.0f bytes, bound %.0f", names[t], got,
+				 bound[t]);
+		}
+	}
+	gauss_reader_close(r);
+	gauss_ctx_free(ctx);
+	unlink(gz);
+	unlink(path);
+	free(gz);
+	free(path);
+	free(kept);
+	free(v);
+	check_file(file, n);
+}
+
 static void
 test_roundtrip_gaps_padding_order(void **state)
 {
@@ -914,6 +1018,7 @@ main(void)
 		cmocka_unit_test(test_roundtrip_special_values),
 		cmocka_unit_test(test_roundtrip_one_and_all_exponents),
 		cmocka_unit_test(test_roundtrip_sampled_counts),
+		cmocka_unit_test(test_roundtrip_top_bit),
 		cmocka_unit_test(test_roundtrip_gaps_padding_order),
 		cmocka_unit_test(test_roundtrip_out_of_order),
 		cmocka_unit_test(test_roundtrip_many_chunks),

@@ -804,6 +804,140 @@ test_split_whole_levels(void **state)
 	free(got);
 }
 
+/*
+ * Top mantissa bit (format version 6): every level's planes and merge on
+ * random bf16 values of a 9-bit range, for every length up to 100 and
+ * random ones, give the bytes gauss(5) describes (checked entry by entry),
+ * round-trip, merge in place from dst's upper half, refuse a value below
+ * or above the base's range, and reject set padding bits in the tail.
+ */
+static void
+test_split_top_bit(void **state)
+{
+	enum { N = 5000 };
+	uint8_t *src = malloc(2 * N), *syms = malloc(N), *raw = malloc(N + 8);
+	uint8_t *ref_syms = malloc(N), *ref_raw = malloc(N + 8);
+	uint8_t *back = malloc(2 * N);
+	uint64_t seed = 31;
+
+	(void)state;
+	for (unsigned round = 0; round < 300; round++) {
+		const size_t n = round <= 100 ? round :
+				 (size_t)(test_rand(&seed) % N) + 1;
+		const unsigned base = (unsigned)(test_rand(&seed) % 129);
+		const size_t rn = split_raw_nbytes_m1(n);
+
+		assert_int_equal(rn, n / 32 * 28 + n % 32);
+		for (size_t i = 0; i < n; i++) {
+			/* bits 14..6 in [2 * base, 2 * base + 255] */
+			const unsigned j = 2 * base +
+				(unsigned)(test_rand(&seed) % 256);
+			const unsigned v = (unsigned)(test_rand(&seed) & 0x8000) |
+				j << 6 | (unsigned)(test_rand(&seed) & 0x3f);
+
+			put_le16(src + 2 * i, (uint16_t)v);
+		}
+		memset(ref_raw, 0x5a, N + 8);
+		assert_true(split_planes_m1(src, n, base, ref_syms, ref_raw));
+		for (size_t i = 0; i < n; i++) {
+			const unsigned v = get_le16(src + 2 * i);
+			const unsigned e = ((v >> 9) & 0x40) | (v & 0x3f);
+			const size_t g = i / 32, j = i % 32;
+			unsigned got = 0;
+
+			assert_int_equal(ref_syms[i],
+					 ((v >> 6) & 0x1ff) - 2 * base);
+			if ((g + 1) * 32 > n || j < 28)
+				got = ref_raw[28 * g + j] & 0x7f;
+			else
+				for (unsigned t = 0; t < 7; t++)
+					got |= (unsigned)(ref_raw[28 * g +
+						7 * (j - 28) + t] >> 7) << t;
+			assert_int_equal(got, e);
+		}
+		assert_true(split_m1_tail_ok(ref_raw, n));
+		for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+			const struct rans_kernels *k =
+				rans_kernels_of((enum cpu_level)l);
+
+			if (k == NULL)
+				continue;
+			memset(raw, 0x5a, N + 8);
+			assert_true(k->planes_m1(src, n, base, syms, raw));
+			if (memcmp(syms, ref_syms, n) != 0 ||
+			    memcmp(raw, ref_raw, rn) != 0)
+				fail_msg("%s: round %u (n %zu) planes differ",
+					 k->name, round, n);
+			memset(back, 0xa5, 2 * n);
+			k->merge_m1(syms, raw, n, base, back);
+			if (memcmp(back, src, 2 * n) != 0)
+				fail_msg("%s: round %u (n %zu) merge differs",
+					 k->name, round, n);
+			/* in place: the symbols in the upper half of dst */
+			memcpy(back + n, syms, n);
+			k->merge_m1(back + n, raw, n, base, back);
+			if (memcmp(back, src, 2 * n) != 0)
+				fail_msg("%s: round %u in place differs",
+					 k->name, round);
+			if (n == 0)
+				continue;
+			/* one value outside the base's range: refused */
+			{
+				const size_t at = (size_t)(test_rand(&seed) % n);
+				const uint16_t keep = get_le16(src + 2 * at);
+
+				/* 9 bits: above only while 2 * base < 256 */
+				const bool below = base > 0 &&
+					(round % 2 || base == 128);
+				const unsigned j = below ? 2 * base - 1 :
+							   2 * base + 256;
+
+				put_le16(src + 2 * at, (uint16_t)(j << 6));
+				assert_false(k->planes_m1(src, n, base, syms,
+							  raw));
+				put_le16(src + 2 * at, keep);
+			}
+		}
+		/* a tail byte with bit 7 set */
+		if (n % 32) {
+			ref_raw[rn - 1 - test_rand(&seed) % (n % 32)] |= 0x80;
+			assert_false(split_m1_tail_ok(ref_raw, n));
+		}
+	}
+	free(src);
+	free(syms);
+	free(raw);
+	free(ref_syms);
+	free(ref_raw);
+	free(back);
+}
+
+/* split_count_m1() against a plain count, for every sampling stride. */
+static void
+test_split_count_top_bit(void **state)
+{
+	enum { N = 70000 };
+	uint8_t *src = malloc(2 * N);
+	uint64_t seed = 5;
+
+	(void)state;
+	for (size_t i = 0; i < N; i++)
+		put_le16(src + 2 * i, (uint16_t)test_rand(&seed));
+	for (size_t every = 1; every <= 9; every += 4) {
+		for (size_t n = 0; n < N; n = n * 3 + 17) {
+			uint64_t got[512] = { 0 }, want[512] = { 0 };
+
+			split_count_m1(src, n, every, got);
+			for (size_t i = 0; i < n; i++)
+				if (i / 64 % every == 0)
+					want[(get_le16(src + 2 * i) >> 6) &
+					     0x1ff]++;
+			assert_memory_equal(got, want, sizeof(got));
+		}
+	}
+	free(src);
+}
+
 int
 main(void)
 {
@@ -820,6 +954,8 @@ main(void)
 		cmocka_unit_test(test_split_raw_nbytes),
 		cmocka_unit_test(test_split_whole_values),
 		cmocka_unit_test(test_split_whole_levels),
+		cmocka_unit_test(test_split_top_bit),
+		cmocka_unit_test(test_split_count_top_bit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

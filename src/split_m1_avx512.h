@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * split_m1_avx512.h: the AVX-512 (F, BW, VL, BMI2) steps of the top
+ * mantissa bit's raw plane (split.h), shared by the merge pass and the
+ * fused rANS decoder. Include only from files built for that level.
+ */
+#ifndef GAUSS_SPLIT_M1_AVX512_H
+#define GAUSS_SPLIT_M1_AVX512_H
+
+#include <immintrin.h>
+
+#include "split.h"
+
+/*
+ * The 32 entries of a whole group from its SPLIT_M1_GROUP_NBYTES bytes: a
+ * masked load (no byte past the group is read), the low 7 bits for
+ * entries 0-27, the top bits (vpmovb2m) spread by pdep for 28-31.
+ */
+static inline __attribute__((always_inline)) __m256i
+m1_group_entries(const uint8_t *raw)
+{
+	const __m256i b = _mm256_maskz_loadu_epi8(0x0fffffff, raw);
+	const unsigned top = _mm256_movepi8_mask(b);
+
+	return _mm256_mask_set1_epi32(
+		_mm256_and_si256(b, _mm256_set1_epi8(0x7f)), 0x80,
+		(int)_pdep_u32(top, 0x7f7f7f7f));
+}
+
+/*
+ * 32 values from 32 symbols (low bytes of sw's words, high bytes
+ * ignored), the group's entries and base2 = 2 * base in every word:
+ * (s + 2 * base) << 6 | (e & 0x3f) | (e & 0x40) << 9.
+ */
+static inline __attribute__((always_inline)) __m512i
+m1_group_values(__m512i sw, __m256i entries, __m512i base2)
+{
+	const __m512i e = _mm512_cvtepu8_epi16(entries);
+	const __m512i j = _mm512_add_epi16(
+		_mm512_and_si512(sw, _mm512_set1_epi16(0xff)), base2);
+	const __m512i jm = _mm512_or_si512(
+		_mm512_slli_epi16(j, 6),
+		_mm512_and_si512(e, _mm512_set1_epi16(0x3f)));
+
+	/* jm | (e << 9 & 0x8000) */
+	return _mm512_ternarylogic_epi32(jm, _mm512_slli_epi16(e, 9),
+					 _mm512_set1_epi16((short)0x8000),
+					 0xf8);
+}
+
+#endif /* GAUSS_SPLIT_M1_AVX512_H */
