@@ -527,21 +527,20 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
  * exponents' counts are those of the n elements to code
  * (split_count_block(): exact, or sampled with every exponent present
  * counted); the share of the top mantissa bit within each exponent comes
- * from the block's nall elements at src (runs of zeros included), every
- * one under SPLIT_SAMPLE_MIN elements, one group of 64 in M1_SAMPLE_EVERY
- * above, and both halves of an exponent present get a count.
+ * from jc, the counts of bits 14..6 of the elements the block's count
+ * took one by one (runs of zeros included), and both halves of an
+ * exponent present get a count.
  * Both sides count their table's bytes. When the bit pays and the table
  * keeps the alias layout (at most RANS_ALIAS_BUCKETS symbols), t becomes
  * the block's new table and true is returned.
  */
 #define M1_MIN_ELEMS	4096	/* below, the second table never pays */
-#define M1_SAMPLE_EVERY	8
 
 static bool
-block_m1(const uint8_t *src, size_t nall, size_t n,
-	 const uint64_t counts[256], uint64_t cost, struct rans_table *t)
+block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
+	 uint64_t cost, struct rans_table *t)
 {
-	uint64_t k[512] = { 0 }, cj[256] = { 0 }, mcost;
+	uint64_t cj[256] = { 0 }, mcost;
 	uint8_t buf[RANS_TABLE_MAX_NBYTES];
 	unsigned lo = 256, hi = 0;
 	struct rans_table mt;
@@ -554,11 +553,9 @@ block_m1(const uint8_t *src, size_t nall, size_t n,
 	}
 	if (n < M1_MIN_ELEMS || lo == 256 || hi - lo > 127)
 		return false;
-	split_count_m1(src, nall, nall < SPLIT_SAMPLE_MIN ? 1 : M1_SAMPLE_EVERY,
-		       k);
 	for (unsigned e = lo; e <= hi; e++) {
 		const uint64_t c = counts[e];
-		uint64_t a = k[2 * e], b = k[2 * e + 1], one;
+		uint64_t a = jc[2 * e], b = jc[2 * e + 1], one;
 
 		if (c == 0)
 			continue;
@@ -635,8 +632,8 @@ block_zruns_find(const struct pipeline_opts *o, enum fmt_kind kind,
 static size_t *
 block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 	    const uint8_t *src, size_t nbytes, const uint64_t counts[256],
-	    const struct split_whole_cands *wc, uint64_t cost,
-	    struct rans_table *t, struct chunk_scratch *s)
+	    const uint64_t jc[512], const struct split_whole_cands *wc,
+	    uint64_t cost, struct rans_table *t, struct chunk_scratch *s)
 {
 	const size_t chunk_nbytes = (size_t)1 << o->chunk_log2;
 	const size_t n = nbytes / split_elem_nbytes(kind);
@@ -667,7 +664,7 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 		goto no;
 	/* the rest's table may take the top mantissa bit too */
 	if (kind == FMT_KIND_EXP_BF16 && r < n && zt.whole.count == 0)
-		block_m1(src, n, n - r, zc, zcost - (list_bytes << 19), &zt);
+		block_m1(jc, n - r, zc, zcost - (list_bytes << 19), &zt);
 	*t = zt;
 	t->whole.flags |= FMT_BLOCK_ZRUNS;
 	return zcount;
@@ -704,23 +701,23 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 
 	if (fmt_kind_has_table(kind)) {
 		const size_t n = nbytes / es;
-		uint64_t counts[256] = { 0 };
+		uint64_t counts[256] = { 0 }, jc[512] = { 0 };
 		struct split_whole_cands wc;
 		struct rans_table t;
 		uint64_t cost;
 
-		split_count_block(kind, src, n, &s->kernels->sampler,
-				  counts);
+		split_count_block(kind, src, n, &s->kernels->sampler, counts,
+				  jc);
 		split_whole_count(kind, src, n, counts, &wc);
 		cost = block_table(kind, n, counts, &wc, &t);
 		/* zeros in runs: dropped from the symbols when that pays */
 		if (fmt_kind_is_float(kind) && counts[0] >= FMT_ZRUN_MIN)
-			zcount = block_zruns(o, kind, src, nbytes, counts, &wc,
-					     cost, &t, s);
+			zcount = block_zruns(o, kind, src, nbytes, counts, jc,
+					     &wc, cost, &t, s);
 		/* the top mantissa bit in the symbol, when that pays */
 		if (kind == FMT_KIND_EXP_BF16 && zcount == NULL &&
 		    t.whole.count == 0)
-			block_m1(src, n, n, counts, cost, &t);
+			block_m1(jc, n, counts, cost, &t);
 		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);

@@ -38,12 +38,12 @@ split_raw_nbytes(enum fmt_kind kind, size_t n)
 }
 
 /*
- * Adds the exponents of n bf16 elements to eight sub-histograms (they
- * break the store-to-load chain on repeats: a few exponents take most
- * values).
+ * Adds bits 14..6 (exponent and top mantissa bit) of n bf16 elements to
+ * eight sub-histograms (they break the store-to-load chain on repeats: a
+ * few exponents take most values).
  */
 static void
-count_bf16(const uint8_t *src, size_t n, uint32_t c[8][256])
+count_bf16(const uint8_t *src, size_t n, uint32_t c[8][512])
 {
 	const size_t n8 = n & ~(size_t)7;
 	size_t i;
@@ -53,16 +53,53 @@ count_bf16(const uint8_t *src, size_t n, uint32_t c[8][256])
 		const uint64_t b = get_le64(src + 2 * i + 8);
 
 		for (unsigned j = 0; j < 4; j++) {
-			c[j][(a >> (16 * j + 7)) & 0xff]++;
-			c[4 + j][(b >> (16 * j + 7)) & 0xff]++;
+			c[j][(a >> (16 * j + 6)) & 0x1ff]++;
+			c[4 + j][(b >> (16 * j + 6)) & 0x1ff]++;
 		}
 	}
 	for (; i < n; i++)
-		c[0][(get_le16(src + 2 * i) >> 7) & 0xff]++;
+		c[0][(get_le16(src + 2 * i) >> 6) & 0x1ff]++;
 }
 
 /* Below this many elements split_count() keeps one histogram. */
 #define SPLIT_COUNT_SMALL 2048
+
+/*
+ * Adds the exponents of n bf16 elements to counts[], and bits 14..6 to
+ * jc[] unless it is NULL.
+ */
+static void
+count_bf16_exact(const uint8_t *src, size_t n, uint64_t counts[256],
+		 uint64_t *jc)
+{
+	uint32_t c[8][512];
+
+	if (n < SPLIT_COUNT_SMALL) {
+		/* a small tensor: one histogram, not 16 KiB to clear and add */
+		uint32_t h[512];
+
+		memset(h, 0, sizeof(h));
+		for (size_t i = 0; i < n; i++)
+			h[(get_le16(src + 2 * i) >> 6) & 0x1ff]++;
+		for (unsigned j = 0; j < 512; j++) {
+			counts[j / 2] += h[j];
+			if (jc)
+				jc[j] += h[j];
+		}
+		return;
+	}
+	memset(c, 0, sizeof(c));
+	count_bf16(src, n, c);
+	for (unsigned j = 0; j < 512; j++) {
+		const uint64_t v = (uint64_t)c[0][j] + c[1][j] + c[2][j] +
+				   c[3][j] + c[4][j] + c[5][j] + c[6][j] +
+				   c[7][j];
+
+		counts[j / 2] += v;
+		if (jc)
+			jc[j] += v;
+	}
+}
 
 static uint32_t elem_get(enum fmt_kind kind, const uint8_t *src, size_t i,
 			 unsigned *exp);
@@ -83,10 +120,14 @@ void
 split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	    uint64_t counts[256])
 {
-	/* sub-histograms: eight for bf16 (count_bf16), four otherwise */
-	uint32_t c[8][256];
+	/* sub-histograms: four (bf16: count_bf16_exact()) */
+	uint32_t c[4][256];
 	size_t i = 0;
 
+	if (kind == FMT_KIND_EXP_BF16) {
+		count_bf16_exact(src, n, counts, NULL);
+		return;
+	}
 	if (n < SPLIT_COUNT_SMALL) {
 		/* a small tensor: one histogram, not 8 KiB to clear and add */
 		uint32_t h[256];
@@ -100,9 +141,6 @@ split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 	}
 	memset(c, 0, sizeof(c));
 	switch (kind) {
-	case FMT_KIND_EXP_BF16:
-		count_bf16(src, n, c);
-		break;
 	case FMT_KIND_EXP_F16:
 		for (; i < n; i++)
 			c[i & 3][(get_le16(src + 2 * i) >> 10) & 0x1f]++;
@@ -117,8 +155,7 @@ split_count(enum fmt_kind kind, const uint8_t *src, size_t n,
 		break;
 	}
 	for (unsigned s = 0; s < 256; s++)
-		counts[s] += (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s] +
-			     c[4][s] + c[5][s] + c[6][s] + c[7][s];
+		counts[s] += (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s];
 }
 
 static void
@@ -154,7 +191,7 @@ range_add(struct split_range *r, unsigned e)
 
 size_t
 split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
-		  uint32_t c[4][256])
+		  uint32_t c[4][512])
 {
 	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
 	size_t g, i;
@@ -162,11 +199,11 @@ split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
 	*r = (struct split_range){ .lo = 256, .hi = 0 };
 	for (g = 0; g + stride <= n; g += stride) {
 		for (i = 0; i < SPLIT_SAMPLE_GROUP; i++) {
-			const unsigned e = (get_le16(src + 2 * (g + i)) >> 7) &
-					   0xff;
+			const unsigned j = (get_le16(src + 2 * (g + i)) >> 6) &
+					   0x1ff;
 
-			c[i % 4][e]++;
-			range_add(r, e);
+			c[i % 4][j]++;
+			range_add(r, j >> 1);
 		}
 		for (; i < stride; i++)
 			range_add(r, (get_le16(src + 2 * (g + i)) >> 7) &
@@ -219,17 +256,22 @@ sample_core(const uint64_t sum[256], unsigned *slo, unsigned *shi)
 
 void
 split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
-		  const struct split_sampler *sp, uint64_t counts[256])
+		  const struct split_sampler *sp, uint64_t counts[256],
+		  uint64_t *jc)
 {
 	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
-	uint32_t c[4][256], tail[256] = { 0 }, outer[256] = { 0 };
-	uint64_t sum[256];
+	uint32_t c[4][512], tail[512] = { 0 }, outer[256] = { 0 };
+	uint64_t sum[256], jsum[512];
 	struct split_range r;
 	unsigned gaps = 0, slo = 0, shi = 0;
 	bool sampled = false;
 	size_t g;
 
-	if (kind != FMT_KIND_EXP_BF16 || n < SPLIT_SAMPLE_MIN) {
+	if (kind == FMT_KIND_EXP_BF16 && n < SPLIT_SAMPLE_MIN) {
+		count_bf16_exact(src, n, counts, jc);
+		return;
+	}
+	if (kind != FMT_KIND_EXP_BF16) {
 		split_count(kind, src, n, counts);
 		return;
 	}
@@ -237,10 +279,12 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 	g = sp->sample(src, n, &r, c);
 	/* the last partial stride, counted whole */
 	for (size_t i = g; i < n; i++)
-		tail[(get_le16(src + 2 * i) >> 7) & 0xff]++;
+		tail[(get_le16(src + 2 * i) >> 6) & 0x1ff]++;
+	for (unsigned j = 0; j < 512; j++)
+		jsum[j] = (uint64_t)c[0][j] + c[1][j] + c[2][j] + c[3][j] +
+			  tail[j];
 	for (unsigned s = 0; s < 256; s++) {
-		sum[s] = (uint64_t)c[0][s] + c[1][s] + c[2][s] + c[3][s] +
-			 tail[s];
+		sum[s] = jsum[2 * s] + jsum[2 * s + 1];
 		gaps += !sum[s] && s >= r.lo && s <= r.hi;
 	}
 	if (r.n0 < SPLIT_SAMPLE_MAX_ZEROS && r.hi != 255) {
@@ -255,31 +299,37 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 	}
 	if (!sampled) {
 		/* exact: add what the sample left out of each stride */
-		uint32_t d[8][256];
+		uint32_t d[8][512];
 
 		memset(d, 0, sizeof(d));
 		for (size_t h = 0; h < g; h += stride)
 			count_bf16(src + 2 * (h + SPLIT_SAMPLE_GROUP),
 				   stride - SPLIT_SAMPLE_GROUP, d);
-		for (unsigned s = 0; s < 256; s++) {
-			uint64_t v = sum[s];
+		for (unsigned j = 0; j < 512; j++) {
+			uint64_t v = jsum[j];
 
 			for (unsigned k = 0; k < 8; k++)
-				v += d[k][s];
-			counts[s] += v;
+				v += d[k][j];
+			counts[j / 2] += v;
+			if (jc)
+				jc[j] += v;
 		}
 		return;
 	}
 	for (unsigned s = 1; s < 255; s++) {
-		const uint64_t v = (sum[s] - tail[s]) * SPLIT_SAMPLE_EVERY +
-				   tail[s];
+		const uint64_t t = (uint64_t)tail[2 * s] + tail[2 * s + 1];
+		const uint64_t v = (sum[s] - t) * SPLIT_SAMPLE_EVERY + t;
 
 		if (s >= slo && s <= shi)
 			counts[s] += v ? v : 1;
 		else	/* outside the core: exact */
-			counts[s] += outer[s] + tail[s];
+			counts[s] += outer[s] + t;
 	}
 	counts[0] += r.n0;
+	/* the top bit's share: the elements counted one by one */
+	if (jc)
+		for (unsigned j = 0; j < 512; j++)
+			jc[j] += jsum[j];
 }
 
 void
@@ -887,29 +937,4 @@ split_m1_tail_ok(const uint8_t *raw, size_t n)
 	for (size_t k = 0; k < n % SPLIT_M1_GROUP; k++)
 		any |= t[k];
 	return !(any & 0x80);
-}
-
-void
-split_count_m1(const uint8_t *src, size_t n, size_t every, uint64_t k[512])
-{
-	uint32_t c[4][512] = { { 0 } };
-
-	size_t groups = 0;
-
-	for (size_t g = 0; g * 64 < n; g += every) {
-		const size_t end = MIN(n, g * 64 + 64);
-
-		for (size_t i = g * 64; i < end; i++)
-			c[i & 3][(get_le16(src + 2 * i) >> 6) & 0x1ff]++;
-		/* each sub-count takes at most 16 per group */
-		if (++groups % 1024 == 0) {
-			for (unsigned j = 0; j < 512; j++) {
-				k[j] += (uint64_t)c[0][j] + c[1][j] + c[2][j] +
-					c[3][j];
-				c[0][j] = c[1][j] = c[2][j] = c[3][j] = 0;
-			}
-		}
-	}
-	for (unsigned j = 0; j < 512; j++)
-		k[j] += (uint64_t)c[0][j] + c[1][j] + c[2][j] + c[3][j];
 }

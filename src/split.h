@@ -80,20 +80,21 @@ struct split_range {
 /*
  * The one pass over n bf16 elements: the range facts into *r, and, for
  * the first SPLIT_SAMPLE_GROUP elements of every whole stride of
- * SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY, 1 added to c[k][exponent]
- * for some k (sub-histograms; their sum is what counts).
+ * SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY, 1 added to c[k][(v >> 6) &
+ * 0x1ff] (exponent and top mantissa bit) for some k (sub-histograms;
+ * their sum is what counts).
  * Returns the elements of the whole strides. The scalar twin of the
  * kernels' pass.
  */
 size_t split_sample_bf16(const uint8_t *src, size_t n, struct split_range *r,
-			 uint32_t c[4][256]);
+			 uint32_t c[4][512]);
 
 /* The same with AVX-512 (F, BW); same results always. */
 size_t split_sample_bf16_avx512(const uint8_t *src, size_t n,
-				struct split_range *r, uint32_t c[4][256]);
+				struct split_range *r, uint32_t c[4][512]);
 
 typedef size_t (*split_sample_fn)(const uint8_t *src, size_t n,
-				  struct split_range *r, uint32_t c[4][256]);
+				  struct split_range *r, uint32_t c[4][512]);
 
 /*
  * The tails' pass over n bf16 elements: 1 added to outer[e] for each
@@ -118,10 +119,15 @@ struct split_sampler {
 
 /*
  * split_count() for a block: sampled as above where that applies (with the
- * level's passes), exact otherwise. Adds to counts[].
+ * level's passes), exact otherwise. Adds to counts[]. For exp-bf16, when
+ * jc is not NULL, also adds to jc[(v >> 6) & 0x1ff] (exponent and top
+ * mantissa bit) for each element counted one by one: every element of an
+ * exact count, the sample's otherwise (for the top bit's share within
+ * each exponent).
  */
 void split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
-		       const struct split_sampler *sp, uint64_t counts[256]);
+		       const struct split_sampler *sp, uint64_t counts[256],
+		       uint64_t *jc);
 
 /* Splits n elements at src into syms[n] and raw[split_raw_nbytes()]. */
 void split_planes(enum fmt_kind kind, const uint8_t *src, size_t n,
@@ -301,15 +307,6 @@ typedef void (*split_merge_m1_fn)(const uint8_t *syms, const uint8_t *raw,
 
 /* Whether the tail bytes of a plane of n entries have bit 7 clear. */
 bool split_m1_tail_ok(const uint8_t *raw, size_t n);
-
-/*
- * Adds 1 to k[(v >> 6) & 0x1ff] (exponent and top mantissa bit) for each
- * bf16 element v of the groups of 64 elements whose index is a multiple of
- * `every` (every element when every is 1): the proportions of the top
- * mantissa bit within each exponent, for the choice of FMT_BLOCK_M1.
- */
-void split_count_m1(const uint8_t *src, size_t n, size_t every,
-		    uint64_t k[512]);
 
 /* Rebuilds n elements whose symbols all equal sym. */
 void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,

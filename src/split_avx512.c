@@ -273,7 +273,7 @@ widen_sum16(__m512i v)
  */
 size_t
 split_sample_bf16_avx512(const uint8_t *src, size_t n, struct split_range *r,
-			 uint32_t c[4][256])
+			 uint32_t c[4][512])
 {
 	const size_t stride = (size_t)SPLIT_SAMPLE_GROUP * SPLIT_SAMPLE_EVERY;
 	const __m512i emask = _mm512_set1_epi16(0xff);
@@ -305,7 +305,7 @@ split_sample_bf16_avx512(const uint8_t *src, size_t n, struct split_range *r,
 			const uint64_t w = get_le64(p + 2 * i);
 
 			for (unsigned k = 0; k < 4; k++)
-				c[k][(w >> (16 * k + 7)) & 0xff]++;
+				c[k][(w >> (16 * k + 6)) & 0x1ff]++;
 		}
 		if (++strides == 4096) {
 			n0 += widen_sum16(z16);

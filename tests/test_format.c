@@ -1314,10 +1314,11 @@ test_format_top_bit(void **state)
 	assert_non_null(e);
 	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
 	make_data(FMT_KIND_EXP_BF16, e->src, NB, &seed);
-	split_count_m1(e->src, N, 1, k);
+	split_count_block(FMT_KIND_EXP_BF16, e->src, N, NULL, cj, k);
 	for (unsigned j = 0; j < 512; j++)
 		if (k[j] && base == 512)
 			base = j / 2;
+	memset(cj, 0, sizeof(cj));
 	for (unsigned j = 2 * base; j < 512 && j < 2 * base + 256; j++)
 		cj[j - 2 * base] = k[j];
 	rans_table_normalize(cj, &t);
