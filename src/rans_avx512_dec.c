@@ -291,7 +291,7 @@ pack_syms(__m512i s0, __m512i s1)
 /*
  * Stores group i: 32 symbols (low bytes of s's words), merged with raw:
  * the exponent layout, or with m1 the top mantissa bit's (split.h; base2
- * = 2 * base in every word).
+ * = (2 * base) << 6 in every word).
  */
 static inline __attribute__((always_inline)) void
 put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s, bool m1,
@@ -371,7 +371,7 @@ struct cur32 {
 	uint8_t *out;
 	size_t n, i, j, jend;	/* fa[j], sy[j]: the word at p */
 	__m512i y0, y1;
-	__m512i base2;		/* top mantissa bit: 2 * base in every word */
+	__m512i base2;		/* top mantissa bit: 2 * base << 6, every word */
 	__mmask16 k0, k1;
 	uint32_t *fa, *sy;	/* FA_WORDS entries each */
 	struct tail *tail;	/* kept out of the struct: c stays in registers */
@@ -392,7 +392,7 @@ cur_start(struct cur32 *c, const struct rans_dtable *d,
 	c->raw = raw;
 	c->out = out;
 	c->n = n;
-	c->base2 = _mm512_set1_epi16((short)(2 * d->whole.m1_base));
+	c->base2 = _mm512_set1_epi16((short)(2 * d->whole.m1_base << 6));
 	c->j = 0;
 	c->jend = 0;
 	c->y0 = _mm512_loadu_si512(in);

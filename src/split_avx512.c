@@ -367,7 +367,7 @@ void
 split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw, size_t n,
 		      unsigned base, uint8_t *dst)
 {
-	const __m512i base2 = _mm512_set1_epi16((short)(2 * base));
+	const __m512i base2 = _mm512_set1_epi16((short)(2 * base << 6));
 	size_t i = 0;
 
 	for (; i + SPLIT_M1_GROUP <= n; i += SPLIT_M1_GROUP) {

@@ -27,25 +27,25 @@ m1_group_entries(const uint8_t *raw)
 		(int)_pdep_u32(top, 0x7f7f7f7f));
 }
 
+/* m ? a : b, bit by bit */
+#define SPLIT_M1_SEL(m, a, b)	_mm512_ternarylogic_epi32(m, a, b, 0xca)
+
 /*
  * 32 values from 32 symbols (low bytes of sw's words, high bytes
- * ignored), the group's entries and base2 = 2 * base in every word:
- * (s + 2 * base) << 6 | (e & 0x3f) | (e & 0x40) << 9.
+ * ignored), the group's entries and base2 = (2 * base) << 6 in every
+ * word: (s + 2 * base) << 6 | (e & 0x3f) | (e & 0x40) << 9.
  */
 static inline __attribute__((always_inline)) __m512i
 m1_group_values(__m512i sw, __m256i entries, __m512i base2)
 {
 	const __m512i e = _mm512_cvtepu8_epi16(entries);
-	const __m512i j = _mm512_add_epi16(
-		_mm512_and_si512(sw, _mm512_set1_epi16(0xff)), base2);
-	const __m512i jm = _mm512_or_si512(
-		_mm512_slli_epi16(j, 6),
-		_mm512_and_si512(e, _mm512_set1_epi16(0x3f)));
-
-	/* jm | (e << 9 & 0x8000) */
-	return _mm512_ternarylogic_epi32(jm, _mm512_slli_epi16(e, 9),
-					 _mm512_set1_epi16((short)0x8000),
-					 0xf8);
+	/* s << 6 in bits 6-13 (its high byte dropped), e's bits 0-5 */
+	const __m512i sm = SPLIT_M1_SEL(_mm512_set1_epi16(0x3fc0),
+					_mm512_slli_epi16(sw, 6), e);
+	/* + 2 * base << 6 (base2 holds it shifted), then the sign */
+	return SPLIT_M1_SEL(_mm512_set1_epi16((short)0x8000),
+			    _mm512_slli_epi16(e, 9),
+			    _mm512_add_epi16(sm, base2));
 }
 
 #endif /* GAUSS_SPLIT_M1_AVX512_H */
