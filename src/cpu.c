@@ -87,8 +87,7 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  &gmm_ops_scalar,
 	  { split_sample_bf16, split_outer_bf16 } },
 #else
-	{ CPU_AVX2, "avx2", NULL, NULL, NULL, NULL, false, NULL, NULL, NULL,
-	  NULL, NULL, { NULL, NULL } },
+	{ .level = CPU_AVX2, .name = "avx2" },	/* not built */
 #endif
 #if GAUSS_HAVE_AVX512
 	{ CPU_AVX512, "avx512", rans_encode_avx512, rans_decode_avx512,
@@ -98,8 +97,7 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  split_planes_m1_avx512, split_merge_m1_avx512, &gmm_ops_avx512,
 	  { split_sample_bf16_avx512, split_outer_bf16_avx512 } },
 #else
-	{ CPU_AVX512, "avx512", NULL, NULL, NULL, NULL, false, NULL, NULL,
-	  NULL, NULL, NULL, NULL, { NULL, NULL } },
+	{ .level = CPU_AVX512, .name = "avx512" },	/* not built */
 #endif
 };
 
