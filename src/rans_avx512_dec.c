@@ -294,13 +294,14 @@ pack_syms(__m512i s0, __m512i s1)
  * = (2 * base) << 6 in every word).
  */
 static inline __attribute__((always_inline)) void
-put_group(uint8_t *out, const uint8_t *raw, size_t i, __m512i s, bool m1,
-	  __m512i base2)
+put_group(uint8_t *out, const uint8_t *raw, size_t i, size_t n, __m512i s,
+	  bool m1, __m512i base2)
 {
 	if (raw && m1) {
 		_mm512_storeu_si512(out + 2 * i, m1_group_values(
 			s, m1_group_entries(raw + i / SPLIT_M1_GROUP *
-					    SPLIT_M1_GROUP_NBYTES), base2));
+					    SPLIT_M1_GROUP_NBYTES,
+					    m1_group_room(i, n)), base2));
 	} else if (raw) {
 		const __m512i r = _mm512_cvtepu8_epi16(_mm256_loadu_si256(
 			(const __m256i *)(const void *)(raw + i)));
@@ -402,7 +403,7 @@ cur_start(struct cur32 *c, const struct rans_dtable *d,
 		return false;
 	c->y0 = step_first(d, r, c->y0, &c->k0, &s0, alias);
 	c->y1 = step_first(d, r, c->y1, &c->k1, &s1, alias);
-	put_group(out, raw, 0, pack_syms(s0, s1), m1, c->base2);
+	put_group(out, raw, 0, n, pack_syms(s0, s1), m1, c->base2);
 	c->i = GROUP;
 	return true;
 }
@@ -430,7 +431,8 @@ cur_step(struct cur32 *c, const struct rans_dtable *d,
 		     c->sy + c->j + c0, &s1, 0xffff, alias);
 	c->j += c0 + c1;
 	c->p += 2 * (c0 + c1);
-	put_group(c->out, c->raw, c->i, pack_syms(s0, s1), m1, c->base2);
+	put_group(c->out, c->raw, c->i, c->n, pack_syms(s0, s1), m1,
+		  c->base2);
 	c->i += GROUP;
 }
 

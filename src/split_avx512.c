@@ -376,7 +376,8 @@ split_merge_m1_avx512(const uint8_t *syms, const uint8_t *raw, size_t n,
 
 		_mm512_storeu_si512(dst + 2 * i, m1_group_values(
 			sw, m1_group_entries(raw + i / SPLIT_M1_GROUP *
-					     SPLIT_M1_GROUP_NBYTES), base2));
+					     SPLIT_M1_GROUP_NBYTES,
+					     m1_group_room(i, n)), base2));
 	}
 	split_merge_m1_from(syms, raw, n, i, base, dst);
 }
@@ -409,8 +410,15 @@ split_planes_m1_avx512(const uint8_t *src, size_t n, unsigned base,
 		bad |= _mm512_cmpgt_epu16_mask(sw, c255);
 		_mm256_storeu_si256((__m256i *)(void *)(syms + i),
 				    _mm512_cvtepi16_epi8(sw));
-		_mm256_mask_storeu_epi8(raw, 0x0fffffff, _mm256_or_si256(
-			e, _mm256_maskz_set1_epi8(top, (char)0x80)));
+		const __m256i out = _mm256_or_si256(
+			e, _mm256_maskz_set1_epi8(top, (char)0x80));
+
+		/* 4 bytes past the group while the next one overwrites them
+		 * (masked stores are slow here: m1_group_entries()) */
+		if (m1_group_room(i, n))
+			_mm256_storeu_si256((__m256i *)(void *)raw, out);
+		else
+			_mm256_mask_storeu_epi8(raw, 0x0fffffff, out);
 	}
 	return bad == 0 &&
 	       split_planes_m1_from(src, n, i, base, syms,
