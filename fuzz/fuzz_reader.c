@@ -18,6 +18,7 @@
 
 #include "fuzz.h"
 #include "common.h"
+#include "format.h"
 #include "banned.h"
 
 /* At most this many tensors are looked at, and their bytes in total. */
@@ -113,7 +114,8 @@ run_reader(struct gauss_ctx *ctx, struct seen *s)
 	s->opened = 1;
 	FUZZ_CHECK(gauss_reader_file_info(r, &fi) == GAUSS_OK);
 	FUZZ_CHECK(fi.tensor_count == gauss_reader_tensor_count(r));
-	FUZZ_CHECK(fi.format_version >= 1 && fi.format_version <= 5);
+	FUZZ_CHECK(fi.format_version >= FMT_VERSION_MIN &&
+		   fi.format_version <= FMT_VERSION_MAX);
 	s->count = (size_t)MIN(fi.tensor_count, (uint64_t)MAX_TENSORS);
 	for (size_t i = 0; i < s->count; i++) {
 		struct gauss_tensor_info ti;

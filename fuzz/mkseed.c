@@ -175,7 +175,8 @@ make_images(const char *sample)
 	struct image m;
 	uint8_t *f;
 	uint64_t json_n, seed = 7;
-	uint16_t bf[3000], f16[130];
+	enum { M1_N = 4141 };
+	uint16_t bf[3000], f16[130], m1[M1_N];
 	uint32_t f32[50];
 	uint8_t u8[33], i64[32], one[2] = { 0x80, 0x3f };
 
@@ -229,6 +230,27 @@ make_images(const char *sample)
 	}
 	st_header_free(&h);
 	free(s);
+
+	/*
+	 * Weights whose top mantissa bit is 0 nine times in ten: blocks with
+	 * that bit in the symbol (format 6), one chunk of 32 lanes, or chunks
+	 * of 2048 elements in blocks of 4096, and a tail past the last group
+	 * of 32 in the raw plane.
+	 */
+	for (size_t i = 0; i < M1_N; i++) {
+		const uint64_t r = rnd(&seed);
+
+		m1[i] = (uint16_t)((r & 0x803f) |
+				   ((r >> 8) % 10 == 0 ? 0x40 : 0) |
+				   (118 + (r >> 16) % 4 + (r >> 20) % 4) << 7);
+	}
+	img_begin(&m, NULL);
+	img_tensor(&m, "m1", "BF16", "[4141]", m1, sizeof(m1), 0);
+	f = img_end(&m, &n);
+	put("safetensors", "top-bit", f, n);
+	put_gauss("top-bit", f, n, 0, 0);
+	put_gauss("top-bit-12-13", f, n, 12, 13);
+	free(f);
 
 	/* every coded kind, stored dtypes, a gap, a scalar, an empty one */
 	for (size_t i = 0; i < 3000; i++)
