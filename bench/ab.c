@@ -97,7 +97,8 @@ read_all(const char *path, size_t *n_ret)
 	long n;
 
 	if (f == NULL || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (buf = malloc((size_t)n + 1)) == NULL ||
+	    fseek(f, 0, SEEK_SET) != 0 ||
+	    (buf = malloc((size_t)n + 1)) == NULL ||
 	    fread(buf, 1, (size_t)n, f) != (size_t)n)
 		die(path, errno ? strerror(errno) : "cannot read");
 	fclose(f);

@@ -200,8 +200,8 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 					"truncated");
 		if (*p & ~(FMT_BLOCK_ZRUNS | (version >= FMT_VERSION_M1 ?
 					      FMT_BLOCK_M1 : 0)))
-			return err_setf(eb, GAUSS_E_CORRUPT, "block flags 0x%02x "
-					"hold an unknown bit", *p);
+			return err_setf(eb, GAUSS_E_CORRUPT, "block flags "
+					"0x%02x hold an unknown bit", *p);
 		w->flags = *p;
 	}
 	if (w->flags & FMT_BLOCK_M1)
@@ -287,50 +287,30 @@ payload_whole(enum fmt_kind kind, const struct rans_etable *t,
 }
 
 /*
- * Codes n bf16 elements at src under a table with the top mantissa bit in
- * the symbol into body: stream, then the packed 7-bit raw plane. Returns
- * the payload size, or SIZE_MAX when it would take more than cap bytes.
- */
-static size_t
-payload_m1(const struct rans_etable *t, const uint8_t *src, size_t n,
-	   uint8_t *body, size_t cap, struct chunk_scratch *s)
-{
-	const size_t raw_nbytes = split_raw_nbytes_m1(n);
-	size_t stream_nbytes = 0;
-
-	if (raw_nbytes > cap ||
-	    !s->kernels->planes_m1(src, n, t->whole.m1_base, s->syms, s->raw))
-		return SIZE_MAX;
-	if (t->nsym > 1) {
-		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
-						   cap - raw_nbytes);
-		if (stream_nbytes == 0)
-			return SIZE_MAX;
-	}
-	memcpy(body + stream_nbytes, s->raw, raw_nbytes);
-	return stream_nbytes + raw_nbytes;
-}
-
-/*
  * Codes n elements at src (n > 0) into body: the stream, then the raw
- * plane (or payload_whole()'s or payload_m1()'s layout). Returns the payload size, or
- * SIZE_MAX when it would take more than cap bytes.
+ * plane (of the top mantissa bit's layout when the table says so, or
+ * payload_whole()'s). Returns the payload size, or SIZE_MAX when it would
+ * take more than cap bytes.
  */
 static size_t
 payload_code(enum fmt_kind kind, const struct rans_etable *t,
 	     const uint8_t *src, size_t n, uint8_t *body, size_t cap,
 	     struct chunk_scratch *s)
 {
-	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	const bool m1 = t->whole.flags & FMT_BLOCK_M1;
+	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1(n) :
+				       split_raw_nbytes(kind, n);
 	size_t stream_nbytes = 0;
 
 	if (t->whole.count)
 		return payload_whole(kind, t, src, n, body, cap, s);
-	if (t->whole.flags & FMT_BLOCK_M1)
-		return payload_m1(t, src, n, body, cap, s);
 	if (raw_nbytes > cap)
 		return SIZE_MAX;
-	split_planes(kind, src, n, s->syms, s->raw);
+	if (!m1)
+		split_planes(kind, src, n, s->syms, s->raw);
+	else if (!s->kernels->planes_m1(src, n, t->whole.m1_base, s->syms,
+					s->raw))
+		return SIZE_MAX;	/* a table not made for these values */
 	if (t->nsym > 1) {
 		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
 						   cap - raw_nbytes);

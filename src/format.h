@@ -39,7 +39,7 @@
 #define FMT_VERSION		6	/* written */
 #define FMT_VERSION_GMM		3	/* lossy kinds from this version on */
 #define FMT_VERSION_WHOLE	4	/* whole-value lists from this one on */
-#define FMT_VERSION_ZRUNS	5	/* block flags, zero runs from this one */
+#define FMT_VERSION_ZRUNS	5	/* block flags, zero runs */
 #define FMT_VERSION_M1		6	/* the top mantissa bit in the symbol */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
 #define FMT_VERSION_MAX		6

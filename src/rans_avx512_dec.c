@@ -372,7 +372,7 @@ struct cur32 {
 	uint8_t *out;
 	size_t n, i, j, jend;	/* fa[j], sy[j]: the word at p */
 	__m512i y0, y1;
-	__m512i base2;		/* top mantissa bit: 2 * base << 6, every word */
+	__m512i base2;		/* top mantissa bit: 2 * base << 6 */
 	__mmask16 k0, k1;
 	uint32_t *fa, *sy;	/* FA_WORDS entries each */
 	struct tail *tail;	/* kept out of the struct: c stays in registers */
