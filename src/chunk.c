@@ -463,40 +463,6 @@ wrong_size:
 			"not match the chunk's symbols", raw_nbytes);
 }
 
-/* Decodes a coded chunk under a table with the top mantissa bit (m1). */
-static enum gauss_status
-decode_m1(const struct rans_dtable *d, const uint8_t *payload,
-	  size_t payload_nbytes, uint8_t *dst, size_t nbytes,
-	  struct chunk_scratch *s, struct errbuf *eb)
-{
-	const size_t n = nbytes / 2;
-	const size_t raw_nbytes = split_raw_nbytes_m1(n);
-	const uint8_t *raw;
-	size_t stream_nbytes;
-
-	GAUSS_ASSERT(nbytes <= s->cap_nbytes);
-	if (n * 2 != nbytes || payload_nbytes < raw_nbytes)
-		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
-				"shorter than its raw plane");
-	stream_nbytes = payload_nbytes - raw_nbytes;
-	raw = payload + stream_nbytes;
-	/* the tail's unused top bits: zero (gauss(5)); no checksum sees them */
-	if (!split_m1_tail_ok(raw, n))
-		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
-				"in the raw plane");
-	if (d->nsym == 1) {
-		if (stream_nbytes != 0)
-			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
-					"one-symbol table has a stream");
-		memset(s->syms, d->only_symbol, n);
-		s->kernels->merge_m1(s->syms, raw, n, d->whole.m1_base, dst);
-	} else if (s->kernels->decode_bf16(d, payload, stream_nbytes, raw, dst,
-					   n) != GAUSS_OK) {
-		return err_setf(eb, GAUSS_E_CORRUPT, "rANS stream is damaged");
-	}
-	return GAUSS_OK;
-}
-
 /*
  * Decodes the coded payload of nbytes original bytes (a whole number of
  * elements, nbytes > 0) of a table's float or byte kind into dst.
@@ -507,15 +473,15 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 	     size_t nbytes, struct chunk_scratch *s, struct errbuf *eb)
 {
 	const size_t n = nbytes / split_elem_nbytes(kind);
-	const size_t raw_nbytes = split_raw_nbytes(kind, n);
+	/* the top mantissa bit: exp-bf16 only (chunk_table_read()) */
+	const bool m1 = d->whole.flags & FMT_BLOCK_M1;
+	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1(n) :
+				       split_raw_nbytes(kind, n);
 	size_t stream_nbytes;
 
 	if (d->whole.count)
 		return decode_whole(kind, d, payload, payload_nbytes, dst,
 				    nbytes, s, eb);
-	if (d->whole.flags & FMT_BLOCK_M1)
-		return decode_m1(d, payload, payload_nbytes, dst, nbytes, s,
-				 eb);
 	if (n * split_elem_nbytes(kind) != nbytes ||
 	    payload_nbytes < raw_nbytes)
 		return err_setf(eb, GAUSS_E_CORRUPT, "coded chunk is "
@@ -530,11 +496,23 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 	    payload[payload_nbytes - 1] >> ((3 * n) % 8))
 		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
 				"after the fp16 plane");
+	/* so are the top bits of a top-mantissa-bit plane's tail bytes */
+	if (m1 && !split_m1_tail_ok(payload + stream_nbytes, n))
+		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
+				"in the raw plane");
 	if (d->nsym == 1) {
 		if (stream_nbytes != 0)
 			return err_setf(eb, GAUSS_E_CORRUPT, "chunk of a "
 					"one-symbol table has a stream");
-		split_merge_const(kind, d->only_symbol, payload, n, dst);
+		if (m1) {
+			GAUSS_ASSERT(nbytes <= s->cap_nbytes);
+			memset(s->syms, d->only_symbol, n);
+			s->kernels->merge_m1(s->syms, payload, n,
+					     d->whole.m1_base, dst);
+		} else {
+			split_merge_const(kind, d->only_symbol, payload, n,
+					  dst);
+		}
 	} else if (kind == FMT_KIND_EXP_BF16) {
 		if (s->kernels->decode_bf16(d, payload, stream_nbytes,
 					    payload + stream_nbytes, dst,

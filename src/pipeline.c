@@ -521,18 +521,19 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
 
 /*
  * Top mantissa bit (format version 6): whether a bf16 block without whole
- * values or zero runs codes smaller with bits 14..6 of its values (exponent
- * and top mantissa bit) as symbols and 7 raw bits per element than with
- * its exponents (table t, costing `cost` as block_table() says). The
+ * values (the elements outside its zero runs, when it takes them) codes
+ * smaller with bits 14..6 of its values (exponent and top mantissa bit) as
+ * symbols and 7 raw bits per element than with its exponents (table t,
+ * costing `cost` as block_table() says). The
  * exponents' counts are those of the n elements to code
  * (split_count_block(): exact, or sampled with every exponent present
  * counted); the share of the top mantissa bit within each exponent comes
  * from jc, the counts of bits 14..6 of the elements the block's count
  * took one by one (runs of zeros included), and both halves of an
  * exponent present get a count.
- * Both sides count their table's bytes. When the bit pays and the table
- * keeps the alias layout (at most RANS_ALIAS_BUCKETS symbols), t becomes
- * the block's new table and true is returned.
+ * Both sides count their table's bytes. When the table keeps the alias
+ * layout (at most RANS_ALIAS_BUCKETS symbols, two per exponent present)
+ * and the bit pays, t becomes the block's new table and true is returned.
  */
 #define M1_MIN_ELEMS	4096	/* below, the second table never pays */
 
@@ -542,16 +543,20 @@ block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
 {
 	uint64_t cj[256] = { 0 }, mcost;
 	uint8_t buf[RANS_TABLE_MAX_NBYTES];
-	unsigned lo = 256, hi = 0;
+	unsigned lo = 256, hi = 0, nexp = 0;
 	struct rans_table mt;
 
 	for (unsigned e = 0; e < 256; e++) {
 		if (counts[e]) {
 			lo = MIN(lo, e);
 			hi = e;
+			nexp++;
 		}
 	}
-	if (n < M1_MIN_ELEMS || lo == 256 || hi - lo > 127)
+	/* more symbols than the alias layout takes decode with gathers, at
+	 * about half the speed (bench/RESULTS.md): not worth 0.05 bits */
+	if (n < M1_MIN_ELEMS || lo == 256 || hi - lo > 127 ||
+	    2 * nexp > RANS_ALIAS_BUCKETS)
 		return false;
 	for (unsigned e = lo; e <= hi; e++) {
 		const uint64_t c = counts[e];
@@ -569,10 +574,6 @@ block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
 		cj[2 * (e - lo) + 1] = MAX(one, 1);
 	}
 	rans_table_normalize(cj, &mt);
-	/* more symbols than the alias layout takes decode with gathers, at
-	 * about half the speed (bench/RESULTS.md): not worth 0.05 bits */
-	if (mt.nsym > RANS_ALIAS_BUCKETS)
-		return false;
 	mcost = rans_table_cost_q16(&mt, cj) +
 		((uint64_t)(split_raw_nbytes_m1(n) + 1 +
 			    rans_table_write(&mt, buf)) << 19);

@@ -404,18 +404,13 @@ rans_decode_bf16_avx2(const struct rans_dtable *d, const uint8_t *in,
 		      size_t in_nbytes, const uint8_t *raw, uint8_t *dst,
 		      size_t n)
 {
-	enum gauss_status st;
-
 	/* at 4 lanes the fused scalar loop is as fast as one ymm here */
 	if (rans_lanes_unit(n, d->lane_unit) < 8)
 		return rans_decode_bf16_scalar(d, in, in_nbytes, raw, dst, n);
-	if (!(d->whole.flags & FMT_BLOCK_M1))
-		return decode_any(d, in, in_nbytes, raw, dst, n);
-	/* top mantissa bit: the symbols to dst's upper half, then merge */
-	st = decode_any(d, in, in_nbytes, NULL, dst + n, n);
-	if (st == GAUSS_OK)
-		split_merge_m1(dst + n, raw, n, d->whole.m1_base, dst);
-	return st;
+	if (d->whole.flags & FMT_BLOCK_M1)
+		return split_decode_m1(rans_decode_avx2, split_merge_m1, d, in,
+				       in_nbytes, raw, dst, n);
+	return decode_any(d, in, in_nbytes, raw, dst, n);
 }
 
 /* Two chunks in turn: this level gains nothing from interleaving them. */

@@ -297,7 +297,7 @@ static inline __attribute__((always_inline)) void
 put_group(uint8_t *out, const uint8_t *raw, size_t i, size_t n, __m512i s,
 	  bool m1, __m512i base2)
 {
-	if (raw && m1) {
+	if (m1) {		/* m1 comes with raw */
 		_mm512_storeu_si512(out + 2 * i, m1_group_values(
 			s, m1_group_entries(raw + i / SPLIT_M1_GROUP *
 					    SPLIT_M1_GROUP_NBYTES,
@@ -464,7 +464,7 @@ cur_finish(const struct cur32 *c, const struct rans_dtable *d, bool m1)
 
 	_mm512_store_si512(x, c->y0);
 	_mm512_store_si512(x + 16, c->y1);
-	if (!m1 || c->raw == NULL)
+	if (!m1)
 		return rans_decode_finish(d, x, GROUP, c->p, c->end, c->i,
 					  c->n, c->raw, c->out);
 	st = rans_decode_finish(d, x, GROUP, c->p, c->end, c->i, c->n, NULL,
@@ -688,16 +688,12 @@ static enum gauss_status
 decode_m1(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	  const uint8_t *raw, uint8_t *dst, size_t n)
 {
-	enum gauss_status st;
-
 	if (rans_lanes_unit(n, d->lane_unit) == GROUP)
 		return d->alias ?
 		       decode32(d, in, in_nbytes, raw, dst, n, true, true) :
 		       decode32(d, in, in_nbytes, raw, dst, n, false, true);
-	st = rans_decode_avx512(d, in, in_nbytes, dst + n, n);
-	if (st == GAUSS_OK)
-		split_merge_m1_avx512(dst + n, raw, n, d->whole.m1_base, dst);
-	return st;
+	return split_decode_m1(rans_decode_avx512, split_merge_m1_avx512, d,
+			       in, in_nbytes, raw, dst, n);
 }
 
 enum gauss_status

@@ -308,6 +308,23 @@ typedef void (*split_merge_m1_fn)(const uint8_t *syms, const uint8_t *raw,
 /* Whether the tail bytes of a plane of n entries have bit 7 clear. */
 bool split_m1_tail_ok(const uint8_t *raw, size_t n);
 
+/*
+ * A chunk of a top-mantissa-bit table without a fused decoder: its n
+ * symbols decoded (with decode) into the upper half of dst, then merged
+ * in place (with merge). Returns decode's verdict.
+ */
+static inline enum gauss_status
+split_decode_m1(rans_decode_fn decode, split_merge_m1_fn merge,
+		const struct rans_dtable *d, const uint8_t *in,
+		size_t in_nbytes, const uint8_t *raw, uint8_t *dst, size_t n)
+{
+	const enum gauss_status st = decode(d, in, in_nbytes, dst + n, n);
+
+	if (st == GAUSS_OK)
+		merge(dst + n, raw, n, d->whole.m1_base, dst);
+	return st;
+}
+
 /* Rebuilds n elements whose symbols all equal sym. */
 void split_merge_const(enum fmt_kind kind, uint8_t sym, const uint8_t *raw,
 		       size_t n, uint8_t *dst);
