@@ -161,6 +161,28 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 	const unsigned nsyms = kind == FMT_KIND_EXP_F16 ? 32 : 256;
 	struct rans_whole *w = &t->whole;
 
+	if (version >= FMT_VERSION_FINE && kind == FMT_KIND_BYTES) {
+		const uint8_t *p = cursor_take(c, 1);
+
+		if (p == NULL)
+			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
+					"is truncated");
+		const unsigned bits = *p & 15,
+			       unit = RANS_LANE_UNIT_V4 << (*p >> FMT_FINE_UNIT_SHIFT);
+
+		if (bits != RANS_SCALE_BITS && bits != RANS_FINE_BITS)
+			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
+					"has a precision of %u bits, not %u or "
+					"%u", bits, RANS_SCALE_BITS,
+					RANS_FINE_BITS);
+		if (unit > RANS_LANE_UNIT_MAX)
+			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
+					"has a lane unit of %u elements, more "
+					"than %u", unit, RANS_LANE_UNIT_MAX);
+		TRY(rans_table_read_bits(c, bits, t, eb));
+		t->lane_unit = unit;
+		return GAUSS_OK;
+	}
 	TRY(rans_table_read(c, t, eb));
 	if (version >= FMT_VERSION_WHOLE && fmt_kind_is_float(kind)) {
 		const unsigned es = fmt_kind_elem_nbytes(kind);
@@ -218,7 +240,22 @@ size_t
 chunk_table_write(enum fmt_kind kind, const struct rans_table *t,
 		  uint8_t *out)
 {
-	size_t n = rans_table_write(t, out);
+	size_t n = 0;
+
+	GAUSS_ASSERT(kind == FMT_KIND_BYTES ||
+		     t->scale_bits == RANS_SCALE_BITS);
+	if (kind == FMT_KIND_BYTES) {
+		const unsigned unit = t->lane_unit ? t->lane_unit :
+						     RANS_LANE_UNIT_V4;
+
+		GAUSS_ASSERT(unit >= RANS_LANE_UNIT_V4 &&
+			     unit <= RANS_LANE_UNIT_MAX &&
+			     (unit & (unit - 1)) == 0);
+		out[n++] = (uint8_t)(t->scale_bits |
+				     __builtin_ctz(unit / RANS_LANE_UNIT_V4)
+				     << FMT_FINE_UNIT_SHIFT);
+	}
+	n += rans_table_write(t, out + n);
 
 	if (fmt_kind_is_float(kind)) {
 		const unsigned es = fmt_kind_elem_nbytes(kind);
@@ -312,8 +349,11 @@ payload_code(enum fmt_kind kind, const struct rans_etable *t,
 					s->raw))
 		return SIZE_MAX;	/* a table not made for these values */
 	if (t->nsym > 1) {
-		stream_nbytes = s->kernels->encode(t, s->syms, n, body,
-						   cap - raw_nbytes);
+		stream_nbytes = t->scale_bits == RANS_FINE_BITS ?
+			s->kernels->fine_encode(t, s->syms, n, body,
+						cap - raw_nbytes) :
+			s->kernels->encode(t, s->syms, n, body,
+					   cap - raw_nbytes);
 		if (stream_nbytes == 0)
 			return SIZE_MAX;
 	}
@@ -513,6 +553,11 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 			split_merge_const(kind, d->only_symbol, payload, n,
 					  dst);
 		}
+	} else if (d->scale_bits == RANS_FINE_BITS) {
+		/* bytes only (chunk_table_read()): the symbols are the bytes */
+		if (s->kernels->fine_decode(d, payload, stream_nbytes, dst,
+					    n) != GAUSS_OK)
+			goto damaged;
 	} else if (kind == FMT_KIND_EXP_BF16) {
 		if (s->kernels->decode_bf16(d, payload, stream_nbytes,
 					    payload + stream_nbytes, dst,

@@ -77,7 +77,8 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  split_planes_whole, split_merge_whole, split_planes_m1,
 	  split_merge_m1,
 	  &gmm_ops_scalar,
-	  { split_sample_bf16, split_outer_bf16 } },
+	  { split_sample_bf16, split_outer_bf16 },
+	  rans_fine_encode, rans_fine_decode },
 #if GAUSS_HAVE_AVX2
 	{ CPU_AVX2, "avx2", rans_encode_avx2, rans_decode_avx2,
 	  rans_decode_bf16_avx2,
@@ -85,7 +86,8 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  split_planes_whole, split_merge_whole, split_planes_m1,
 	  split_merge_m1,
 	  &gmm_ops_scalar,
-	  { split_sample_bf16, split_outer_bf16 } },
+	  { split_sample_bf16, split_outer_bf16 },
+	  rans_fine_encode, rans_fine_decode },
 #else
 	{ .level = CPU_AVX2, .name = "avx2" },	/* not built */
 #endif
@@ -95,7 +97,8 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  rans_decode_bf16_pair_avx512, false, &hash_ops_avx512,
 	  split_planes_whole_avx512, split_merge_whole_avx512,
 	  split_planes_m1_avx512, split_merge_m1_avx512, &gmm_ops_avx512,
-	  { split_sample_bf16_avx512, split_outer_bf16_avx512 } },
+	  { split_sample_bf16_avx512, split_outer_bf16_avx512 },
+	  rans_fine_encode, rans_fine_decode_avx512 },
 #else
 	{ .level = CPU_AVX512, .name = "avx512" },	/* not built */
 #endif

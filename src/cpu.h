@@ -45,6 +45,9 @@ struct rans_kernels {
 	const struct gmm_ops *gmm;	/* the lossy codec's per-value passes */
 	/* the passes of sampled counts at this level (split.h) */
 	struct split_sampler sampler;
+	/* the coder of fine tables (rans.h) at this level */
+	rans_encode_fn fine_encode;
+	rans_decode_fn fine_decode;
 };
 
 /* The name of a level, as GAUSS_CPU spells it. */

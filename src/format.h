@@ -36,13 +36,14 @@
 /* ---- stored on disk ---- */
 #define FMT_MAGIC		"\x89GSZ\r\n\x1a\n"
 #define FMT_END_MAGIC		"GSZ-END\n"
-#define FMT_VERSION		6	/* written */
+#define FMT_VERSION		7	/* written */
 #define FMT_VERSION_GMM		3	/* lossy kinds from this version on */
 #define FMT_VERSION_WHOLE	4	/* whole-value lists from this one on */
 #define FMT_VERSION_ZRUNS	5	/* block flags, zero runs */
 #define FMT_VERSION_M1		6	/* the top mantissa bit in the symbol */
+#define FMT_VERSION_FINE	7	/* bytes tables: a precision byte */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
-#define FMT_VERSION_MAX		6
+#define FMT_VERSION_MAX		7
 #define FMT_HEADER_NBYTES	24
 #define FMT_FOOTER_NBYTES	64
 #define FMT_CHUNK_LOG2_MIN	12
@@ -66,6 +67,13 @@
  * bit".
  */
 #define FMT_BLOCK_M1		0x02	/* block flag: top mantissa bit */
+/*
+ * Fine tables (version 7): the table of a bytes block is preceded by one
+ * byte: its precision (RANS_SCALE_BITS or RANS_FINE_BITS, rans.h) plus 16
+ * times log2(lane unit / RANS_LANE_UNIT_V4), the lane unit being at most
+ * RANS_LANE_UNIT_MAX. gauss(5), "Fine tables".
+ */
+#define FMT_FINE_UNIT_SHIFT	4
 
 enum fmt_kind {
 	FMT_KIND_STORED = 0,

@@ -586,6 +586,54 @@ block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
 }
 
 /*
+ * Bytes tables (format version 7): the precision and lane unit of a bytes
+ * block of nbytes whose 12-bit table t comes from these exact counts. The
+ * lane unit is the smallest (the most lanes: the vector decoders want 16
+ * or 32) whose flushed states, 4 bytes a lane in each chunk of
+ * chunk_nbytes, cost at most 1/512 of the coded block more than those of
+ * RANS_LANE_UNIT_MAX; then t becomes the 15-bit table when that codes
+ * smaller, its table's bytes counted.
+ */
+#define BYTES_STATES_SHARE	512
+
+static uint64_t
+states_q16(size_t nbytes, size_t chunk_nbytes, unsigned unit)
+{
+	uint64_t q = 0;
+
+	for (size_t off = 0; off < nbytes; off += chunk_nbytes)
+		q += (uint64_t)rans_lanes_unit(MIN(chunk_nbytes, nbytes - off),
+					       unit) << (5 + 16);
+	return q;
+}
+
+static void
+block_bytes(size_t nbytes, size_t chunk_nbytes, const uint64_t counts[256],
+	    struct rans_table *t)
+{
+	uint8_t buf[RANS_TABLE_MAX_NBYTES];
+	uint64_t cost, fcost, least;
+	struct rans_table ft;
+	unsigned unit = RANS_LANE_UNIT_V4;
+
+	if (t->nsym < 2)
+		return;		/* no stream, no states */
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &ft);
+	cost = rans_table_cost_q16(t, counts) +
+	       ((uint64_t)rans_table_write(t, buf) << 19);
+	fcost = rans_table_cost_q16(&ft, counts) +
+		((uint64_t)rans_table_write(&ft, buf) << 19);
+	least = states_q16(nbytes, chunk_nbytes, RANS_LANE_UNIT_MAX);
+	while (unit < RANS_LANE_UNIT_MAX &&
+	       states_q16(nbytes, chunk_nbytes, unit) - least >
+	       MIN(cost, fcost) / BYTES_STATES_SHARE)
+		unit *= 2;
+	if (fcost < cost)
+		*t = ft;
+	t->lane_unit = unit;
+}
+
+/*
  * Zero runs (format version 5): finds each chunk's runs of zeros into
  * s->zruns, zcount[c] of them for chunk c; returns the elements they
  * cover and, in *list_bytes, what the run lists take. SIZE_MAX when
@@ -719,6 +767,9 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 		if (kind == FMT_KIND_EXP_BF16 && zcount == NULL &&
 		    t.whole.count == 0)
 			block_m1(jc, n, counts, cost, &t);
+		/* bytes: a 15-bit table when that pays, and lanes */
+		if (kind == FMT_KIND_BYTES)
+			block_bytes(nbytes, chunk_nbytes, counts, &t);
 		len = chunk_table_write(kind, &t, out);
 		e = s->etable;
 		rans_etable_build(&t, FMT_VERSION, e);

@@ -51,6 +51,17 @@
 #define RANS_LANE_UNIT_V4 512			/* the same, version 4 on */
 #define RANS_ALIAS_BUCKETS 64			/* alias layout (version 2) */
 #define RANS_ALIAS_SLOTS (RANS_M / RANS_ALIAS_BUCKETS)
+/*
+ * Fine tables (format version 7, bytes kind): 15-bit probabilities, for
+ * byte symbols whose rare values a 12-bit table rounds up too far. Same
+ * states, same 16-bit words, cumulative slot layout. Version 7 bytes
+ * tables also name their lane unit, from RANS_LANE_UNIT_V4 to
+ * RANS_LANE_UNIT_MAX (fewer lanes: fewer flushed states beside the few
+ * bits per element such blocks often take).
+ */
+#define RANS_FINE_BITS	15
+#define RANS_FINE_M	(1u << RANS_FINE_BITS)
+#define RANS_LANE_UNIT_MAX 16384
 /* ---- end of format constants ---- */
 
 /* Largest serialised table: header, 255 gaps, index, 255 frequencies. */
@@ -75,10 +86,16 @@ struct rans_whole {
 	uint8_t m1_base;		/* FMT_BLOCK_M1: the symbols' base */
 };
 
-/* A normalised frequency table over byte symbols. */
+/*
+ * A normalised frequency table over byte symbols. Its precision is
+ * RANS_SCALE_BITS, or RANS_FINE_BITS for a fine table.
+ */
 struct rans_table {
 	unsigned nsym;		/* symbols with a non-zero frequency */
-	uint16_t freq[256];	/* sum to RANS_M; one symbol alone gets M */
+	unsigned scale_bits;	/* the precision: frequencies sum to
+				   2^scale_bits; one symbol alone gets it */
+	unsigned lane_unit;	/* 0: the rule of the file's version */
+	uint16_t freq[256];
 	uint16_t cum[256];	/* cumulative frequency before each symbol */
 	struct rans_whole whole;	/* none unless a caller adds them */
 };
@@ -121,6 +138,8 @@ struct rans_etable {
 	uint16_t freq[256];
 	uint16_t cum[256];
 	unsigned nsym;
+	unsigned scale_bits;	/* the table's; slot[] unused when fine */
+	uint64_t rcp[256];	/* fine tables: ceil(2^47 / freq) */
 	bool alias;
 	unsigned lane_unit;	/* the lane rule of the file's version */
 	struct rans_whole whole;	/* the table's, copied */
@@ -144,8 +163,16 @@ struct rans_etable {
 struct rans_dtable {
 	uint32_t alo[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
 	uint32_t ahi[RANS_ALIAS_BUCKETS] __attribute__((aligned(64)));
-	uint32_t slot[RANS_M] __attribute__((aligned(64)));
+	union {
+		uint32_t slot[RANS_M] __attribute__((aligned(64)));
+		struct {	/* a fine table (scale_bits RANS_FINE_BITS) */
+			uint8_t sym[RANS_FINE_M];	/* of each slot */
+			uint32_t fc[256];	/* freq | cum << 16 */
+		} fine;
+	};
 	unsigned nsym;
+	unsigned scale_bits;	/* the table's: the kernels take only
+				   RANS_SCALE_BITS, rans_fine_*() the other */
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
 	bool alias;
 	bool slots;		/* slot[] is filled (always unless alias) */
@@ -191,10 +218,16 @@ unsigned rans_lane_unit(unsigned version);
  */
 void rans_table_normalize(const uint64_t counts[256], struct rans_table *t);
 
+/* The same to a precision of scale_bits (RANS_SCALE_BITS or
+ * RANS_FINE_BITS). */
+void rans_table_normalize_bits(const uint64_t counts[256],
+			       unsigned scale_bits, struct rans_table *t);
+
 /* Fills the derived fields of w from count, code[] and value[]. */
 void rans_whole_finish(struct rans_whole *w);
 
-/* Fills cum[] from freq[] and nsym; used after building freq[] by hand. */
+/* Fills cum[] from freq[] (and scale_bits, when 0, with RANS_SCALE_BITS);
+ * used after building freq[] by hand. */
 void rans_table_finish(struct rans_table *t);
 
 /*
@@ -211,9 +244,18 @@ size_t rans_table_write(const struct rans_table *t, uint8_t *out);
 enum gauss_status rans_table_read(struct cursor *c, struct rans_table *t,
 				  struct errbuf *eb);
 
+/* The same for a table of precision scale_bits (frequencies summing to
+ * 2^scale_bits). */
+enum gauss_status rans_table_read_bits(struct cursor *c, unsigned scale_bits,
+				       struct rans_table *t,
+				       struct errbuf *eb);
+
 /*
  * Builds the encoder and decoder views of t for a file of format version
- * `version` (1: cumulative layout; 2: alias layout where it exists).
+ * `version` (1: cumulative layout; 2: alias layout where it exists), and
+ * t's own lane unit when it has one. A fine table gets the cumulative
+ * layout, for rans_fine_encode() and rans_fine_decode() (the decoder view
+ * fills 32 KiB of slots whatever slots says).
  */
 void rans_etable_build(const struct rans_table *t, unsigned version,
 		       struct rans_etable *e);
@@ -355,6 +397,22 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
 	return rans_decode_finish_with(d, x, lanes, p, end, i, n, raw, out,
 				       false);
 }
+
+/*
+ * The coder of fine tables (format version 7): the same stream layout and
+ * verdicts as the kernels' encode and decode, with 15-bit probabilities
+ * and the cumulative layout; the symbols of fine tables are the bytes of
+ * 8-bit tensors. The decoder has an AVX-512 twin (rans_fine_avx512.c);
+ * the encoder is scalar at every level.
+ */
+size_t rans_fine_encode(const struct rans_etable *e, const uint8_t *syms,
+			size_t n, uint8_t *out, size_t cap);
+enum gauss_status rans_fine_decode(const struct rans_dtable *d,
+				   const uint8_t *in, size_t in_nbytes,
+				   uint8_t *syms, size_t n);
+enum gauss_status rans_fine_decode_avx512(const struct rans_dtable *d,
+					  const uint8_t *in, size_t in_nbytes,
+					  uint8_t *syms, size_t n);
 
 #define RANS_DECLARE_KERNELS(level)					\
 	size_t rans_encode_##level(const struct rans_etable *e,		\

@@ -47,6 +47,8 @@ rans_table_finish(struct rans_table *t)
 {
 	unsigned c = 0;
 
+	if (t->scale_bits == 0)
+		t->scale_bits = RANS_SCALE_BITS;
 	for (unsigned s = 0; s < 256; s++) {
 		t->cum[s] = (uint16_t)c;
 		c += t->freq[s];
@@ -79,11 +81,22 @@ cheaper_lower(uint64_t ca, unsigned fa, uint64_t cb, unsigned fb)
 void
 rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 {
+	rans_table_normalize_bits(counts, RANS_SCALE_BITS, t);
+}
+
+void
+rans_table_normalize_bits(const uint64_t counts[256], unsigned scale_bits,
+			  struct rans_table *t)
+{
+	const unsigned M = 1u << scale_bits;
 	uint64_t total = 0;
 	unsigned sum = 0, n = 0;
 	uint8_t sym[256];	/* the symbols counted, in increasing order */
 
+	GAUSS_ASSERT(scale_bits == RANS_SCALE_BITS ||
+		     scale_bits == RANS_FINE_BITS);
 	memset(t, 0, sizeof(*t));
+	t->scale_bits = scale_bits;
 	for (unsigned s = 0; s < 256; s++) {
 		total += counts[s];
 		if (counts[s])
@@ -94,7 +107,7 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 	if (t->nsym == 1) {
 		for (unsigned s = 0; s < 256; s++)
 			if (counts[s])
-				t->freq[s] = RANS_M;
+				t->freq[s] = M;
 		rans_table_finish(t);
 		return;
 	}
@@ -102,14 +115,14 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 		const unsigned s = sym[i];
 		uint64_t f;
 
-		f = (uint64_t)((uint64_t)counts[s] * RANS_M / total);
+		f = (uint64_t)((uint64_t)counts[s] * M / total);
 		if (f == 0)
 			f = 1;
 		t->freq[s] = (uint16_t)f;
 		sum += (unsigned)f;
 	}
 	/* scans in increasing symbol order: ties go to the lower symbol */
-	while (sum < RANS_M) {
+	while (sum < M) {
 		int best = -1;
 
 		for (unsigned i = 0; i < n; i++) {
@@ -123,7 +136,7 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 		t->freq[best]++;
 		sum++;
 	}
-	while (sum > RANS_M) {
+	while (sum > M) {
 		int best = -1;
 
 		for (unsigned i = 0; i < n; i++) {
@@ -283,12 +296,23 @@ br_gamma(struct bitreader *r, uint32_t *v_ret)
 enum gauss_status
 rans_table_read(struct cursor *c, struct rans_table *t, struct errbuf *eb)
 {
+	return rans_table_read_bits(c, RANS_SCALE_BITS, t, eb);
+}
+
+enum gauss_status
+rans_table_read_bits(struct cursor *c, unsigned scale_bits,
+		     struct rans_table *t, struct errbuf *eb)
+{
+	const uint32_t M = 1u << scale_bits;
 	struct bitreader r = { .c = c };
 	uint8_t syms[256];
 	uint32_t v, implied_k = 0, sum = 0;
 	unsigned sym;
 
+	GAUSS_ASSERT(scale_bits == RANS_SCALE_BITS ||
+		     scale_bits == RANS_FINE_BITS);
 	memset(t, 0, sizeof(*t));
+	t->scale_bits = scale_bits;
 	if (br_get(&r, 8, &v))
 		goto short_table;
 	t->nsym = v + 1;
@@ -305,7 +329,7 @@ rans_table_read(struct cursor *c, struct rans_table *t, struct errbuf *eb)
 		syms[k] = (uint8_t)sym;
 	}
 	if (t->nsym == 1) {
-		t->freq[syms[0]] = RANS_M;
+		t->freq[syms[0]] = (uint16_t)M;
 	} else {
 		if (br_get(&r, index_bits(t->nsym), &implied_k))
 			goto short_table;
@@ -316,16 +340,16 @@ rans_table_read(struct cursor *c, struct rans_table *t, struct errbuf *eb)
 
 			if (k == implied_k)
 				continue;
-			if (br_get(&r, 4, &len1) || len1 > 11)
+			if (br_get(&r, 4, &len1) || len1 >= scale_bits)
 				goto bad;
 			if (br_get(&r, len1, &low))
 				goto bad;
 			t->freq[syms[k]] = (uint16_t)((1u << len1) | low);
 			sum += t->freq[syms[k]];
 		}
-		if (sum >= RANS_M)
+		if (sum >= M)
 			goto bad;
-		t->freq[syms[implied_k]] = (uint16_t)(RANS_M - sum);
+		t->freq[syms[implied_k]] = (uint16_t)(M - sum);
 	}
 	/* Padding bits up to the byte boundary must be zero. */
 	if (r.acc != 0)
@@ -427,6 +451,7 @@ static bool
 layout_slots(const struct rans_table *t, unsigned version,
 	     uint16_t slot_of[RANS_M], struct rans_alias *a)
 {
+	GAUSS_ASSERT(t->scale_bits == RANS_SCALE_BITS);
 	if (version < 2 || !rans_alias_build(t, a)) {
 		for (unsigned c = 0; c < RANS_M; c++)
 			slot_of[c] = (uint16_t)c;
@@ -454,11 +479,18 @@ rans_etable_build(const struct rans_table *t, unsigned version,
 
 	memset(e, 0, sizeof(*e));
 	e->nsym = t->nsym;
-	e->lane_unit = rans_lane_unit(version);
+	e->scale_bits = t->scale_bits;
+	e->lane_unit = t->lane_unit ? t->lane_unit : rans_lane_unit(version);
 	e->whole = t->whole;
 	memcpy(e->freq, t->freq, sizeof(e->freq));
 	memcpy(e->cum, t->cum, sizeof(e->cum));
-	if (t->nsym >= 2)
+	if (t->scale_bits == RANS_FINE_BITS) {
+		for (unsigned s = 0; s < 256; s++)
+			if (t->freq[s])
+				e->rcp[s] = (((uint64_t)1 << 47) + t->freq[s] -
+					     1) / t->freq[s];
+	}
+	else if (t->nsym >= 2)
 		e->alias = layout_slots(t, version, e->slot, &a);
 }
 
@@ -478,15 +510,24 @@ rans_dtable_build_for(const struct rans_table *t, unsigned version,
 	memset(d->alo, 0, sizeof(d->alo));
 	memset(d->ahi, 0, sizeof(d->ahi));
 	d->nsym = t->nsym;
-	d->lane_unit = rans_lane_unit(version);
+	d->scale_bits = t->scale_bits;
+	d->lane_unit = t->lane_unit ? t->lane_unit : rans_lane_unit(version);
 	d->whole = t->whole;
 	d->only_symbol = 0;
 	d->alias = false;
 	d->slots = false;
 	if (t->nsym < 2) {
 		for (unsigned s = 0; s < 256; s++)
-			if (t->freq[s] == RANS_M)
+			if (t->freq[s] == 1u << t->scale_bits)
 				d->only_symbol = (uint8_t)s;
+		return;
+	}
+	if (t->scale_bits == RANS_FINE_BITS) {
+		for (unsigned s = 0; s < 256; s++) {
+			memset(d->fine.sym + t->cum[s], (int)s, t->freq[s]);
+			d->fine.fc[s] = t->freq[s] | (uint32_t)t->cum[s] << 16;
+		}
+		d->slots = true;
 		return;
 	}
 	d->alias = version >= 2 && rans_alias_build(t, &a);
@@ -535,7 +576,8 @@ rans_table_entropy(const struct rans_table *t)
 
 	for (unsigned s = 0; s < 256; s++) {
 		if (t->freq[s]) {
-			const double p = (double)t->freq[s] / RANS_M;
+			const double p = ldexp((double)t->freq[s],
+					       -(int)t->scale_bits);
 
 			h -= p * log2(p);
 		}
@@ -551,7 +593,7 @@ rans_table_cost(const struct rans_table *t, const uint64_t counts[256])
 	for (unsigned s = 0; s < 256; s++)
 		if (counts[s])
 			bits += (double)counts[s] *
-				(RANS_SCALE_BITS - log2((double)t->freq[s]));
+				(t->scale_bits - log2((double)t->freq[s]));
 	return bits;
 }
 
@@ -580,7 +622,7 @@ rans_table_cost_q16(const struct rans_table *t, const uint64_t counts[256])
 
 	for (unsigned s = 0; s < 256; s++)
 		if (counts[s])
-			q += counts[s] * (((uint64_t)RANS_SCALE_BITS << 16) -
+			q += counts[s] * (((uint64_t)t->scale_bits << 16) -
 					  log2_q16(t->freq[s]));
 	return q;
 }

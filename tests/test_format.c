@@ -112,7 +112,7 @@ test_format_header_exact_bytes(void **state)
 	fmt_header_write(&h, out);
 	/* gauss(5): magic, u16 version, chunk and block log2, 8 reserved */
 	assert_memory_equal(out, "\x89GSZ\r\n\x1a\n", 8);
-	assert_int_equal(out[8], 6);
+	assert_int_equal(out[8], 7);
 	assert_int_equal(out[9], 0);
 	assert_int_equal(out[10], 19);
 	assert_int_equal(out[11], 24);
@@ -215,7 +215,7 @@ test_format_header_legacy_prefix_short(void **state)
 static void
 test_format_header_other_versions(void **state)
 {
-	static const unsigned versions[] = { 0, 7, 0x100, 0xffff };
+	static const unsigned versions[] = { 0, 8, 0x100, 0xffff };
 	uint8_t out[FMT_HEADER_NBYTES];
 
 	(void)state;

@@ -145,7 +145,7 @@ assert doc["tensor_original_bytes"] == sum(t["original_bytes"] for t in doc["ten
 assert doc["tensor_stored_bytes"] == sum(t["stored_bytes"] for t in doc["tensors"])
 codecs = {t["name"]: t["codec"] for t in doc["tensors"]}
 if st_path.endswith("lossy.safetensors"):  # compressed with --gmm
-    assert doc["format_version"] == 6, doc["format_version"]
+    assert doc["format_version"] == 7, doc["format_version"]
     assert any(c.startswith("gmm-") for c in codecs.values()), codecs
 if "ids" in codecs:  # the stored fixture: integer tensors are never exponent-coded
     assert not codecs["ids"].startswith("exp-") and not codecs["mask"].startswith("exp-"), codecs
