@@ -161,15 +161,16 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 	const unsigned nsyms = kind == FMT_KIND_EXP_F16 ? 32 : 256;
 	struct rans_whole *w = &t->whole;
 
+	/* version 7 bytes tables: a head byte, precision and lane unit */
 	if (version >= FMT_VERSION_FINE && kind == FMT_KIND_BYTES) {
 		const uint8_t *p = cursor_take(c, 1);
+		unsigned bits, unit;
 
 		if (p == NULL)
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
 					"is truncated");
-		const unsigned bits = *p & 15,
-			       unit = RANS_LANE_UNIT_V4 << (*p >> FMT_FINE_UNIT_SHIFT);
-
+		bits = *p & 15;
+		unit = RANS_LANE_UNIT_V4 << (*p >> FMT_FINE_UNIT_SHIFT);
 		if (bits != RANS_SCALE_BITS && bits != RANS_FINE_BITS)
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
 					"has a precision of %u bits, not %u or "

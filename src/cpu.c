@@ -98,7 +98,7 @@ static const struct rans_kernels kernels[CPU_LEVEL_COUNT] = {
 	  split_planes_whole_avx512, split_merge_whole_avx512,
 	  split_planes_m1_avx512, split_merge_m1_avx512, &gmm_ops_avx512,
 	  { split_sample_bf16_avx512, split_outer_bf16_avx512 },
-	  rans_fine_encode, rans_fine_decode_avx512 },
+	  rans_fine_encode_avx512, rans_fine_decode_avx512 },
 #else
 	{ .level = CPU_AVX512, .name = "avx512" },	/* not built */
 #endif

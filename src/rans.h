@@ -166,6 +166,10 @@ struct rans_dtable {
 	union {
 		uint32_t slot[RANS_M] __attribute__((aligned(64)));
 		struct {	/* a fine table (scale_bits RANS_FINE_BITS) */
+			/* of each slot: freq | k << 15, its symbol's
+			 * frequency and the slot's code (the vector
+			 * decoder's; the scalar one reads fc[]) */
+			uint32_t fk[RANS_FINE_M];
 			uint8_t sym[RANS_FINE_M];	/* of each slot */
 			uint32_t fc[256];	/* freq | cum << 16 */
 		} fine;
@@ -402,14 +406,17 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
  * The coder of fine tables (format version 7): the same stream layout and
  * verdicts as the kernels' encode and decode, with 15-bit probabilities
  * and the cumulative layout; the symbols of fine tables are the bytes of
- * 8-bit tensors. The decoder has an AVX-512 twin (rans_fine_avx512.c);
- * the encoder is scalar at every level.
+ * 8-bit tensors. Their AVX-512 twins: the decoder in rans_fine_avx512.c,
+ * the encoder rans_avx512_enc.c's at 15 bits.
  */
 size_t rans_fine_encode(const struct rans_etable *e, const uint8_t *syms,
 			size_t n, uint8_t *out, size_t cap);
 enum gauss_status rans_fine_decode(const struct rans_dtable *d,
 				   const uint8_t *in, size_t in_nbytes,
 				   uint8_t *syms, size_t n);
+size_t rans_fine_encode_avx512(const struct rans_etable *e,
+			       const uint8_t *syms, size_t n, uint8_t *out,
+			       size_t cap);
 enum gauss_status rans_fine_decode_avx512(const struct rans_dtable *d,
 					  const uint8_t *in, size_t in_nbytes,
 					  uint8_t *syms, size_t n);

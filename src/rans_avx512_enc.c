@@ -57,7 +57,9 @@
  * low word; the high word looks up entry 0 and is masked off.
  *
  * The second word is cum for the cumulative layout, where the slot of code
- * r is cum + r: no memory access at all. For the alias layout it is
+ * r is cum + r: no memory access at all. Fine tables (15-bit, rans.h) take
+ * the same path with 15 in place of 12 everywhere (bits): after
+ * renormalisation q < 2^17, and x >= f << 17 is q >= f << 2. For the alias layout it is
  * 2 * cum + f, the middle of the symbol's run in dslot[], which holds each
  * symbol's slots twice over, so that 2 * cum + f + r indexes the right
  * slot for an r anywhere in [-f, f): the gather of the slot waits for the
@@ -119,21 +121,24 @@ tabs_build(const struct rans_etable *e, struct enc_tabs *tb)
 }
 
 /* One element of the scalar encoder; false when its word does not fit. */
-static inline bool
+static inline __attribute__((always_inline)) bool
 step_scalar(const struct rans_etable *e, unsigned s, uint32_t *xp,
-	    uint8_t **pp, const uint8_t *lim)
+	    uint8_t **pp, const uint8_t *lim, const unsigned bits)
 {
 	const uint32_t f = e->freq[s];
 	uint32_t x = *xp;
 
-	if (x >= (f << (32 - RANS_SCALE_BITS))) {
+	if (x >= (f << (32 - bits))) {
 		if (*pp - lim < 2)
 			return false;
 		*pp -= 2;
 		put_le16(*pp, (uint16_t)x);
 		x >>= 16;
 	}
-	*xp = ((x / f) << RANS_SCALE_BITS) + e->slot[e->cum[s] + x % f];
+	/* fine tables: the cumulative layout, without slot[] */
+	*xp = ((x / f) << bits) + (bits == RANS_FINE_BITS ?
+				   e->cum[s] + x % f :
+				   e->slot[e->cum[s] + x % f]);
 	return true;
 }
 
@@ -160,7 +165,7 @@ lookup(const __m512i *t, __m512i idx, __mmask32 b6, __mmask32 b7,
 /* What a group's symbols give, ready before its states are. */
 struct enc_syms {
 	__m512i f0, f1;			/* freq, lanes 0-15 and 16-31 */
-	__m512i f80, f81;		/* freq << 8 */
+	__m512i f80, f81;		/* freq << (32 - 2 * bits) */
 	__m512i a0, a1;			/* aux */
 	__m512 rcp0, rcp1;		/* 1.0f / freq */
 };
@@ -168,7 +173,8 @@ struct enc_syms {
 /* Looks up the 32 symbols at sp in the tables t (freq) and u (aux). */
 static inline __attribute__((always_inline)) void
 syms_load(const __m512i *t, const __m512i *u, const uint8_t *sp,
-	  __m256i base, struct enc_syms *sd, const unsigned nblk)
+	  __m256i base, struct enc_syms *sd, const unsigned nblk,
+	  const unsigned bits)
 {
 	const __m512i zero = _mm512_setzero_si512();
 	/* dwords of 4 symbols: lanes 0-3, 16-19, 4-7, 20-23, ... */
@@ -185,8 +191,8 @@ syms_load(const __m512i *t, const __m512i *u, const uint8_t *sp,
 	sd->f1 = _mm512_unpackhi_epi16(fw, zero);
 	sd->a0 = _mm512_unpacklo_epi16(aw, zero);
 	sd->a1 = _mm512_unpackhi_epi16(aw, zero);
-	sd->f80 = _mm512_slli_epi32(sd->f0, 8);
-	sd->f81 = _mm512_slli_epi32(sd->f1, 8);
+	sd->f80 = _mm512_slli_epi32(sd->f0, 32 - 2 * bits);
+	sd->f81 = _mm512_slli_epi32(sd->f1, 32 - 2 * bits);
 	sd->rcp0 = _mm512_div_ps(one, _mm512_cvtepi32_ps(sd->f0));
 	sd->rcp1 = _mm512_div_ps(one, _mm512_cvtepi32_ps(sd->f1));
 }
@@ -197,10 +203,10 @@ syms_load(const __m512i *t, const __m512i *u, const uint8_t *sp,
  */
 static inline __attribute__((always_inline)) __m512i
 renorm16(__m512i q, __m512i g, __m512i f8, uint8_t **pp,
-	 const __mmask16 km)
+	 const __mmask16 km, const unsigned bits)
 {
-	const __m512i x = _mm512_ternarylogic_epi32(_mm512_slli_epi32(q, 12),
-		g, _mm512_set1_epi32(RANS_M - 1), TERN_A_OR_B_AND_C);
+	const __m512i x = _mm512_ternarylogic_epi32(_mm512_slli_epi32(q, bits),
+		g, _mm512_set1_epi32((1 << bits) - 1), TERN_A_OR_B_AND_C);
 	const __mmask16 m = _mm512_cmpge_epu32_mask(q, f8);
 	/* the copies above the w lanes of km shift too, but push nothing */
 	const unsigned cnt = (unsigned)_mm_popcnt_u32(m & km);
@@ -252,9 +258,9 @@ load_words(__m512i *r, const uint16_t *t, unsigned nreg)
 static inline __attribute__((always_inline)) size_t
 groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	   uint32_t *x, uint8_t **pp, const uint8_t *lim, const unsigned nblk,
-	   const bool alias)
+	   const bool alias, const unsigned bits)
 {
-	const __m512i lo12 = _mm512_set1_epi32(RANS_M - 1);
+	const __m512i lo12 = _mm512_set1_epi32((1 << bits) - 1);
 	const __m256i base = _mm256_set1_epi8((char)tb->base);
 	__m512i t[8], u[8], x0, x1, q0, q1, g0, g1;
 	struct enc_syms sd;
@@ -266,34 +272,35 @@ groups_vec(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	load_words(u, tb->aux, 2 * nblk);
 	x0 = _mm512_loadu_si512(x);
 	x1 = _mm512_loadu_si512(x + 16);
-	q0 = _mm512_srli_epi32(x0, 12);
-	q1 = _mm512_srli_epi32(x1, 12);
+	q0 = _mm512_srli_epi32(x0, bits);
+	q1 = _mm512_srli_epi32(x1, bits);
 	g0 = _mm512_and_si512(x0, lo12);
 	g1 = _mm512_and_si512(x1, lo12);
-	syms_load(t, u, syms + i - GROUP, base, &sd, nblk);
+	syms_load(t, u, syms + i - GROUP, base, &sd, nblk, bits);
 	do {
 		const struct enc_syms cur = sd;
 		__m512i xs0, xs1;
 
 		i -= GROUP;
 		if (i > 0)
-			syms_load(t, u, syms + i - GROUP, base, &sd, nblk);
-		xs1 = renorm16(q1, g1, cur.f81, &p, 0xffff);
-		xs0 = renorm16(q0, g0, cur.f80, &p, 0xffff);
+			syms_load(t, u, syms + i - GROUP, base, &sd, nblk,
+				  bits);
+		xs1 = renorm16(q1, g1, cur.f81, &p, 0xffff, bits);
+		xs0 = renorm16(q0, g0, cur.f80, &p, 0xffff, bits);
 		code16(tb, xs0, cur.f0, cur.rcp0, cur.a0, &q0, &g0, alias);
 		code16(tb, xs1, cur.f1, cur.rcp1, cur.a1, &q1, &g1, alias);
 	} while (i > 0 && p - lim >= GROUP_NBYTES);
 	_mm512_storeu_si512(x, _mm512_ternarylogic_epi32(
-		_mm512_slli_epi32(q0, 12), g0, lo12, TERN_A_OR_B_AND_C));
+		_mm512_slli_epi32(q0, bits), g0, lo12, TERN_A_OR_B_AND_C));
 	_mm512_storeu_si512(x + 16, _mm512_ternarylogic_epi32(
-		_mm512_slli_epi32(q1, 12), g1, lo12, TERN_A_OR_B_AND_C));
+		_mm512_slli_epi32(q1, bits), g1, lo12, TERN_A_OR_B_AND_C));
 	*pp = p;
 	return i;
 }
 
 /* What the w symbols of a narrow group give, copied to fill 16 lanes. */
 struct enc_syms16 {
-	__m512i f, f8, a;		/* freq, freq << 8, aux */
+	__m512i f, f8, a;		/* freq, freq << (32 - 2 * bits), aux */
 	__m512 rcp;			/* 1.0f / freq */
 };
 
@@ -301,7 +308,7 @@ struct enc_syms16 {
 static inline __attribute__((always_inline)) void
 syms_load16(const __m512i *t, const __m512i *u, const uint8_t *sp,
 	    __m128i base, struct enc_syms16 *sd, const unsigned w,
-	    const unsigned nblk)
+	    const unsigned nblk, const unsigned bits)
 {
 	const __m512i lo16 = _mm512_set1_epi32(0xffff);
 	__m128i v;
@@ -327,7 +334,7 @@ syms_load16(const __m512i *t, const __m512i *u, const uint8_t *sp,
 	b7 = _mm512_test_epi16_mask(sd32, _mm512_set1_epi16(128));
 	sd->f = _mm512_and_si512(lookup(t, sd32, b6, b7, nblk), lo16);
 	sd->a = _mm512_and_si512(lookup(u, sd32, b6, b7, nblk), lo16);
-	sd->f8 = _mm512_slli_epi32(sd->f, 8);
+	sd->f8 = _mm512_slli_epi32(sd->f, 32 - 2 * bits);
 	sd->rcp = _mm512_div_ps(_mm512_set1_ps(1.0f),
 				_mm512_cvtepi32_ps(sd->f));
 }
@@ -341,9 +348,9 @@ syms_load16(const __m512i *t, const __m512i *u, const uint8_t *sp,
 static inline __attribute__((always_inline)) size_t
 groups_w(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	 uint32_t *x, uint8_t **pp, const uint8_t *lim, const unsigned w,
-	 const unsigned nblk, const bool alias)
+	 const unsigned nblk, const bool alias, const unsigned bits)
 {
-	const __m512i lo12 = _mm512_set1_epi32(RANS_M - 1);
+	const __m512i lo12 = _mm512_set1_epi32((1 << bits) - 1);
 	const __m128i base = _mm_set1_epi8((char)tb->base);
 	const __mmask16 km = (__mmask16)((1u << w) - 1);
 	__m512i t[8], u[8], x0, q0, g0;
@@ -361,21 +368,22 @@ groups_w(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 			_mm256_loadu_si256((const void *)x));
 	else
 		x0 = _mm512_broadcast_i32x4(_mm_loadu_si128((const void *)x));
-	q0 = _mm512_srli_epi32(x0, 12);
+	q0 = _mm512_srli_epi32(x0, bits);
 	g0 = _mm512_and_si512(x0, lo12);
-	syms_load16(t, u, syms + i - w, base, &sd, w, nblk);
+	syms_load16(t, u, syms + i - w, base, &sd, w, nblk, bits);
 	do {
 		const struct enc_syms16 cur = sd;
 		__m512i xs0;
 
 		i -= w;
 		if (i > 0)
-			syms_load16(t, u, syms + i - w, base, &sd, w, nblk);
-		xs0 = renorm16(q0, g0, cur.f8, &p, km);
+			syms_load16(t, u, syms + i - w, base, &sd, w, nblk,
+				    bits);
+		xs0 = renorm16(q0, g0, cur.f8, &p, km, bits);
 		code16(tb, xs0, cur.f, cur.rcp, cur.a, &q0, &g0, alias);
 	} while (i > 0 && p - lim >= 2 * (ptrdiff_t)w);
 	_mm512_mask_storeu_epi32(x, km, _mm512_ternarylogic_epi32(
-		_mm512_slli_epi32(q0, 12), g0, lo12, TERN_A_OR_B_AND_C));
+		_mm512_slli_epi32(q0, bits), g0, lo12, TERN_A_OR_B_AND_C));
 	*pp = p;
 	return i;
 }
@@ -384,28 +392,30 @@ groups_w(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 static inline __attribute__((always_inline)) size_t
 groups_any(const struct enc_tabs *tb, const uint8_t *syms, size_t i,
 	   uint32_t *x, uint8_t **pp, const uint8_t *lim, unsigned lanes,
-	   const unsigned nblk, const bool alias)
+	   const unsigned nblk, const bool alias, const unsigned bits)
 {
 	switch (lanes) {
 	case GROUP:
-		return groups_vec(tb, syms, i, x, pp, lim, nblk, alias);
+		return groups_vec(tb, syms, i, x, pp, lim, nblk, alias, bits);
 	case 16:
-		return groups_w(tb, syms, i, x, pp, lim, 16, nblk, alias);
+		return groups_w(tb, syms, i, x, pp, lim, 16, nblk, alias,
+				bits);
 	case 8:
-		return groups_w(tb, syms, i, x, pp, lim, 8, nblk, alias);
+		return groups_w(tb, syms, i, x, pp, lim, 8, nblk, alias, bits);
 	default:
-		return groups_w(tb, syms, i, x, pp, lim, 4, nblk, alias);
+		return groups_w(tb, syms, i, x, pp, lim, 4, nblk, alias, bits);
 	}
 }
 
 #define GROUPS_ANY(nblk)						\
 	(e->alias ?							\
-	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, true) :	\
-	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, false))
+	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, true, bits) : \
+	 groups_any(&tb, syms, i, x, &p, lim, lanes, nblk, false, bits))
 
-size_t
-rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
-		   size_t n, uint8_t *out, size_t cap)
+/* The encoder for tables of precision bits (RANS_SCALE_BITS or fine). */
+static inline __attribute__((always_inline)) size_t
+encode(const struct rans_etable *e, const uint8_t *syms, size_t n,
+       uint8_t *out, size_t cap, const unsigned bits)
 {
 	const unsigned lanes = rans_lanes_unit(n, e->lane_unit);
 	const size_t head = (size_t)lanes * 4;
@@ -416,7 +426,9 @@ rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 	size_t i = n, nbytes;
 
 	if (lanes < MIN_VEC_LANES)
-		return rans_encode_scalar(e, syms, n, out, cap);
+		return bits == RANS_FINE_BITS ?
+			rans_fine_encode(e, syms, n, out, cap) :
+			rans_encode_scalar(e, syms, n, out, cap);
 	GAUSS_ASSERT(e->nsym >= 2);
 	if (cap < head)
 		return 0;
@@ -424,7 +436,7 @@ rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 		x[k] = RANS_L;
 	while (i % lanes) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim, bits))
 			return 0;
 	}
 	tabs_build(e, &tb);
@@ -444,7 +456,7 @@ rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 	}
 	while (i > 0) {
 		i--;
-		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim))
+		if (!step_scalar(e, syms[i], &x[i % lanes], &p, lim, bits))
 			return 0;
 	}
 	nbytes = (size_t)(out + cap - p);
@@ -452,4 +464,19 @@ rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
 	for (unsigned k = 0; k < lanes; k++)
 		put_le32(out + 4 * k, x[k]);
 	return head + nbytes;
+}
+
+size_t
+rans_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
+		   size_t n, uint8_t *out, size_t cap)
+{
+	return encode(e, syms, n, out, cap, RANS_SCALE_BITS);
+}
+
+size_t
+rans_fine_encode_avx512(const struct rans_etable *e, const uint8_t *syms,
+			size_t n, uint8_t *out, size_t cap)
+{
+	GAUSS_ASSERT(e->scale_bits == RANS_FINE_BITS && !e->alias);
+	return encode(e, syms, n, out, cap, RANS_FINE_BITS);
 }

@@ -16,7 +16,7 @@ static inline bool
 rans_fine_start(const struct rans_dtable *d, const uint8_t *in,
 		size_t in_nbytes, unsigned lanes, uint32_t *x)
 {
-	(void)d;
+	(void)d;	/* for builds whose GAUSS_ASSERT is empty */
 	GAUSS_ASSERT(d->nsym >= 2 && d->scale_bits == RANS_FINE_BITS);
 	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
 		return false;

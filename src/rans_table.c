@@ -489,9 +489,9 @@ rans_etable_build(const struct rans_table *t, unsigned version,
 			if (t->freq[s])
 				e->rcp[s] = (((uint64_t)1 << 47) + t->freq[s] -
 					     1) / t->freq[s];
-	}
-	else if (t->nsym >= 2)
+	} else if (t->nsym >= 2) {
 		e->alias = layout_slots(t, version, e->slot, &a);
+	}
 }
 
 void
@@ -526,6 +526,9 @@ rans_dtable_build_for(const struct rans_table *t, unsigned version,
 		for (unsigned s = 0; s < 256; s++) {
 			memset(d->fine.sym + t->cum[s], (int)s, t->freq[s]);
 			d->fine.fc[s] = t->freq[s] | (uint32_t)t->cum[s] << 16;
+			for (uint32_t k = 0; k < t->freq[s]; k++)
+				d->fine.fk[t->cum[s] + k] = t->freq[s] |
+							    k << 15;
 		}
 		d->slots = true;
 		return;

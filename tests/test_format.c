@@ -14,6 +14,7 @@
 #include "test_util.h"
 #include "chunk.h"
 #include "common.h"
+#include "cpu.h"
 #include "endian.h"
 #include "format.h"
 #include "rans.h"
@@ -1459,6 +1460,317 @@ test_format_zero_runs_find(void **state)
 	free(src);
 }
 
+/* ---- bytes tables (format version 7) ---- */
+
+/*
+ * chunk_table_read() of kind and version on exactly n guarded bytes;
+ * *used_ret (when not NULL) takes the bytes it read. Checks the message.
+ */
+static enum gauss_status
+table_read_guarded(enum fmt_kind kind, unsigned version, const uint8_t *p,
+		   size_t n, struct rans_table *t, size_t *used_ret)
+{
+	uint8_t *g = guarded_copy(p, n);
+	struct errbuf eb = { { 0 } };
+	struct cursor c;
+	enum gauss_status st;
+
+	cursor_init(&c, g, n);
+	memset(t, 0xa5, sizeof(*t));
+	st = chunk_table_read(kind, version, &c, t, &eb);
+	if (st != GAUSS_OK)
+		assert_true(eb.text[0] != '\0');
+	if (used_ret)
+		*used_ret = n - cursor_left(&c);
+	guarded_free(g, n);
+	return st;
+}
+
+/*
+ * Counts over symbols 0 to 39 (40 symbols: the bare table's first byte,
+ * 39, names no precision), a bell around 20 with tails that a 15-bit
+ * table gives frequency 1 and a 12-bit one more.
+ */
+static void
+bytes_counts(uint64_t counts[256])
+{
+	static const uint64_t bell[] = { 1000000, 300000, 90000, 27000, 8100,
+					 2430, 729, 218, 65, 19, 5 };
+
+	memset(counts, 0, 256 * sizeof(counts[0]));
+	for (unsigned s = 0; s < 40; s++) {
+		const unsigned d = s > 20 ? s - 20 : 20 - s;
+
+		counts[s] = d < ARRAY_SIZE(bell) ? bell[d] : 1;
+	}
+}
+
+/*
+ * Bytes tables at version 7: chunk_table_write() puts the head byte
+ * (precision | log2(lane unit / 512) << 4) before the serialised table,
+ * and chunk_table_read() gives back precision, lane unit and frequencies,
+ * for 12- and 15-bit tables at lane units 512 and 16384 (a table with no
+ * lane unit of its own is written as 512). Other kinds take no head byte.
+ */
+static void
+test_format_bytes_table_round_trip(void **state)
+{
+	static const unsigned units[] = { 0, RANS_LANE_UNIT_V4, 4096,
+					  RANS_LANE_UNIT_MAX };
+	static const unsigned bits[] = { RANS_SCALE_BITS, RANS_FINE_BITS };
+	uint8_t out[CHUNK_TABLE_MAX_NBYTES], bare[RANS_TABLE_MAX_NBYTES];
+	uint64_t counts[256];
+	struct rans_table t, back;
+	size_t n, bn, used;
+
+	(void)state;
+	bytes_counts(counts);
+	for (unsigned b = 0; b < ARRAY_SIZE(bits); b++) {
+		for (unsigned u = 0; u < ARRAY_SIZE(units); u++) {
+			const unsigned unit = units[u] ? units[u] :
+						RANS_LANE_UNIT_V4;
+
+			rans_table_normalize_bits(counts, bits[b], &t);
+			assert_int_equal(t.scale_bits, bits[b]);
+			assert_int_equal(t.nsym, 40);
+			t.lane_unit = units[u];
+			n = chunk_table_write(FMT_KIND_BYTES, &t, out);
+			bn = rans_table_write(&t, bare);
+			assert_int_equal(n, 1 + bn);
+			assert_int_equal(out[0], bits[b] |
+					 __builtin_ctz(unit / 512) << 4);
+			assert_memory_equal(out + 1, bare, bn);
+			assert_int_equal(table_read_guarded(FMT_KIND_BYTES,
+							    FMT_VERSION, out,
+							    n, &back, &used),
+					 GAUSS_OK);
+			assert_int_equal(used, n);
+			assert_int_equal(back.scale_bits, bits[b]);
+			assert_int_equal(back.lane_unit, unit);
+			assert_int_equal(back.nsym, t.nsym);
+			assert_memory_equal(back.freq, t.freq, sizeof(t.freq));
+			assert_memory_equal(back.cum, t.cum, sizeof(t.cum));
+			assert_int_equal(back.whole.count, 0);
+			assert_int_equal(back.whole.flags, 0);
+		}
+	}
+	/* the pinned heads: 12 bits at 512, 15 bits at 16384 */
+	rans_table_normalize_bits(counts, RANS_SCALE_BITS, &t);
+	t.lane_unit = RANS_LANE_UNIT_V4;
+	chunk_table_write(FMT_KIND_BYTES, &t, out);
+	assert_int_equal(out[0], 0x0c);
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+	t.lane_unit = RANS_LANE_UNIT_MAX;
+	chunk_table_write(FMT_KIND_BYTES, &t, out);
+	assert_int_equal(out[0], 0x5f);
+	/* a float kind's table starts with the serialised table itself */
+	rans_table_normalize_bits(counts, RANS_SCALE_BITS, &t);
+	n = chunk_table_write(FMT_KIND_EXP_BF16, &t, out);
+	bn = rans_table_write(&t, bare);
+	assert_true(n > bn);
+	assert_memory_equal(out, bare, bn);
+}
+
+/*
+ * The head byte of a version 7 bytes table, every one of the 256: read
+ * when its low nibble is 12 or 15 and its high nibble names a lane unit
+ * up to 16384 (0 to 5), GAUSS_E_CORRUPT otherwise (precision 0, 13, 14,
+ * unit 32768 and up). The table after it (listed frequencies summing below
+ * 2^12) is valid at either precision, so only the head decides. A table
+ * cut anywhere, right after the head byte too, is refused.
+ */
+static void
+test_format_bytes_table_head(void **state)
+{
+	uint8_t out[CHUNK_TABLE_MAX_NBYTES];
+	uint64_t counts[256];
+	struct rans_table t, back;
+	size_t n, used;
+	unsigned nok = 0;
+
+	(void)state;
+	bytes_counts(counts);
+	rans_table_normalize_bits(counts, RANS_SCALE_BITS, &t);
+	t.lane_unit = RANS_LANE_UNIT_V4;
+	n = chunk_table_write(FMT_KIND_BYTES, &t, out);
+	for (unsigned h = 0; h < 256; h++) {
+		const unsigned p = h & 15, u = h >> 4;
+		const bool ok = (p == RANS_SCALE_BITS ||
+				 p == RANS_FINE_BITS) && u <= 5;
+		enum gauss_status st;
+
+		out[0] = (uint8_t)h;
+		st = table_read_guarded(FMT_KIND_BYTES, FMT_VERSION, out, n,
+					&back, &used);
+		if (!ok) {
+			assert_int_equal(st, GAUSS_E_CORRUPT);
+			continue;
+		}
+		nok++;
+		assert_int_equal(st, GAUSS_OK);
+		assert_int_equal(used, n);
+		assert_int_equal(back.scale_bits, p);
+		assert_int_equal(back.lane_unit, RANS_LANE_UNIT_V4 << u);
+		/* at 15 bits the implied symbol takes the larger rest */
+		for (unsigned s = 0; s < 256; s++)
+			if (s != 20)
+				assert_int_equal(back.freq[s], t.freq[s]);
+		assert_int_equal(back.freq[20], t.freq[20] +
+				 (p == RANS_FINE_BITS ?
+				  RANS_FINE_M - RANS_M : 0));
+	}
+	assert_int_equal(nok, 12);
+	/* the cases by name: precision 13 and 0, unit 32768 */
+	out[0] = 13;
+	assert_int_equal(table_read_guarded(FMT_KIND_BYTES, FMT_VERSION, out,
+					    n, &back, NULL), GAUSS_E_CORRUPT);
+	out[0] = 0;
+	assert_int_equal(table_read_guarded(FMT_KIND_BYTES, FMT_VERSION, out,
+					    n, &back, NULL), GAUSS_E_CORRUPT);
+	out[0] = 6 << 4 | RANS_FINE_BITS;
+	assert_int_equal(table_read_guarded(FMT_KIND_BYTES, FMT_VERSION, out,
+					    n, &back, NULL), GAUSS_E_CORRUPT);
+	/* truncated: nothing, the head byte alone, any shorter table */
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+	t.lane_unit = RANS_LANE_UNIT_MAX;
+	n = chunk_table_write(FMT_KIND_BYTES, &t, out);
+	for (size_t len = 0; len < n; len++)
+		assert_int_equal(table_read_guarded(FMT_KIND_BYTES,
+						    FMT_VERSION, out, len,
+						    &back, NULL),
+				 GAUSS_E_CORRUPT);
+	assert_int_equal(table_read_guarded(FMT_KIND_BYTES, FMT_VERSION, out,
+					    n, &back, NULL), GAUSS_OK);
+}
+
+/*
+ * Versions 1 to 6 hold a bytes table without a head byte: the bare 12-bit
+ * table reads whole, under the version's lane rule (lane_unit 0); at
+ * version 7 its first byte (nsym - 1 = 39) is taken for a head and
+ * refused.
+ */
+static void
+test_format_bytes_table_before_v7(void **state)
+{
+	uint8_t bare[RANS_TABLE_MAX_NBYTES];
+	uint64_t counts[256];
+	struct rans_table t, back;
+	size_t n, used;
+
+	(void)state;
+	bytes_counts(counts);
+	rans_table_normalize(counts, &t);
+	n = rans_table_write(&t, bare);
+	assert_int_equal(bare[0], 39);
+	for (unsigned v = FMT_VERSION_MIN; v < FMT_VERSION_FINE; v++) {
+		assert_int_equal(table_read_guarded(FMT_KIND_BYTES, v, bare, n,
+						    &back, &used), GAUSS_OK);
+		assert_int_equal(used, n);
+		assert_int_equal(back.scale_bits, RANS_SCALE_BITS);
+		assert_int_equal(back.lane_unit, 0);
+		assert_int_equal(back.nsym, t.nsym);
+		assert_memory_equal(back.freq, t.freq, sizeof(t.freq));
+		/* every truncation refused there too */
+		for (size_t len = 0; len < n; len++)
+			assert_int_equal(table_read_guarded(FMT_KIND_BYTES, v,
+							    bare, len, &back,
+							    NULL),
+					 GAUSS_E_CORRUPT);
+	}
+	assert_int_equal(table_read_guarded(FMT_KIND_BYTES, FMT_VERSION_FINE,
+					    bare, n, &back, NULL),
+			 GAUSS_E_CORRUPT);
+}
+
+/*
+ * A bytes chunk under a 15-bit table, as a version 7 block codes it: the
+ * decoder's table comes through chunk_table_write() and
+ * chunk_table_read(); the record is coded (smaller than the chunk) and
+ * decodes back exactly at every kernel level, for lane units 512 (4
+ * lanes here) and 16384 (1 lane); a decoder that takes the other unit
+ * refuses the record.
+ */
+static void
+test_format_bytes_fine_chunk(void **state)
+{
+	enum { NB = 4096 };
+	static const unsigned units[] = { RANS_LANE_UNIT_V4,
+					  RANS_LANE_UNIT_MAX };
+	struct rans_etable *e = malloc(sizeof(*e));
+	struct rans_dtable *d[2];
+	uint8_t *src = malloc(NB), *rec[2];
+	uint8_t tab[CHUNK_TABLE_MAX_NBYTES];
+	size_t rn[2];
+	uint64_t counts[256], seed = 41;
+	struct chunk_scratch s;
+	struct rans_table t, back;
+	struct cursor c;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(src);
+	assert_int_equal(chunk_scratch_init(&s, NB), GAUSS_OK);
+	bytes_counts(counts);
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+	/* the bell's middle, then its rare symbols once each */
+	for (size_t i = 0; i < NB; i++)
+		src[i] = (uint8_t)(18 + test_rand(&seed) % 5);
+	for (unsigned k = 0; k < 40; k++)
+		src[test_rand(&seed) % NB] = (uint8_t)k;
+	for (unsigned u = 0; u < 2; u++) {
+		size_t tn;
+
+		t.lane_unit = units[u];
+		tn = chunk_table_write(FMT_KIND_BYTES, &t, tab);
+		d[u] = aligned_alloc(64, sizeof(*d[u]));
+		rec[u] = malloc(chunk_record_bound(NB));
+		assert_non_null(d[u]);
+		assert_non_null(rec[u]);
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(FMT_KIND_BYTES, FMT_VERSION,
+						  &c, &back, NULL), GAUSS_OK);
+		assert_int_equal(cursor_left(&c), 0);
+		assert_int_equal(back.scale_bits, RANS_FINE_BITS);
+		rans_dtable_build(&back, FMT_VERSION, d[u]);
+		rans_etable_build(&t, FMT_VERSION, e);
+		rn[u] = chunk_encode(FMT_KIND_BYTES, e, src, NB, rec[u], &s);
+		assert_true(rn[u] < NB);
+	}
+	/* 3 more flushed states at 4 lanes, the same words otherwise */
+	assert_true(rn[0] > rn[1]);
+	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+		const struct rans_kernels *k =
+			rans_kernels_of((enum cpu_level)l);
+
+		if (k == NULL)
+			continue;
+		s.kernels = k;
+		for (unsigned u = 0; u < 2; u++) {
+			struct enc_chunk *ec = aligned_alloc(64, sizeof(*ec));
+
+			assert_non_null(ec);
+			memcpy(&ec->d, d[u], sizeof(*d[u]));
+			assert_int_equal(parse_decode(ec, FMT_KIND_BYTES,
+						      rec[u], rn[u], NB, &s),
+					 GAUSS_OK);
+			assert_memory_equal(dst_area + AREA_NBYTES - NB, src,
+					    NB);
+			memcpy(&ec->d, d[1 - u], sizeof(*d[u]));
+			assert_int_equal(parse_decode(ec, FMT_KIND_BYTES,
+						      rec[u], rn[u], NB, &s),
+					 GAUSS_E_CORRUPT);
+			free(ec);
+		}
+	}
+	for (unsigned u = 0; u < 2; u++) {
+		free(d[u]);
+		free(rec[u]);
+	}
+	chunk_scratch_free(&s);
+	free(src);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -1491,6 +1803,10 @@ main(void)
 		cmocka_unit_test(test_format_chunk_zero_runs),
 		cmocka_unit_test(test_format_top_bit),
 		cmocka_unit_test(test_format_zero_runs_find),
+		cmocka_unit_test(test_format_bytes_table_round_trip),
+		cmocka_unit_test(test_format_bytes_table_head),
+		cmocka_unit_test(test_format_bytes_table_before_v7),
+		cmocka_unit_test(test_format_bytes_fine_chunk),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

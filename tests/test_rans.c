@@ -12,6 +12,7 @@
 
 #include "test_util.h"
 #include "endian.h"
+#include "cpu.h"
 #include "format.h"
 #include "rans.h"
 #include "banned.h"
@@ -1397,6 +1398,610 @@ test_rans_decode_rejects_low_state(void **state)
 	free(d);
 }
 
+/* ---- fine tables (format version 7) ---- */
+
+/*
+ * The invariants of a normalised or parsed fine table: 15-bit precision,
+ * frequencies summing to RANS_FINE_M, cum[] their running sum.
+ */
+static void
+assert_fine_table_valid(const struct rans_table *t)
+{
+	unsigned sum = 0, nsym = 0;
+
+	assert_int_equal(t->scale_bits, RANS_FINE_BITS);
+	for (unsigned s = 0; s < 256; s++) {
+		assert_int_equal(t->cum[s], sum);
+		assert_true(t->freq[s] <= RANS_FINE_M);
+		sum += t->freq[s];
+		nsym += t->freq[s] != 0;
+	}
+	assert_int_equal(sum, RANS_FINE_M);
+	assert_int_equal(nsym, t->nsym);
+}
+
+/*
+ * Counts of a two-sided geometric bell over all 256 symbols, centred on c
+ * with width w: the tails hold counts so small next to the centre that a
+ * 15-bit table gives them frequency 1.
+ */
+static void
+bell_counts_256(uint64_t counts[256], unsigned c, double w)
+{
+	for (unsigned s = 0; s < 256; s++)
+		counts[s] = 1 + (uint64_t)(1e9 * exp(-fabs((double)s - c) / w));
+}
+
+/* Parses a table of scale_bits from exactly n guarded bytes. */
+static enum gauss_status
+read_table_bits(const uint8_t *p, size_t n, unsigned scale_bits,
+		struct rans_table *t, size_t *used_ret)
+{
+	uint8_t *g = guarded_copy(p, n);
+	struct errbuf eb = { { 0 } };
+	struct cursor c;
+	enum gauss_status st;
+
+	cursor_init(&c, g, n);
+	st = rans_table_read_bits(&c, scale_bits, t, &eb);
+	if (st != GAUSS_OK)
+		assert_true(eb.text[0] != '\0');
+	if (used_ret)
+		*used_ret = n - cursor_left(&c);
+	guarded_free(g, n);
+	return st;
+}
+
+/*
+ * Fine normalisation: on counts of many shapes the frequencies sum to
+ * 2^15, every counted symbol gets at least 1 and no other symbol any; the
+ * table costs its counts no more than the 12-bit table of the same counts
+ * (whose frequencies times 8 are a 15-bit table too); it serialises and
+ * parses back at 15 bits to the same frequencies, every byte used.
+ */
+static void
+test_rans_fine_normalize(void **state)
+{
+	uint64_t seed = 71;
+	struct rans_table *t = malloc(sizeof(*t)), *back = malloc(sizeof(*t));
+	struct rans_table *coarse = malloc(sizeof(*t));
+	unsigned n12_refused = 0;
+
+	(void)state;
+	assert_non_null(t);
+	assert_non_null(back);
+	assert_non_null(coarse);
+	for (unsigned iter = 0; iter < 1000; iter++) {
+		uint64_t counts[256] = { 0 };
+		uint8_t ser[RANS_TABLE_MAX_NBYTES];
+		unsigned nsym = 0;
+		size_t n, used;
+		enum gauss_status st;
+
+		for (unsigned s = 0; s < 256; s++) {
+			switch (iter % 5) {
+			case 0:		/* sparse, moderate */
+				if (test_rand(&seed) % 8 == 0)
+					counts[s] = test_rand(&seed) % 5000;
+				break;
+			case 1:		/* every symbol, counts up to 2^40 */
+				counts[s] = 1 + (test_rand(&seed) >>
+						 (24 + test_rand(&seed) % 40));
+				break;
+			case 2:		/* one dominant, the rest seen once */
+				counts[s] = s == iter % 256 ?
+					    (uint64_t)1 << 34 : 1;
+				break;
+			case 3:		/* fewer elements than RANS_FINE_M */
+				if (test_rand(&seed) % 4 == 0)
+					counts[s] = 1 + test_rand(&seed) % 30;
+				break;
+			default:	/* a bell whose tails round to 1 */
+				break;
+			}
+		}
+		if (iter % 5 == 4)
+			bell_counts_256(counts, (unsigned)(iter % 256),
+					1.0 + (double)(iter % 23));
+		for (unsigned s = 0; s < 256; s++)
+			nsym += counts[s] != 0;
+		if (nsym == 0)
+			counts[9] = nsym = 1;
+		memset(t, 0xa5, sizeof(*t));
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, t);
+		assert_fine_table_valid(t);
+		assert_int_equal(t->nsym, nsym);
+		assert_int_equal(t->lane_unit, 0);
+		for (unsigned s = 0; s < 256; s++) {
+			if (counts[s])
+				assert_true(t->freq[s] >= 1);
+			else
+				assert_int_equal(t->freq[s], 0);
+		}
+		/* at least as good as the coarse table, for its own counts */
+		rans_table_normalize_bits(counts, RANS_SCALE_BITS, coarse);
+		assert_int_equal(coarse->scale_bits, RANS_SCALE_BITS);
+		assert_true(rans_table_cost(t, counts) <=
+			    rans_table_cost(coarse, counts) * (1 + 1e-12) +
+			    1e-6);
+
+		/* serialised and parsed back at 15 bits: the same table */
+		n = rans_table_write(t, ser);
+		assert_true(n >= 2 && n <= RANS_TABLE_MAX_NBYTES);
+		memset(back, 0x5a, sizeof(*back));
+		assert_int_equal(read_table_bits(ser, n, RANS_FINE_BITS, back,
+						 &used), GAUSS_OK);
+		assert_int_equal(used, n);
+		assert_fine_table_valid(back);
+		assert_int_equal(back->nsym, t->nsym);
+		assert_memory_equal(back->freq, t->freq, sizeof(t->freq));
+		assert_memory_equal(back->cum, t->cum, sizeof(t->cum));
+		if (nsym < 2)
+			continue;
+		/*
+		 * The same bytes as a 12-bit table: the listed frequencies
+		 * may sum past 2^12 or be too long (refused), else the
+		 * implied one comes out 2^15 - 2^12 smaller; never this table.
+		 */
+		st = read_table_bits(ser, n, RANS_SCALE_BITS, back, NULL);
+		if (st == GAUSS_OK) {
+			assert_int_equal(back->scale_bits, RANS_SCALE_BITS);
+			assert_true(memcmp(back->freq, t->freq,
+					   sizeof(t->freq)) != 0);
+		} else {
+			assert_int_equal(st, GAUSS_E_CORRUPT);
+			n12_refused++;
+		}
+	}
+	/* most of the shapes list more than 2^12 beside the implied symbol */
+	assert_true(n12_refused > 500);
+	free(coarse);
+	free(back);
+	free(t);
+}
+
+/*
+ * Fine tables on worked cases: one symbol alone gets 2^15 (and reads back
+ * so at 15 bits, with no stream bits to tell the precisions apart); two
+ * equal counts split 2^15 in halves, 3:1 in quarters; a symbol seen once
+ * beside 2^40 others gets 1; a listed frequency of 2^12 or more, or a
+ * listed sum past 2^12, is refused as a 12-bit table.
+ */
+static void
+test_rans_fine_normalize_known_answer(void **state)
+{
+	static const unsigned syms[] = { 0, 77, 255 };
+	uint8_t ser[RANS_TABLE_MAX_NBYTES];
+	struct rans_table t, back;
+	size_t n, used;
+
+	(void)state;
+	for (unsigned i = 0; i < ARRAY_SIZE(syms); i++) {
+		uint64_t counts[256] = { 0 };
+
+		counts[syms[i]] = 1 + i * 1000000;
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+		assert_fine_table_valid(&t);
+		assert_int_equal(t.nsym, 1);
+		assert_int_equal(t.freq[syms[i]], RANS_FINE_M);
+		n = rans_table_write(&t, ser);
+		assert_int_equal(read_table_bits(ser, n, RANS_FINE_BITS, &back,
+						 &used), GAUSS_OK);
+		assert_int_equal(used, n);
+		assert_int_equal(back.nsym, 1);
+		assert_int_equal(back.freq[syms[i]], RANS_FINE_M);
+		assert_int_equal(read_table_bits(ser, n, RANS_SCALE_BITS,
+						 &back, NULL), GAUSS_OK);
+		assert_int_equal(back.freq[syms[i]], RANS_M);
+	}
+	{
+		uint64_t counts[256] = { [10] = 5, [200] = 5 };
+
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+		assert_int_equal(t.freq[10], 16384);
+		assert_int_equal(t.freq[200], 16384);
+		assert_int_equal(t.cum[200], 16384);
+	}
+	{
+		uint64_t counts[256] = { [1] = 3, [2] = 1 };
+
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+		assert_int_equal(t.freq[1], 24576);
+		assert_int_equal(t.freq[2], 8192);
+		/* 8192 is listed: 14 bits, too long for a 12-bit table */
+		n = rans_table_write(&t, ser);
+		assert_int_equal(read_table_bits(ser, n, RANS_SCALE_BITS,
+						 &back, NULL), GAUSS_E_CORRUPT);
+	}
+	{
+		uint64_t counts[256] = { [0] = 1, [128] = (uint64_t)1 << 40 };
+
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+		assert_int_equal(t.freq[0], 1);
+		assert_int_equal(t.freq[128], RANS_FINE_M - 1);
+	}
+	{
+		/* 256 near-equal symbols: 255 listed of 113 to 143 each */
+		uint64_t counts[256];
+
+		for (unsigned s = 0; s < 256; s++)
+			counts[s] = 1000 + s;
+		rans_table_normalize_bits(counts, RANS_FINE_BITS, &t);
+		assert_fine_table_valid(&t);
+		for (unsigned s = 0; s < 256; s++)
+			assert_true(t.freq[s] >= 110 && t.freq[s] <= 146);
+		n = rans_table_write(&t, ser);
+		assert_int_equal(read_table_bits(ser, n, RANS_FINE_BITS, &back,
+						 &used), GAUSS_OK);
+		assert_int_equal(used, n);
+		assert_memory_equal(back.freq, t.freq, sizeof(t.freq));
+		assert_int_equal(read_table_bits(ser, n, RANS_SCALE_BITS,
+						 &back, NULL), GAUSS_E_CORRUPT);
+	}
+}
+
+/* The fine decoder of level l, or NULL when this CPU lacks the level. */
+static rans_decode_fn
+fine_decoder(enum cpu_level l)
+{
+	const struct rans_kernels *k =
+			rans_kernels_of((enum cpu_level)l);
+
+	return k ? k->fine_decode : NULL;
+}
+
+/* Fills syms[n] from t's own (15-bit) distribution. */
+static void
+draw_fine(const struct rans_table *t, uint8_t *syms, size_t n,
+	  uint64_t *seed)
+{
+	uint8_t *slot_sym = malloc(RANS_FINE_M);
+
+	assert_non_null(slot_sym);
+	for (unsigned s = 0; s < 256; s++)
+		memset(slot_sym + t->cum[s], (int)s, t->freq[s]);
+	for (size_t i = 0; i < n; i++)
+		syms[i] = slot_sym[test_rand(seed) % RANS_FINE_M];
+	/* and the symbols of frequency 1, spread over the chunk */
+	for (unsigned s = 0, j = 0; s < 256; s++) {
+		if (t->freq[s] != 1)
+			continue;
+		syms[(size_t)(test_rand(seed) % n)] = (uint8_t)s;
+		j++;
+	}
+	free(slot_sym);
+}
+
+/*
+ * rans_fine_encode() into a buffer of ample room, then again into one of
+ * exactly the stream's size (same bytes, no write past it); every level's
+ * fine encoder gives those bytes too. Returns the guarded stream.
+ */
+static uint8_t *
+fine_encode_exact(const struct rans_etable *e, const uint8_t *syms, size_t n,
+		  size_t *nbytes_ret)
+{
+	const size_t cap = 64 + 2 * n + 4 * RANS_MAX_LANES;
+	uint8_t *tmp = malloc(cap);
+	uint8_t *g;
+	size_t m;
+
+	assert_non_null(tmp);
+	m = rans_fine_encode(e, syms, n, tmp, cap);
+	assert_true(m >= 4 * rans_lanes_unit(n, e->lane_unit));
+	assert_int_equal(m % 2, 0);
+	g = guarded_alloc(m);
+	assert_non_null(g);
+	assert_int_equal(rans_fine_encode(e, syms, n, g, m), m);
+	assert_memory_equal(g, tmp, m);
+	for (unsigned l = 0; l < CPU_LEVEL_COUNT; l++) {
+		const struct rans_kernels *k =
+			rans_kernels_of((enum cpu_level)l);
+
+		if (k == NULL)
+			continue;
+		memset(tmp, 0, cap);
+		assert_int_equal(k->fine_encode(e, syms, n, tmp, cap), m);
+		assert_memory_equal(tmp, g, m);
+	}
+	free(tmp);
+	*nbytes_ret = m;
+	return g;
+}
+
+/* dec() on a guarded copy of in[in_nbytes], into guarded out[n]. */
+static enum gauss_status
+fine_decode_guarded(rans_decode_fn dec, const struct rans_dtable *d,
+		    const uint8_t *in, size_t in_nbytes, uint8_t *out_g,
+		    size_t n)
+{
+	uint8_t *g = guarded_copy(in, in_nbytes);
+	enum gauss_status st;
+
+	st = dec(d, g, in_nbytes, out_g, n);
+	guarded_free(g, in_nbytes);
+	return st;
+}
+
+/* The fine tables of the tests: two bells and one dominant symbol. */
+static void
+fine_tables(struct rans_table t[3])
+{
+	uint64_t counts[256];
+
+	bell_counts_256(counts, 128, 3.0);
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t[0]);
+	bell_counts_256(counts, 40, 20.0);
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t[1]);
+	/* one symbol nearly always, the 255 others at frequency 1 */
+	for (unsigned s = 0; s < 256; s++)
+		counts[s] = s == 200 ? (uint64_t)1 << 40 : 1;
+	rans_table_normalize_bits(counts, RANS_FINE_BITS, &t[2]);
+	for (unsigned i = 0; i < 3; i++) {
+		unsigned ones = 0;
+
+		assert_fine_table_valid(&t[i]);
+		assert_int_equal(t[i].nsym, 256);
+		for (unsigned s = 0; s < 256; s++)
+			ones += t[i].freq[s] == 1;
+		/* the rare symbols a 12-bit table would round up */
+		assert_true(ones >= 80);
+	}
+	assert_int_equal(t[2].freq[200], RANS_FINE_M - 255);
+}
+
+/*
+ * Fine tables code and decode back for every lane unit from 512 to 16384
+ * and chunks of 1 to 200000 symbols (1, 16 and 32 lanes among them, for
+ * the vector decoder's paths), all 256 symbols present, the rare ones at
+ * frequency 1: the scalar decoder and the AVX-512 one (when the CPU has
+ * it) give back the symbols; the stream is the lanes' states then the
+ * words, within 0.1% of the table's ideal cost plus the states; a decoder
+ * built for another lane unit does not take the stream.
+ */
+static void
+test_rans_fine_round_trip(void **state)
+{
+	static const size_t sizes[] = { 1, 31, 32, 33, 1000, 65536 + 7,
+					 200000 };
+	const rans_decode_fn vec = fine_decoder(CPU_AVX512);
+	struct rans_table t[3];
+	struct rans_etable *e = malloc(sizeof(*e));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
+	struct rans_dtable *other = aligned_alloc(64, sizeof(*other));
+	uint8_t *syms = malloc(200000);
+	uint64_t seed = 73;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	assert_non_null(other);
+	assert_non_null(syms);
+	if (vec == NULL)
+		print_message("no AVX-512: the scalar fine decoder only\n");
+	fine_tables(t);
+	for (unsigned i = 0; i < 3; i++) {
+		for (unsigned u = RANS_LANE_UNIT_V4; u <= RANS_LANE_UNIT_MAX;
+		     u *= 2) {
+			t[i].lane_unit = u;
+			rans_etable_build(&t[i], FMT_VERSION, e);
+			rans_dtable_build(&t[i], FMT_VERSION, d);
+			assert_int_equal(e->scale_bits, RANS_FINE_BITS);
+			assert_int_equal(d->scale_bits, RANS_FINE_BITS);
+			assert_int_equal(e->lane_unit, u);
+			assert_int_equal(d->lane_unit, u);
+			t[i].lane_unit = u == RANS_LANE_UNIT_MAX ?
+					 RANS_LANE_UNIT_V4 : u * 2;
+			rans_dtable_build(&t[i], FMT_VERSION, other);
+			for (unsigned j = 0; j < ARRAY_SIZE(sizes); j++) {
+				const size_t n = sizes[j];
+				const unsigned lanes = rans_lanes_unit(n, u);
+				uint8_t *out = guarded_alloc(n);
+				uint64_t counts[256] = { 0 };
+				uint8_t *stream;
+				enum gauss_status st;
+				size_t m;
+
+				assert_non_null(out);
+				draw_fine(&t[i], syms, n, &seed);
+				stream = fine_encode_exact(e, syms, n, &m);
+				for (unsigned k = 0; k < lanes; k++)
+					assert_true(get_le32(stream + 4 * k) >=
+						    RANS_L);
+				for (size_t x = 0; x < n; x++)
+					counts[syms[x]]++;
+				assert_true((double)m <=
+					    rans_table_cost(&t[i], counts) /
+					    8 * 1.001 + 4.0 * lanes + 8);
+				memset(out, 0xcc, n);
+				assert_int_equal(fine_decode_guarded(
+					rans_fine_decode, d, stream, m, out,
+					n), GAUSS_OK);
+				assert_memory_equal(out, syms, n);
+				if (vec != NULL) {
+					memset(out, 0xcc, n);
+					assert_int_equal(fine_decode_guarded(
+						vec, d, stream, m, out, n),
+						GAUSS_OK);
+					assert_memory_equal(out, syms, n);
+				}
+				/* the lanes of another unit: not this stream */
+				if (rans_lanes_unit(n, other->lane_unit) !=
+				    lanes) {
+					st = fine_decode_guarded(
+						rans_fine_decode, other,
+						stream, m, out, n);
+					assert_true(st == GAUSS_E_CORRUPT ||
+						    memcmp(out, syms, n) != 0);
+				}
+				guarded_free(stream, m);
+				guarded_free(out, n);
+			}
+		}
+	}
+	free(syms);
+	free(other);
+	free(d);
+	free(e);
+}
+
+/*
+ * The AVX-512 fine decoder gives the scalar one's verdict on damaged
+ * streams, and the same symbols when both take one: single bytes changed
+ * anywhere (states and words), every short length near both ends, bytes
+ * added. The scalar decoder refuses every truncation and every extension,
+ * and never takes a changed stream for the intact one's symbols.
+ */
+static void
+test_rans_fine_damage_same_verdict(void **state)
+{
+	/* 1, 16 and 32 lanes, and 8 (scalar in both) */
+	static const struct {
+		size_t n;
+		unsigned unit;
+	} cases[] = {
+		{ 3000, 2048 }, { 20000, 1024 }, { 40000, 512 },
+		{ 70000, 4096 }, { 200000, 8192 }, { 200000, 16384 },
+	};
+	const rans_decode_fn vec = fine_decoder(CPU_AVX512);
+	struct rans_table t[3];
+	struct rans_etable *e = malloc(sizeof(*e));
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
+	uint8_t *syms = malloc(200000), *out2 = malloc(200000);
+	uint64_t seed = 79;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(d);
+	assert_non_null(syms);
+	assert_non_null(out2);
+	fine_tables(t);
+	for (unsigned i = 0; i < ARRAY_SIZE(cases); i++) {
+		const size_t n = cases[i].n;
+		struct rans_table *tt = &t[i % 3];
+		uint8_t *out = guarded_alloc(n), *stream, *longer;
+		size_t m;
+
+		assert_non_null(out);
+		tt->lane_unit = cases[i].unit;
+		rans_etable_build(tt, FMT_VERSION, e);
+		rans_dtable_build(tt, FMT_VERSION, d);
+		draw_fine(tt, syms, n, &seed);
+		stream = fine_encode_exact(e, syms, n, &m);
+
+		/* one byte changed: states, first words, anywhere */
+		for (unsigned k = 0; k < 600; k++) {
+			const size_t pos = k < 200 ? k % m :
+					   test_rand(&seed) % m;
+			const uint8_t x = k % 2 ? (uint8_t)(1u << (k / 2 % 8)) :
+				(uint8_t)(1 + test_rand(&seed) % 255);
+			enum gauss_status st, sv;
+
+			stream[pos] ^= x;
+			memset(out, 0, n);
+			st = rans_fine_decode(d, stream, m, out, n);
+			assert_true(st == GAUSS_E_CORRUPT ||
+				    (st == GAUSS_OK &&
+				     memcmp(out, syms, n) != 0));
+			if (vec != NULL) {
+				memset(out2, 0x55, n);
+				sv = vec(d, stream, m, out2, n);
+				assert_int_equal(sv, st);
+				if (st == GAUSS_OK)
+					assert_memory_equal(out2, out, n);
+			}
+			stream[pos] ^= x;
+		}
+		/* shorter: the head, the last 300 lengths, some between */
+		for (size_t len = 0; len < m; len++) {
+			enum gauss_status st;
+
+			if (len > 300 && len + 300 < m && len % 101 != 0)
+				continue;
+			st = fine_decode_guarded(rans_fine_decode, d, stream,
+						 len, out, n);
+			assert_int_equal(st, GAUSS_E_CORRUPT);
+			if (vec != NULL)
+				assert_int_equal(fine_decode_guarded(vec, d,
+						 stream, len, out, n), st);
+		}
+		/* longer: bytes left over */
+		longer = malloc(m + 64);
+		assert_non_null(longer);
+		memcpy(longer, stream, m);
+		memset(longer + m, 0, 64);
+		for (size_t extra = 1; extra <= 64;
+		     extra += extra < 4 ? 1 : 30) {
+			assert_int_equal(fine_decode_guarded(rans_fine_decode,
+							     d, longer,
+							     m + extra, out,
+							     n),
+					 GAUSS_E_CORRUPT);
+			if (vec != NULL)
+				assert_int_equal(fine_decode_guarded(vec, d,
+						 longer, m + extra, out, n),
+						 GAUSS_E_CORRUPT);
+		}
+		/* the intact stream still decodes */
+		assert_int_equal(fine_decode_guarded(rans_fine_decode, d,
+						     stream, m, out, n),
+				 GAUSS_OK);
+		assert_memory_equal(out, syms, n);
+		free(longer);
+		guarded_free(stream, m);
+		guarded_free(out, n);
+	}
+	free(out2);
+	free(syms);
+	free(d);
+	free(e);
+}
+
+/*
+ * A fine stream that does not fit in cap: rans_fine_encode() returns 0
+ * and writes nothing outside out[cap], for every cap below the stream's
+ * size (near both ends for the larger chunks), 0 and the states' size
+ * among them.
+ */
+static void
+test_rans_fine_encode_cap_too_small(void **state)
+{
+	static const size_t sizes[] = { 1, 1000, 40000 };
+	struct rans_table t[3];
+	struct rans_etable *e = malloc(sizeof(*e));
+	uint8_t *syms = malloc(40000);
+	uint64_t seed = 83;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(syms);
+	fine_tables(t);
+	for (unsigned i = 0; i < ARRAY_SIZE(sizes); i++) {
+		const size_t n = sizes[i];
+		size_t m;
+		uint8_t *exact;
+
+		t[1].lane_unit = RANS_LANE_UNIT_V4;
+		rans_etable_build(&t[1], FMT_VERSION, e);
+		draw_fine(&t[1], syms, n, &seed);
+		exact = fine_encode_exact(e, syms, n, &m);
+		for (size_t cap = 0; cap < m; cap++) {
+			uint8_t *g;
+
+			if (n > 1000 && cap > 200 && cap + 64 < m)
+				continue;
+			g = guarded_alloc(cap);
+			assert_non_null(g);
+			assert_int_equal(rans_fine_encode(e, syms, n, g, cap),
+					 0);
+			guarded_free(g, cap);
+		}
+		guarded_free(exact, m);
+	}
+	free(syms);
+	free(e);
+}
+
 int
 main(void)
 {
@@ -1424,6 +2029,11 @@ main(void)
 		cmocka_unit_test(test_rans_decode_flipped_bytes),
 		cmocka_unit_test(test_rans_decode_random_streams),
 		cmocka_unit_test(test_rans_decode_rejects_low_state),
+		cmocka_unit_test(test_rans_fine_normalize),
+		cmocka_unit_test(test_rans_fine_normalize_known_answer),
+		cmocka_unit_test(test_rans_fine_round_trip),
+		cmocka_unit_test(test_rans_fine_damage_same_verdict),
+		cmocka_unit_test(test_rans_fine_encode_cap_too_small),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
