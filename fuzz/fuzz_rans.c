@@ -7,7 +7,10 @@
  *               4: version 2's layout, version 4's lane rule); bit 1 the
  *               table is serialised in the input (else counted from
  *               bytes); bit 2 encode symbols taken from the input first (a
- *               round trip) instead of decoding the rest as a stream
+ *               round trip) instead of decoding the rest as a stream;
+ *               bit 4 a fine table (15 bits, version 7) with the lane
+ *               unit 512 << min(bits 5-7, 5), coded by the levels'
+ *               fine_encode and fine_decode
  *   bytes 1-3   n, the symbol count: the low 18 bits of these 24 (little-
  *               endian) shifted right by (byte 3 >> 2) % 16, so that
  *               most inputs are short and some have 32 lanes
@@ -60,11 +63,12 @@ check_table(const struct rans_table *t)
 		sum += t->freq[s];
 		nsym += t->freq[s] != 0;
 	}
-	FUZZ_CHECK(sum == RANS_M && nsym == t->nsym);
+	FUZZ_CHECK(sum == 1u << t->scale_bits && nsym == t->nsym);
 	nbytes = rans_table_write(t, buf);
 	FUZZ_CHECK(nbytes >= 2 && nbytes <= RANS_TABLE_MAX_NBYTES);
 	cursor_init(&c, buf, nbytes);
-	FUZZ_CHECK(rans_table_read(&c, &back, NULL) == GAUSS_OK);
+	FUZZ_CHECK(rans_table_read_bits(&c, t->scale_bits, &back, NULL) ==
+		   GAUSS_OK);
 	FUZZ_CHECK(cursor_left(&c) == 0);
 	FUZZ_CHECK(memcmp(back.freq, t->freq, sizeof(t->freq)) == 0);
 }
@@ -249,6 +253,80 @@ round_trip(const struct levels *l, const struct rans_table *t,
 	free(out);
 }
 
+/*
+ * A fine table: every level decodes the stream in to the same verdict and
+ * symbols, and a stream that decodes is what every level's encoder
+ * writes; with encode, symbols drawn from in are coded at every level (the
+ * same bytes, the exact size fitting and one byte less not) and decoded
+ * back.
+ */
+static void
+fine_all(const struct levels *l, const struct rans_table *t,
+	 const uint8_t *in, size_t in_nbytes, size_t n, bool encode)
+{
+	struct rans_dtable *d = aligned_alloc(64, sizeof(*d));
+	struct rans_etable *e = malloc(sizeof(*e));
+	const size_t cap = 4 * RANS_MAX_LANES + 2 * n + 16;
+	uint8_t *syms = malloc(n + 1), *ref = malloc(n + 1);
+	uint8_t *stream = malloc(MAX(cap, in_nbytes) + 1);
+	uint8_t *enc = malloc(MAX(cap, in_nbytes) + 64);
+	enum gauss_status ref_st = GAUSS_OK;
+	size_t nbytes = in_nbytes;
+
+	FUZZ_CHECK(d && e && syms && ref && stream && enc);
+	rans_etable_build(t, 7, e);
+	rans_dtable_build(t, 7, d);
+	if (encode) {
+		uint8_t list[256];
+		unsigned nlist = 0;
+
+		for (unsigned s = 0; s < 256; s++)
+			if (t->freq[s])
+				list[nlist++] = (uint8_t)s;
+		for (size_t i = 0; i < n; i++)
+			ref[i] = in_nbytes ? list[in[i % in_nbytes] % nlist] :
+					     list[i % nlist];
+		nbytes = l->k[0]->fine_encode(e, ref, n, stream, cap);
+		FUZZ_CHECK(nbytes >= 4 * rans_lanes_unit(n, e->lane_unit));
+		for (unsigned v = 0; v < l->count; v++) {
+			FUZZ_CHECK(l->k[v]->fine_encode(e, ref, n, enc,
+							nbytes) == nbytes);
+			FUZZ_CHECK(memcmp(enc, stream, nbytes) == 0);
+			FUZZ_CHECK(l->k[v]->fine_encode(e, ref, n, enc,
+							nbytes - 1) == 0);
+		}
+	} else {
+		memcpy(stream, in, in_nbytes);
+	}
+	for (unsigned v = 0; v < l->count; v++) {
+		const enum gauss_status st = l->k[v]->fine_decode(d, stream,
+								  nbytes,
+								  syms, n);
+
+		FUZZ_CHECK(st == GAUSS_OK || st == GAUSS_E_CORRUPT);
+		if (v == 0 && !encode) {
+			ref_st = st;
+			memcpy(ref, syms, n);
+			continue;
+		}
+		FUZZ_CHECK(st == ref_st);
+		if (st == GAUSS_OK)
+			FUZZ_CHECK(memcmp(ref, syms, n) == 0);
+	}
+	if (ref_st == GAUSS_OK)
+		for (unsigned v = 0; v < l->count; v++) {
+			FUZZ_CHECK(l->k[v]->fine_encode(e, ref, n, enc,
+							nbytes + 64) == nbytes);
+			FUZZ_CHECK(memcmp(enc, stream, nbytes) == 0);
+		}
+	free(d);
+	free(e);
+	free(syms);
+	free(ref);
+	free(stream);
+	free(enc);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -269,7 +347,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct cursor c;
 
 		cursor_init(&c, data + pos, size - pos);
-		if (rans_table_read(&c, &t, NULL) != GAUSS_OK)
+		if (rans_table_read_bits(&c, flags & 16 ? RANS_FINE_BITS :
+						       RANS_SCALE_BITS,
+					 &t, NULL) != GAUSS_OK)
 			return 0;
 		pos = size - cursor_left(&c);
 	} else {
@@ -282,11 +362,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < len; i++)
 			counts[data[pos + i]]++;
 		pos += len;
-		rans_table_normalize(counts, &t);
+		rans_table_normalize_bits(counts, flags & 16 ? RANS_FINE_BITS :
+							       RANS_SCALE_BITS,
+					  &t);
 	}
 	check_table(&t);
 	if (t.nsym < 2)
 		return 0;	/* no stream: chunk_decode fills the symbol */
+	if (flags & 16) {
+		t.lane_unit = RANS_LANE_UNIT_V4 << MIN(flags >> 5, 5);
+		fine_all(&l, &t, data + pos, size - pos,
+			 flags & 4 ? MIN(n, (size_t)1 << 16) : n, flags & 4);
+		return 0;
+	}
 	if (flags & 4) {
 		/* each symbol costs up to 16 bits: keep the work small */
 		round_trip(&l, &t, version, data + pos, size - pos,

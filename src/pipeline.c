@@ -590,11 +590,11 @@ block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
  * block of nbytes whose 12-bit table t comes from these exact counts. The
  * lane unit is the smallest (the most lanes: the vector decoders want 16
  * or 32) whose flushed states, 4 bytes a lane in each chunk of
- * chunk_nbytes, cost at most 1/512 of the coded block more than those of
+ * chunk_nbytes, cost at most 1/1024 of the coded block more than those of
  * RANS_LANE_UNIT_MAX; then t becomes the 15-bit table when that codes
  * smaller, its table's bytes counted.
  */
-#define BYTES_STATES_SHARE	512
+#define BYTES_STATES_SHARE	1024
 
 static uint64_t
 states_q16(size_t nbytes, size_t chunk_nbytes, unsigned unit)

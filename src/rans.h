@@ -61,6 +61,7 @@
  */
 #define RANS_FINE_BITS	15
 #define RANS_FINE_M	(1u << RANS_FINE_BITS)
+#define RANS_FINE_SIG	5	/* significant bits of a listed frequency */
 #define RANS_LANE_UNIT_MAX 16384
 /* ---- end of format constants ---- */
 

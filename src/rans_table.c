@@ -84,6 +84,87 @@ rans_table_normalize(const uint64_t counts[256], struct rans_table *t)
 	rans_table_normalize_bits(counts, RANS_SCALE_BITS, t);
 }
 
+static unsigned
+bit_length(uint32_t v)
+{
+	return v ? 32u - (unsigned)__builtin_clz(v) : 0;
+}
+
+/*
+ * Fine tables list their frequencies with RANS_FINE_SIG significant bits
+ * at most (gauss(5), "Fine tables"), all but the implied one, which takes
+ * what the others leave. f rounded to the nearest such value (ties up),
+ * or down.
+ */
+static unsigned
+sig_round(unsigned f, bool down)
+{
+	const unsigned len = bit_length(f);
+	unsigned drop, half;
+
+	if (len <= RANS_FINE_SIG)
+		return f;
+	drop = len - RANS_FINE_SIG;
+	half = down ? 0 : 1u << (drop - 1);
+	return ((f + half) >> drop) << drop;
+}
+
+/*
+ * The symbol a table's serialisation implies: the most frequent one, the
+ * lowest on ties.
+ */
+static unsigned
+implied_symbol(const struct rans_table *t)
+{
+	unsigned best = 0;
+
+	for (unsigned s = 1; s < 256; s++)
+		if (t->freq[s] > t->freq[best])
+			best = s;
+	return best;
+}
+
+/*
+ * A fine table: the most counted symbol (the lowest on ties) is implied;
+ * every other counted symbol s gets max(1, floor(c * M / N)) rounded to
+ * RANS_FINE_SIG significant bits, to the nearest, and the implied one what
+ * is left. When that leaves it less than half its own floor(c * M / N),
+ * every other symbol is rounded down instead: then the implied symbol
+ * gets at least its share. The writer implies the one frequency with more
+ * significant bits, if there is one.
+ */
+static void
+normalize_fine(const uint64_t counts[256], uint64_t total,
+	       struct rans_table *t)
+{
+	const unsigned M = RANS_FINE_M;
+	unsigned imp = 0, sum;
+	uint64_t ideal;
+
+	for (unsigned s = 1; s < 256; s++)
+		if (counts[s] > counts[imp])
+			imp = s;
+	ideal = counts[imp] * M / total;
+	for (int down = 0; down < 2; down++) {
+		sum = 0;
+		for (unsigned s = 0; s < 256; s++) {
+			uint64_t f;
+
+			if (!counts[s] || s == imp)
+				continue;
+			f = MAX(counts[s] * M / total, 1);
+			t->freq[s] = (uint16_t)sig_round((unsigned)f, down);
+			sum += t->freq[s];
+		}
+		if (sum < M && M - sum >= (ideal + 1) / 2) {
+			t->freq[imp] = (uint16_t)(M - sum);
+			break;
+		}
+		GAUSS_ASSERT(!down);
+	}
+	rans_table_finish(t);
+}
+
 void
 rans_table_normalize_bits(const uint64_t counts[256], unsigned scale_bits,
 			  struct rans_table *t)
@@ -104,6 +185,10 @@ rans_table_normalize_bits(const uint64_t counts[256], unsigned scale_bits,
 	}
 	t->nsym = n;
 	GAUSS_ASSERT(total > 0);
+	if (t->nsym > 1 && scale_bits == RANS_FINE_BITS) {
+		normalize_fine(counts, total, t);
+		return;
+	}
 	if (t->nsym == 1) {
 		for (unsigned s = 0; s < 256; s++)
 			if (counts[s])
@@ -174,12 +259,6 @@ bw_put(struct bitwriter *w, uint32_t v, unsigned nbits)
 	}
 }
 
-static unsigned
-bit_length(uint32_t v)
-{
-	return v ? 32u - (unsigned)__builtin_clz(v) : 0;
-}
-
 /* Elias gamma of v >= 1: bit_length(v) - 1 zeros, then v from its top bit. */
 static void
 bw_gamma(struct bitwriter *w, uint32_t v)
@@ -197,17 +276,6 @@ index_bits(unsigned nsym)
 	return bit_length(nsym - 1);
 }
 
-static unsigned
-implied_symbol(const struct rans_table *t)
-{
-	unsigned best = 0;
-
-	for (unsigned s = 1; s < 256; s++)
-		if (t->freq[s] > t->freq[best])
-			best = s;
-	return best;
-}
-
 size_t
 rans_table_write(const struct rans_table *t, uint8_t *out)
 {
@@ -217,6 +285,11 @@ rans_table_write(const struct rans_table *t, uint8_t *out)
 	GAUSS_ASSERT(t->nsym >= 1 && t->nsym <= 256);
 	bw_put(&w, t->nsym - 1, 8);
 	implied = implied_symbol(t);
+	/* a fine table implies the frequency its bits cannot hold, if any */
+	if (t->scale_bits == RANS_FINE_BITS)
+		for (unsigned s = 0; s < 256; s++)
+			if (sig_round(t->freq[s], true) != t->freq[s])
+				implied = s;
 	for (unsigned s = 0; s < 256; s++) {
 		if (!t->freq[s])
 			continue;
@@ -230,6 +303,9 @@ rans_table_write(const struct rans_table *t, uint8_t *out)
 		k++;
 	}
 	if (t->nsym > 1) {
+		const bool fine = t->scale_bits == RANS_FINE_BITS;
+		unsigned prev_len = 0;
+
 		bw_put(&w, implied_k, index_bits(t->nsym));
 		for (unsigned s = 0; s < 256; s++) {
 			const uint32_t f = t->freq[s];
@@ -238,8 +314,26 @@ rans_table_write(const struct rans_table *t, uint8_t *out)
 			if (!f || s == implied)
 				continue;
 			len = bit_length(f);
-			bw_put(&w, len - 1, 4);
-			bw_put(&w, f & ((1u << (len - 1)) - 1), len - 1);
+			/* fine tables after the first: the change of length,
+			 * zigzag, plus one, as a gamma code */
+			if (fine && prev_len)
+				bw_gamma(&w, len >= prev_len ?
+					     2 * (len - prev_len) + 1 :
+					     2 * (prev_len - len));
+			else
+				bw_put(&w, len - 1, 4);
+			prev_len = len;
+			if (fine && len > RANS_FINE_SIG) {
+				/* the bits below the leading one, the
+				 * others zero */
+				GAUSS_ASSERT(sig_round(f, true) == f);
+				bw_put(&w, (f >> (len - RANS_FINE_SIG)) &
+					   ((1u << (RANS_FINE_SIG - 1)) - 1),
+				       RANS_FINE_SIG - 1);
+			} else {
+				bw_put(&w, f & ((1u << (len - 1)) - 1),
+				       len - 1);
+			}
 		}
 	}
 	if (w.nbits)
@@ -335,16 +429,41 @@ rans_table_read_bits(struct cursor *c, unsigned scale_bits,
 			goto short_table;
 		if (implied_k >= t->nsym)
 			goto bad;
+		uint32_t prev_len = 0;
+
 		for (unsigned k = 0; k < t->nsym; k++) {
-			uint32_t len1, low;
+			uint32_t len1, low, z;
 
 			if (k == implied_k)
 				continue;
-			if (br_get(&r, 4, &len1) || len1 >= scale_bits)
+			if (scale_bits == RANS_FINE_BITS && prev_len) {
+				if (br_gamma(&r, &z))
+					goto bad;
+				/* z = 2 d + 1 for d >= 0, 2 |d| for d < 0 */
+				len1 = z & 1 ? prev_len - 1 + (z >> 1) :
+					       prev_len - 1 - (z >> 1);
+				if (!(z & 1) && z >> 1 >= prev_len)
+					goto bad;
+			} else if (br_get(&r, 4, &len1)) {
 				goto bad;
-			if (br_get(&r, len1, &low))
+			}
+			if (len1 >= scale_bits)
 				goto bad;
-			t->freq[syms[k]] = (uint16_t)((1u << len1) | low);
+			prev_len = len1 + 1;
+			if (scale_bits == RANS_FINE_BITS &&
+			    len1 >= RANS_FINE_SIG) {
+				const unsigned drop = len1 + 1 - RANS_FINE_SIG;
+
+				if (br_get(&r, RANS_FINE_SIG - 1, &low))
+					goto bad;
+				t->freq[syms[k]] = (uint16_t)(((1u <<
+					(RANS_FINE_SIG - 1)) | low) << drop);
+			} else {
+				if (br_get(&r, len1, &low))
+					goto bad;
+				t->freq[syms[k]] = (uint16_t)((1u << len1) |
+							      low);
+			}
 			sum += t->freq[syms[k]];
 		}
 		if (sum >= M)
