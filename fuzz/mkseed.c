@@ -175,8 +175,9 @@ make_images(const char *sample)
 	struct image m;
 	uint8_t *f;
 	uint64_t json_n, seed = 7;
-	enum { M1_N = 4141 };
+	enum { M1_N = 4141, I8_N = 18000 };
 	uint16_t bf[3000], f16[130], m1[M1_N];
+	uint8_t i8[I8_N];
 	uint32_t f32[50];
 	uint8_t u8[33], i64[32], one[2] = { 0x80, 0x3f };
 
@@ -278,6 +279,27 @@ make_images(const char *sample)
 	put_gauss("mixed-12-13", f, n, 12, 13);
 	free(f);
 
+	/*
+	 * int8 weights, a bell of deviation about 12 with rare tails: a
+	 * bytes block under a 15-bit table (format 7), 16 lanes, or chunks
+	 * of 4096 elements in blocks of 8192.
+	 */
+	for (size_t i = 0; i < I8_N; i++) {
+		const uint64_t r = rnd(&seed);
+		int v = (int)(r % 13) + (int)((r >> 8) % 13) - 12;
+
+		if ((r >> 16) % 97 == 0)
+			v *= 9;
+		i8[i] = (uint8_t)v;
+	}
+	img_begin(&m, NULL);
+	img_tensor(&m, "q", "I8", "[60,300]", i8, sizeof(i8), 0);
+	f = img_end(&m, &n);
+	put("safetensors", "int8", f, n);
+	put_gauss("int8", f, n, 0, 0);
+	put_gauss("int8-12-13", f, n, 12, 13);
+	free(f);
+
 	img_begin(&m, NULL);
 	f = img_end(&m, &n);
 	put("safetensors", "empty", f, n);
@@ -371,6 +393,10 @@ make_rans(void)
 			in[i] = (uint8_t)(k == 3 ? rnd(&seed) :
 					  100 + rnd(&seed) % (3 + 20 * k));
 		snprintf(name, sizeof(name), "roundtrip-%u", k);
+		put("rans", name, in, sizeof(in));
+		/* the same as fine tables (flag bit 4), lane unit 512 << k */
+		in[0] = (uint8_t)(in[0] | 16 | k << 5);
+		snprintf(name, sizeof(name), "fine-roundtrip-%u", k);
 		put("rans", name, in, sizeof(in));
 	}
 	free(syms);
