@@ -127,18 +127,21 @@ chunk_zruns_find(enum fmt_kind kind, const uint8_t *src, size_t n,
 }
 
 /*
- * The top-mantissa-bit part of a table (version 6): only for exp-bf16
- * blocks without whole values; the base byte, and every listed symbol
- * plus twice the base naming bits 14..6 of a value.
+ * The top-mantissa-bit part of a table: for exp-bf16 blocks (version 6 on)
+ * and exp-f16 and exp-f32 ones (version 7 on) without whole values; the
+ * base byte, and every listed symbol plus twice the base naming an
+ * exponent and top mantissa bit (9 bits, 6 for fp16).
  */
 static enum gauss_status
-m1_read(enum fmt_kind kind, struct cursor *c, struct rans_table *t,
-	struct errbuf *eb)
+m1_read(enum fmt_kind kind, unsigned version, struct cursor *c,
+	struct rans_table *t, struct errbuf *eb)
 {
 	struct rans_whole *w = &t->whole;
+	const unsigned top = kind == FMT_KIND_EXP_F16 ? 63 : 511;
 	const uint8_t *p;
 
-	if (kind != FMT_KIND_EXP_BF16 || w->count)
+	if ((kind != FMT_KIND_EXP_BF16 && version < FMT_VERSION_M1_ALL) ||
+	    w->count)
 		return err_setf(eb, GAUSS_E_CORRUPT, "top-mantissa-bit flag "
 				"on a %s block%s", fmt_kind_name(kind),
 				w->count ? " with whole values" : "");
@@ -146,7 +149,7 @@ m1_read(enum fmt_kind kind, struct cursor *c, struct rans_table *t,
 		return err_setf(eb, GAUSS_E_CORRUPT, "block flags are "
 				"truncated");
 	w->m1_base = *p;
-	for (unsigned s = 256 - 1; s + 2u * w->m1_base > 511; s--)
+	for (unsigned s = 256 - 1; s + 2u * w->m1_base > top; s--)
 		if (t->freq[s])
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
 					"holds symbol %u, beyond the exponents "
@@ -228,7 +231,7 @@ chunk_table_read(enum fmt_kind kind, unsigned version, struct cursor *c,
 		w->flags = *p;
 	}
 	if (w->flags & FMT_BLOCK_M1)
-		TRY(m1_read(kind, c, t, eb));
+		return m1_read(kind, version, c, t, eb);
 	for (unsigned s = nsyms; s < 256; s++)
 		if (t->freq[s] && !w->is_whole[s])
 			return err_setf(eb, GAUSS_E_CORRUPT, "frequency table "
@@ -336,7 +339,7 @@ payload_code(enum fmt_kind kind, const struct rans_etable *t,
 	     struct chunk_scratch *s)
 {
 	const bool m1 = t->whole.flags & FMT_BLOCK_M1;
-	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1(n) :
+	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1_kind(kind, n) :
 				       split_raw_nbytes(kind, n);
 	size_t stream_nbytes = 0;
 
@@ -346,8 +349,11 @@ payload_code(enum fmt_kind kind, const struct rans_etable *t,
 		return SIZE_MAX;
 	if (!m1)
 		split_planes(kind, src, n, s->syms, s->raw);
-	else if (!s->kernels->planes_m1(src, n, t->whole.m1_base, s->syms,
-					s->raw))
+	else if (kind == FMT_KIND_EXP_BF16 ?
+		 !s->kernels->planes_m1(src, n, t->whole.m1_base, s->syms,
+					s->raw) :
+		 !split_planes_m1_kind(kind, src, n, t->whole.m1_base,
+				       s->syms, s->raw))
 		return SIZE_MAX;	/* a table not made for these values */
 	if (t->nsym > 1) {
 		stream_nbytes = t->scale_bits == RANS_FINE_BITS ?
@@ -514,9 +520,9 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 	     size_t nbytes, struct chunk_scratch *s, struct errbuf *eb)
 {
 	const size_t n = nbytes / split_elem_nbytes(kind);
-	/* the top mantissa bit: exp-bf16 only (chunk_table_read()) */
+	/* the top mantissa bit: float kinds without whole values */
 	const bool m1 = d->whole.flags & FMT_BLOCK_M1;
-	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1(n) :
+	const size_t raw_nbytes = m1 ? split_raw_nbytes_m1_kind(kind, n) :
 				       split_raw_nbytes(kind, n);
 	size_t stream_nbytes;
 
@@ -533,12 +539,12 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 	 * (gauss(5)); no checksum covers them, so a change there is caught
 	 * here or not at all.
 	 */
-	if (kind == FMT_KIND_EXP_F16 && (3 * n) % 8 &&
+	if (!m1 && kind == FMT_KIND_EXP_F16 && (3 * n) % 8 &&
 	    payload[payload_nbytes - 1] >> ((3 * n) % 8))
 		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
 				"after the fp16 plane");
-	/* so are the top bits of a top-mantissa-bit plane's tail bytes */
-	if (m1 && !split_m1_tail_ok(payload + stream_nbytes, n))
+	/* so are the unused bits of a top-mantissa-bit plane */
+	if (m1 && !split_m1_padding_ok(kind, payload + stream_nbytes, n))
 		return err_setf(eb, GAUSS_E_CORRUPT, "non-zero padding bits "
 				"in the raw plane");
 	if (d->nsym == 1) {
@@ -548,8 +554,12 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 		if (m1) {
 			GAUSS_ASSERT(nbytes <= s->cap_nbytes);
 			memset(s->syms, d->only_symbol, n);
-			s->kernels->merge_m1(s->syms, payload, n,
-					     d->whole.m1_base, dst);
+			if (kind == FMT_KIND_EXP_BF16)
+				s->kernels->merge_m1(s->syms, payload, n,
+						     d->whole.m1_base, dst);
+			else
+				split_merge_m1_kind(kind, s->syms, payload, n,
+						    d->whole.m1_base, dst);
 		} else {
 			split_merge_const(kind, d->only_symbol, payload, n,
 					  dst);
@@ -569,7 +579,13 @@ decode_coded(enum fmt_kind kind, const struct rans_dtable *d,
 		if (s->kernels->decode(d, payload, stream_nbytes, s->syms,
 				       n) != GAUSS_OK)
 			goto damaged;
-		split_merge(kind, s->syms, payload + stream_nbytes, n, dst);
+		if (m1)
+			split_merge_m1_kind(kind, s->syms,
+					    payload + stream_nbytes, n,
+					    d->whole.m1_base, dst);
+		else
+			split_merge(kind, s->syms, payload + stream_nbytes, n,
+				    dst);
 	}
 	return GAUSS_OK;
 damaged:

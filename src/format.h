@@ -42,6 +42,7 @@
 #define FMT_VERSION_ZRUNS	5	/* block flags, zero runs */
 #define FMT_VERSION_M1		6	/* the top mantissa bit in the symbol */
 #define FMT_VERSION_FINE	7	/* bytes tables: a precision byte */
+#define FMT_VERSION_M1_ALL	7	/* the top mantissa bit for fp16, fp32 */
 #define FMT_VERSION_MIN		1	/* read: 1 to FMT_VERSION_MAX */
 #define FMT_VERSION_MAX		7
 #define FMT_HEADER_NBYTES	24
@@ -59,12 +60,12 @@
 #define FMT_BLOCK_ZRUNS		0x01	/* block flag: zero runs */
 #define FMT_ZRUN_MIN		32
 /*
- * Top mantissa bit (version 6): in an exp-bf16 block whose table sets
- * FMT_BLOCK_M1 (and has no whole values), symbol s stands
- * for bits 14..6 of the value (exponent and top mantissa bit) minus
- * 2 * base, base being a byte after the flags; the raw plane holds 7 bits
- * per element (sign, mantissa bits 5..0), packed. gauss(5), "Top mantissa
- * bit".
+ * Top mantissa bit (version 6, exp-bf16; version 7 also exp-f16 and
+ * exp-f32): in a block whose table sets FMT_BLOCK_M1 (and has no whole
+ * values), symbol s stands for the value's exponent and top mantissa bit
+ * (bits 14..6 of bf16, 14..9 of fp16, 30..22 of fp32) minus 2 * base,
+ * base being a byte after the flags; the raw plane holds the other bits,
+ * packed (split.h). gauss(5), "Top mantissa bit".
  */
 #define FMT_BLOCK_M1		0x02	/* block flag: top mantissa bit */
 /*

@@ -520,15 +520,16 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
 }
 
 /*
- * Top mantissa bit (format version 6): whether a bf16 block without whole
- * values (the elements outside its zero runs, when it takes them) codes
- * smaller with bits 14..6 of its values (exponent and top mantissa bit) as
- * symbols and 7 raw bits per element than with its exponents (table t,
- * costing `cost` as block_table() says). The
+ * Top mantissa bit (format version 6 for bf16, 7 for fp16 and fp32):
+ * whether a float block without whole values (the elements outside its
+ * zero runs, when it takes them) codes smaller with the exponent and top
+ * mantissa bit of its values as symbols and one raw bit fewer per element
+ * than with its exponents (table t, costing `cost` as block_table() says).
+ * The
  * exponents' counts are those of the n elements to code
  * (split_count_block(): exact, or sampled with every exponent present
  * counted); the share of the top mantissa bit within each exponent comes
- * from jc, the counts of bits 14..6 of the elements the block's count
+ * from jc, the counts of those bits of the elements the block's count
  * took one by one (runs of zeros included), and both halves of an
  * exponent present get a count.
  * Both sides count their table's bytes. When the table keeps the alias
@@ -538,8 +539,8 @@ block_table(enum fmt_kind kind, size_t n, const uint64_t counts_in[256],
 #define M1_MIN_ELEMS	4096	/* below, the second table never pays */
 
 static bool
-block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
-	 uint64_t cost, struct rans_table *t)
+block_m1(enum fmt_kind kind, const uint64_t jc[512], size_t n,
+	 const uint64_t counts[256], uint64_t cost, struct rans_table *t)
 {
 	uint64_t cj[256] = { 0 }, mcost;
 	uint8_t buf[RANS_TABLE_MAX_NBYTES];
@@ -575,7 +576,7 @@ block_m1(const uint64_t jc[512], size_t n, const uint64_t counts[256],
 	}
 	rans_table_normalize(cj, &mt);
 	mcost = rans_table_cost_q16(&mt, cj) +
-		((uint64_t)(split_raw_nbytes_m1(n) + 1 +
+		((uint64_t)(split_raw_nbytes_m1_kind(kind, n) + 1 +
 			    rans_table_write(&mt, buf)) << 19);
 	if (mcost >= cost + ((uint64_t)rans_table_write(t, buf) << 19))
 		return false;
@@ -720,8 +721,8 @@ block_zruns(const struct pipeline_opts *o, enum fmt_kind kind,
 	if (zcost >= cost)
 		goto no;
 	/* the rest's table may take the top mantissa bit too */
-	if (kind == FMT_KIND_EXP_BF16 && r < n && zt.whole.count == 0)
-		block_m1(jc, n - r, zc, zcost - (list_bytes << 19), &zt);
+	if (r < n && zt.whole.count == 0)
+		block_m1(kind, jc, n - r, zc, zcost - (list_bytes << 19), &zt);
 	*t = zt;
 	t->whole.flags |= FMT_BLOCK_ZRUNS;
 	return zcount;
@@ -772,9 +773,9 @@ code_block(const struct pipeline_opts *o, enum fmt_kind kind,
 			zcount = block_zruns(o, kind, src, nbytes, counts, jc,
 					     &wc, cost, &t, s);
 		/* the top mantissa bit in the symbol, when that pays */
-		if (kind == FMT_KIND_EXP_BF16 && zcount == NULL &&
+		if (fmt_kind_is_float(kind) && zcount == NULL &&
 		    t.whole.count == 0)
-			block_m1(jc, n, counts, cost, &t);
+			block_m1(kind, jc, n, counts, cost, &t);
 		/* bytes: a 15-bit table when that pays, and lanes */
 		if (kind == FMT_KIND_BYTES)
 			block_bytes(nbytes, chunk_nbytes, counts, &t);

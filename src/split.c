@@ -254,6 +254,33 @@ sample_core(const uint64_t sum[256], unsigned *slo, unsigned *shi)
 	return out <= all / SPLIT_SAMPLE_MAX_OUTER;
 }
 
+/*
+ * fp16 and fp32 blocks, every element: the exponent and top mantissa bit
+ * (bits 14..9 of an fp16 value, 30..22 of an fp32 one) into jc, the
+ * exponents into counts.
+ */
+static void
+count_m1_exact(enum fmt_kind kind, const uint8_t *src, size_t n,
+	       uint64_t counts[256], uint64_t *jc)
+{
+	uint32_t c[4][512];
+
+	memset(c, 0, sizeof(c));
+	if (kind == FMT_KIND_EXP_F16)
+		for (size_t i = 0; i < n; i++)
+			c[i & 3][(get_le16(src + 2 * i) >> 9) & 0x3f]++;
+	else
+		for (size_t i = 0; i < n; i++)
+			c[i & 3][(get_le32(src + 4 * i) >> 22) & 0x1ff]++;
+	for (unsigned j = 0; j < 512; j++) {
+		const uint64_t v = (uint64_t)c[0][j] + c[1][j] + c[2][j] +
+				   c[3][j];
+
+		jc[j] += v;
+		counts[j >> 1] += v;
+	}
+}
+
 void
 split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		  const struct split_sampler *sp, uint64_t counts[256],
@@ -269,6 +296,11 @@ split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 
 	if (kind == FMT_KIND_EXP_BF16 && n < SPLIT_SAMPLE_MIN) {
 		count_bf16_exact(src, n, counts, jc);
+		return;
+	}
+	if (jc != NULL && (kind == FMT_KIND_EXP_F16 ||
+			   kind == FMT_KIND_EXP_F32)) {
+		count_m1_exact(kind, src, n, counts, jc);
 		return;
 	}
 	if (kind != FMT_KIND_EXP_BF16) {
@@ -937,4 +969,136 @@ split_m1_tail_ok(const uint8_t *raw, size_t n)
 	for (size_t k = 0; k < n % SPLIT_M1_GROUP; k++)
 		any |= t[k];
 	return !(any & 0x80);
+}
+
+/*
+ * Top mantissa bit of exp-f16 and exp-f32 (format 7): 7-bit entries of an
+ * fp32 plane in the layout of bf16's (32 in 28 bytes, the tail a byte
+ * each), one at a time.
+ */
+static void
+put7(uint8_t *plane, size_t n, size_t i, unsigned e)
+{
+	const size_t g = i / SPLIT_M1_GROUP, j = i % SPLIT_M1_GROUP;
+	uint8_t *const b = plane + g * SPLIT_M1_GROUP_NBYTES;
+
+	if ((g + 1) * SPLIT_M1_GROUP > n || j < SPLIT_M1_GROUP_NBYTES) {
+		b[j] = (uint8_t)e;	/* the tail, or entries 0-27 */
+		return;
+	}
+	for (unsigned t = 0; t < 7; t++)
+		b[7 * (j - SPLIT_M1_GROUP_NBYTES) + t] |=
+			(uint8_t)(((e >> t) & 1) << 7);
+}
+
+static unsigned
+get7(const uint8_t *plane, size_t n, size_t i)
+{
+	const size_t g = i / SPLIT_M1_GROUP, j = i % SPLIT_M1_GROUP;
+	const uint8_t *const b = plane + g * SPLIT_M1_GROUP_NBYTES;
+	unsigned e = 0;
+
+	if ((g + 1) * SPLIT_M1_GROUP > n)
+		return b[j];
+	if (j < SPLIT_M1_GROUP_NBYTES)
+		return b[j] & 0x7f;
+	for (unsigned t = 0; t < 7; t++)
+		e |= ((b[7 * (j - SPLIT_M1_GROUP_NBYTES) + t] >> 7) & 1u) << t;
+	return e;
+}
+
+size_t
+split_raw_nbytes_m1_kind(enum fmt_kind kind, size_t n)
+{
+	switch (kind) {
+	case FMT_KIND_EXP_F16:
+		return n + (2 * n + 7) / 8;
+	case FMT_KIND_EXP_F32:
+		return 2 * n + split_raw_nbytes_m1(n);
+	default:
+		return split_raw_nbytes_m1(n);
+	}
+}
+
+bool
+split_planes_m1_kind(enum fmt_kind kind, const uint8_t *src, size_t n,
+		     unsigned base, uint8_t *syms, uint8_t *raw)
+{
+	unsigned bad = 0;
+
+	if (kind == FMT_KIND_EXP_F16) {
+		uint8_t *const two = raw + n;
+
+		memset(two, 0, (2 * n + 7) / 8);
+		for (size_t i = 0; i < n; i++) {
+			const unsigned v = get_le16(src + 2 * i);
+			const unsigned s = ((v >> 9) & 0x3f) - 2 * base;
+
+			bad |= s;
+			syms[i] = (uint8_t)s;
+			raw[i] = (uint8_t)v;
+			two[i / 4] |= (uint8_t)(((v >> 14 & 2) | (v >> 8 & 1))
+						<< (2 * (i % 4)));
+		}
+	} else if (kind == FMT_KIND_EXP_F32) {
+		uint8_t *const seven = raw + 2 * n;
+
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t v = get_le32(src + 4 * i);
+			const unsigned s = ((v >> 22) & 0x1ff) - 2 * base;
+
+			bad |= s;
+			syms[i] = (uint8_t)s;
+			put_le16(raw + 2 * i, (uint16_t)v);
+			put7(seven, n, i, (v >> 25 & 0x40) | (v >> 16 & 0x3f));
+		}
+	} else {
+		return split_planes_m1(src, n, base, syms, raw);
+	}
+	/* an element below 2 * base wraps around: bits above 7 are set */
+	return bad < 256;
+}
+
+void
+split_merge_m1_kind(enum fmt_kind kind, const uint8_t *syms,
+		    const uint8_t *raw, size_t n, unsigned base, uint8_t *dst)
+{
+	if (kind == FMT_KIND_EXP_F16) {
+		const uint8_t *const two = raw + n;
+
+		for (size_t i = 0; i < n; i++) {
+			const unsigned e = two[i / 4] >> (2 * (i % 4)) & 3;
+
+			put_le16(dst + 2 * i, (uint16_t)(
+				(e >> 1) << 15 | (syms[i] + 2 * base) << 9 |
+				(e & 1) << 8 | raw[i]));
+		}
+	} else if (kind == FMT_KIND_EXP_F32) {
+		const uint8_t *const seven = raw + 2 * n;
+
+		for (size_t i = 0; i < n; i++) {
+			const uint32_t e = get7(seven, n, i);
+
+			put_le32(dst + 4 * i,
+				 (e >> 6) << 31 |
+				 (uint32_t)(syms[i] + 2 * base) << 22 |
+				 (e & 0x3f) << 16 | get_le16(raw + 2 * i));
+		}
+	} else {
+		split_merge_m1(syms, raw, n, base, dst);
+	}
+}
+
+bool
+split_m1_padding_ok(enum fmt_kind kind, const uint8_t *raw, size_t n)
+{
+	switch (kind) {
+	case FMT_KIND_EXP_F16:
+		return (2 * n) % 8 == 0 ||
+		       !(raw[n + (2 * n) / 8] >> ((2 * n) % 8));
+	case FMT_KIND_EXP_F32:
+		return split_m1_tail_ok(raw + 2 * n, n);
+	default:
+		return split_m1_tail_ok(raw, n);
+	}
 }

@@ -119,11 +119,11 @@ struct split_sampler {
 
 /*
  * split_count() for a block: sampled as above where that applies (with the
- * level's passes), exact otherwise. Adds to counts[]. For exp-bf16, when
- * jc is not NULL, also adds to jc[(v >> 6) & 0x1ff] (exponent and top
- * mantissa bit) for each element counted one by one: every element of an
- * exact count, the sample's otherwise (for the top bit's share within
- * each exponent).
+ * level's passes), exact otherwise. Adds to counts[]. When jc is not
+ * NULL, also adds to jc[] the exponent and top mantissa bit (bits 14..6
+ * of bf16 values, 14..9 of fp16, 30..22 of fp32) of each element counted
+ * one by one: every element of an exact count, the sample's otherwise
+ * (for the top bit's share within each exponent).
  */
 void split_count_block(enum fmt_kind kind, const uint8_t *src, size_t n,
 		       const struct split_sampler *sp, uint64_t counts[256],
@@ -307,6 +307,27 @@ typedef void (*split_merge_m1_fn)(const uint8_t *syms, const uint8_t *raw,
 
 /* Whether the tail bytes of a plane of n entries have bit 7 clear. */
 bool split_m1_tail_ok(const uint8_t *raw, size_t n);
+
+/*
+ * The top mantissa bit for every float kind (format 7 adds exp-f16 and
+ * exp-f32; scalar code for those, the bf16 functions above for exp-bf16).
+ * exp-f32: the symbol of v is ((v >> 22) & 0x1ff) - 2 * base; the raw
+ * plane holds the low 16 bits of each element (2 bytes, little-endian),
+ * then the 7-bit entries (sign << 6 | mantissa bits 21..16) in bf16's
+ * layout. exp-f16: the symbol is ((v >> 9) & 0x3f) - 2 * base; the raw
+ * plane holds the low byte of each element (mantissa bits 7..0), then
+ * 2-bit entries (sign << 1 | mantissa bit 8) packed 4 to a byte from the
+ * least significant bits, unused high bits of the last byte zero.
+ * gauss(5), "Top mantissa bit".
+ */
+size_t split_raw_nbytes_m1_kind(enum fmt_kind kind, size_t n);
+bool split_planes_m1_kind(enum fmt_kind kind, const uint8_t *src, size_t n,
+			  unsigned base, uint8_t *syms, uint8_t *raw);
+void split_merge_m1_kind(enum fmt_kind kind, const uint8_t *syms,
+			 const uint8_t *raw, size_t n, unsigned base,
+			 uint8_t *dst);
+/* Whether a plane of n entries has its unused bits zero. */
+bool split_m1_padding_ok(enum fmt_kind kind, const uint8_t *raw, size_t n);
 
 /*
  * A chunk of a top-mantissa-bit table without a fused decoder: its n

@@ -1336,9 +1336,10 @@ test_format_top_bit(void **state)
 	assert_int_equal(cursor_left(&c), 0);
 	assert_int_equal(back.whole.flags, FMT_BLOCK_M1);
 	assert_int_equal(back.whole.m1_base, base);
-	/* the flag on an fp32 block, and without its base byte */
+	/* the flag on an fp32 block before version 7, and without its base
+	 * byte */
 	cursor_init(&c, tab, tn);
-	assert_int_equal(chunk_table_read(FMT_KIND_EXP_F32, FMT_VERSION, &c,
+	assert_int_equal(chunk_table_read(FMT_KIND_EXP_F32, FMT_VERSION_M1, &c,
 					  &back, NULL), GAUSS_E_CORRUPT);
 	cursor_init(&c, tab, tn - 1);
 	assert_int_equal(chunk_table_read(FMT_KIND_EXP_BF16, FMT_VERSION, &c,
@@ -1512,6 +1513,90 @@ bytes_counts(uint64_t counts[256])
  * for 12- and 15-bit tables at lane units 512 and 16384 (a table with no
  * lane unit of its own is written as 512). Other kinds take no head byte.
  */
+/*
+ * Top mantissa bit of fp16 and fp32 (version 7): a table with
+ * FMT_BLOCK_M1 reads back at version 7 and is refused at version 6; an
+ * fp16 base that puts a listed symbol past bits 14..9 is refused. A chunk
+ * of 2045 fp16 or 1023 fp32 elements (partial last groups) round-trips,
+ * smaller than stored; a set unused bit (the fp16 2-bit plane's last byte,
+ * the fp32 7-bit plane's tail) is refused, not left to the checksum.
+ */
+static void
+test_format_top_bit_f16_f32(void **state)
+{
+	struct enc_chunk *e = aligned_alloc(64, sizeof(*e));
+	struct chunk_scratch s;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(chunk_scratch_init(&s, 4096), GAUSS_OK);
+	for (unsigned f = 0; f < 2; f++) {
+		const enum fmt_kind kind = f ? FMT_KIND_EXP_F32 :
+					       FMT_KIND_EXP_F16;
+		const size_t nb = f ? 4092 : 4090, n = nb / (f ? 4 : 2);
+		uint8_t tab[CHUNK_TABLE_MAX_NBYTES], bad[CHUNK_TABLE_MAX_NBYTES];
+		uint8_t rec[4096 + 64];
+		uint64_t k[512] = { 0 }, cj[256] = { 0 }, seed = 5 + f;
+		struct rans_table t, back;
+		struct cursor c;
+		size_t tn, m;
+		unsigned base = 512;
+
+		make_data(kind, e->src, nb, &seed);
+		/* the top mantissa bit 0 nine times in ten */
+		for (size_t i = 0; i < n; i++)
+			if (test_rand(&seed) % 10) {
+				if (f)
+					put_le32(e->src + 4 * i,
+						 get_le32(e->src + 4 * i) &
+						 ~(1u << 22));
+				else
+					put_le16(e->src + 2 * i, (uint16_t)(
+						 get_le16(e->src + 2 * i) &
+						 ~(1u << 9)));
+			}
+		split_count_block(kind, e->src, n, NULL, cj, k);
+		for (unsigned j = 0; j < 512; j++)
+			if (k[j] && base == 512)
+				base = j / 2;
+		memset(cj, 0, sizeof(cj));
+		for (unsigned j = 2 * base; j < 512 && j < 2 * base + 256; j++)
+			cj[j - 2 * base] = k[j];
+		rans_table_normalize(cj, &t);
+		t.whole.flags = FMT_BLOCK_M1;
+		t.whole.m1_base = (uint8_t)base;
+		tn = chunk_table_write(kind, &t, tab);
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(kind, FMT_VERSION, &c, &back,
+						  NULL), GAUSS_OK);
+		assert_int_equal(cursor_left(&c), 0);
+		assert_int_equal(back.whole.m1_base, base);
+		cursor_init(&c, tab, tn);
+		assert_int_equal(chunk_table_read(kind, FMT_VERSION_M1, &c,
+						  &back, NULL),
+				 GAUSS_E_CORRUPT);
+		memcpy(bad, tab, tn);
+		bad[tn - 1] = f ? 255 : 31;	/* symbols past the top */
+		cursor_init(&c, bad, tn);
+		assert_int_equal(chunk_table_read(kind, FMT_VERSION, &c, &back,
+						  NULL), GAUSS_E_CORRUPT);
+
+		rans_dtable_build(&t, FMT_VERSION, &e->d);
+		m = chunk_encode(kind, etab(&t), e->src, nb, e->rec, &s);
+		assert_true(m < nb);
+		assert_int_equal(parse_decode(e, kind, e->rec, m, nb, &s),
+				 GAUSS_OK);
+		assert_memory_equal(dst_area + AREA_NBYTES - nb, e->src, nb);
+		/* the plane's last byte, before the checksum */
+		memcpy(rec, e->rec, m);
+		rec[m - FMT_CHECKSUM_NBYTES - 1] |= 0x80;
+		assert_int_equal(parse_decode(e, kind, rec, m, nb, &s),
+				 GAUSS_E_CORRUPT);
+	}
+	chunk_scratch_free(&s);
+	free(e);
+}
+
 static void
 test_format_bytes_table_round_trip(void **state)
 {
@@ -1803,6 +1888,7 @@ main(void)
 		cmocka_unit_test(test_format_chunk_one_symbol_stream_rejected),
 		cmocka_unit_test(test_format_chunk_zero_runs),
 		cmocka_unit_test(test_format_top_bit),
+		cmocka_unit_test(test_format_top_bit_f16_f32),
 		cmocka_unit_test(test_format_zero_runs_find),
 		cmocka_unit_test(test_format_bytes_table_round_trip),
 		cmocka_unit_test(test_format_bytes_table_head),
