@@ -167,10 +167,6 @@ struct rans_dtable {
 	union {
 		uint32_t slot[RANS_M] __attribute__((aligned(64)));
 		struct {	/* a fine table (scale_bits RANS_FINE_BITS) */
-			/* of each slot: freq | k << 15, its symbol's
-			 * frequency and the slot's code (the vector
-			 * decoder's; the scalar one reads fc[]) */
-			uint32_t fk[RANS_FINE_M];
 			uint8_t sym[RANS_FINE_M];	/* of each slot */
 			uint32_t fc[256];	/* freq | cum << 16 */
 		} fine;

@@ -645,9 +645,6 @@ rans_dtable_build_for(const struct rans_table *t, unsigned version,
 		for (unsigned s = 0; s < 256; s++) {
 			memset(d->fine.sym + t->cum[s], (int)s, t->freq[s]);
 			d->fine.fc[s] = t->freq[s] | (uint32_t)t->cum[s] << 16;
-			for (uint32_t k = 0; k < t->freq[s]; k++)
-				d->fine.fk[t->cum[s] + k] = t->freq[s] |
-							    k << 15;
 		}
 		d->slots = true;
 		return;

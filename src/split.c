@@ -1075,14 +1075,33 @@ split_merge_m1_kind(enum fmt_kind kind, const uint8_t *syms,
 		}
 	} else if (kind == FMT_KIND_EXP_F32) {
 		const uint8_t *const seven = raw + 2 * n;
+		uint8_t e[SPLIT_M1_GROUP];
 
 		for (size_t i = 0; i < n; i++) {
-			const uint32_t e = get7(seven, n, i);
+			const size_t j = i % SPLIT_M1_GROUP;
+			uint32_t x;
 
+			/* a whole group's entries at its first element */
+			if (j == 0 && i + SPLIT_M1_GROUP <= n) {
+				const uint8_t *const b = seven +
+					i / SPLIT_M1_GROUP *
+					SPLIT_M1_GROUP_NBYTES;
+
+				memset(e + SPLIT_M1_GROUP_NBYTES, 0,
+				       SPLIT_M1_GROUP - SPLIT_M1_GROUP_NBYTES);
+				for (unsigned k = 0; k < SPLIT_M1_GROUP_NBYTES;
+				     k++) {
+					e[k] = b[k] & 0x7f;
+					e[SPLIT_M1_GROUP_NBYTES + k / 7] |=
+						(uint8_t)((b[k] >> 7) << (k % 7));
+				}
+			}
+			x = i + SPLIT_M1_GROUP - j <= n ? e[j] :
+							  get7(seven, n, i);
 			put_le32(dst + 4 * i,
-				 (e >> 6) << 31 |
+				 (x >> 6) << 31 |
 				 (uint32_t)(syms[i] + 2 * base) << 22 |
-				 (e & 0x3f) << 16 | get_le16(raw + 2 * i));
+				 (x & 0x3f) << 16 | get_le16(raw + 2 * i));
 		}
 	} else {
 		split_merge_m1(syms, raw, n, base, dst);
