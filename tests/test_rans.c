@@ -33,18 +33,20 @@ etab(const struct rans_table *t)
 	return &e;
 }
 
+/* Frequencies summing to 2^scale_bits, cum[] their running sum. */
 static void
 assert_table_valid(const struct rans_table *t)
 {
+	const unsigned M = 1u << t->scale_bits;
 	unsigned sum = 0, nsym = 0;
 
 	for (unsigned s = 0; s < 256; s++) {
 		assert_int_equal(t->cum[s], sum);
-		assert_true(t->freq[s] <= RANS_M);
+		assert_true(t->freq[s] <= M);
 		sum += t->freq[s];
 		nsym += t->freq[s] != 0;
 	}
-	assert_int_equal(sum, RANS_M);
+	assert_int_equal(sum, M);
 	assert_int_equal(nsym, t->nsym);
 }
 
@@ -156,9 +158,10 @@ bits_nbytes(const struct bits *b)
 	return (b->nbits + 7) / 8;
 }
 
-/* Reads a table from exactly n bytes in a guarded buffer. */
+/* Reads a table of scale_bits from exactly n bytes in a guarded buffer. */
 static enum gauss_status
-read_table(const uint8_t *p, size_t n, struct rans_table *t, size_t *used_ret)
+read_table_bits(const uint8_t *p, size_t n, unsigned scale_bits,
+		struct rans_table *t, size_t *used_ret)
 {
 	uint8_t *g = guarded_copy(p, n);
 	struct errbuf eb = { { 0 } };
@@ -166,13 +169,19 @@ read_table(const uint8_t *p, size_t n, struct rans_table *t, size_t *used_ret)
 	enum gauss_status st;
 
 	cursor_init(&c, g, n);
-	st = rans_table_read(&c, t, &eb);
+	st = rans_table_read_bits(&c, scale_bits, t, &eb);
 	if (st != GAUSS_OK)
 		assert_true(eb.text[0] != '\0');
 	if (used_ret)
 		*used_ret = n - cursor_left(&c);
 	guarded_free(g, n);
 	return st;
+}
+
+static enum gauss_status
+read_table(const uint8_t *p, size_t n, struct rans_table *t, size_t *used_ret)
+{
+	return read_table_bits(p, n, RANS_SCALE_BITS, t, used_ret);
 }
 
 /*
@@ -1407,17 +1416,8 @@ test_rans_decode_rejects_low_state(void **state)
 static void
 assert_fine_table_valid(const struct rans_table *t)
 {
-	unsigned sum = 0, nsym = 0;
-
 	assert_int_equal(t->scale_bits, RANS_FINE_BITS);
-	for (unsigned s = 0; s < 256; s++) {
-		assert_int_equal(t->cum[s], sum);
-		assert_true(t->freq[s] <= RANS_FINE_M);
-		sum += t->freq[s];
-		nsym += t->freq[s] != 0;
-	}
-	assert_int_equal(sum, RANS_FINE_M);
-	assert_int_equal(nsym, t->nsym);
+	assert_table_valid(t);
 }
 
 /*
@@ -1432,25 +1432,6 @@ bell_counts_256(uint64_t counts[256], unsigned c, double w)
 		counts[s] = 1 + (uint64_t)(1e9 * exp(-fabs((double)s - c) / w));
 }
 
-/* Parses a table of scale_bits from exactly n guarded bytes. */
-static enum gauss_status
-read_table_bits(const uint8_t *p, size_t n, unsigned scale_bits,
-		struct rans_table *t, size_t *used_ret)
-{
-	uint8_t *g = guarded_copy(p, n);
-	struct errbuf eb = { { 0 } };
-	struct cursor c;
-	enum gauss_status st;
-
-	cursor_init(&c, g, n);
-	st = rans_table_read_bits(&c, scale_bits, t, &eb);
-	if (st != GAUSS_OK)
-		assert_true(eb.text[0] != '\0');
-	if (used_ret)
-		*used_ret = n - cursor_left(&c);
-	guarded_free(g, n);
-	return st;
-}
 
 /*
  * Fine normalisation: on counts of many shapes the frequencies sum to
