@@ -1097,6 +1097,7 @@ gmm_decode(enum gauss_dtype dtype, const uint8_t *in, size_t nbytes,
 		memset(&itab, 0, sizeof(itab));
 		itab.nsym = 1;
 		itab.freq[0] = RANS_M;
+		rans_table_finish(&itab);
 	}
 	for (unsigned j = 0; j < h->k; j++) {
 		const unsigned kind = h->coding[j] >> 4;

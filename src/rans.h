@@ -142,7 +142,7 @@ struct rans_etable {
 	unsigned scale_bits;	/* the table's; slot[] unused when fine */
 	uint64_t rcp[256];	/* fine tables: ceil(2^47 / freq) */
 	bool alias;
-	unsigned lane_unit;	/* the lane rule of the file's version */
+	unsigned lane_unit;	/* the table's, or its file version's */
 	struct rans_whole whole;	/* the table's, copied */
 };
 
@@ -177,7 +177,7 @@ struct rans_dtable {
 	uint8_t only_symbol;	/* the symbol when nsym == 1 */
 	bool alias;
 	bool slots;		/* slot[] is filled (always unless alias) */
-	unsigned lane_unit;	/* the lane rule of the file's version */
+	unsigned lane_unit;	/* the table's, or its file version's */
 	struct rans_whole whole;	/* the table's, copied */
 };
 
