@@ -622,7 +622,7 @@ block_bytes(size_t nbytes, size_t chunk_nbytes, const uint64_t counts[256],
 	    struct rans_table *t)
 {
 	uint8_t buf[RANS_TABLE_MAX_NBYTES];
-	uint64_t cost, fcost, table;
+	uint64_t cost, fcost, table, ftable;
 	struct rans_table ft;
 	unsigned unit = RANS_LANE_UNIT_V4;
 
@@ -630,13 +630,13 @@ block_bytes(size_t nbytes, size_t chunk_nbytes, const uint64_t counts[256],
 		return;		/* no stream, no states */
 	rans_table_normalize_bits(counts, RANS_FINE_BITS, &ft);
 	table = (uint64_t)rans_table_write(t, buf) << 19;
+	ftable = (uint64_t)rans_table_write(&ft, buf) << 19;
 	cost = rans_table_cost_q16(t, counts) + table;
-	fcost = rans_table_cost_q16(&ft, counts) +
-		((uint64_t)rans_table_write(&ft, buf) << 19);
+	fcost = rans_table_cost_q16(&ft, counts) + ftable;
 	if (fcost < cost) {
 		*t = ft;
 		cost = fcost;
-		table = (uint64_t)rans_table_write(&ft, buf) << 19;
+		table = ftable;
 	}
 	while (unit < RANS_LANE_UNIT_MAX &&
 	       states_q16(nbytes, chunk_nbytes, unit) + table >

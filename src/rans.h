@@ -331,6 +331,39 @@ typedef void (*rans_decode_bf16_pair_fn)(const struct rans_dtable *d,
 					 enum gauss_status st[2]);
 
 /*
+ * The lanes' initial states from a stream's head into x; false when the
+ * stream is shorter than the states, its words are not whole, or a state
+ * is below RANS_L.
+ */
+static inline bool
+rans_states_read(const uint8_t *in, size_t in_nbytes, unsigned lanes,
+		 uint32_t *x)
+{
+	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
+		return false;
+	for (unsigned k = 0; k < lanes; k++) {
+		x[k] = get_le32(in + 4 * k);
+		if (x[k] < RANS_L)
+			return false;
+	}
+	return true;
+}
+
+/* The end checks of a stream: every word read (p at end), every state
+ * back at RANS_L. */
+static inline enum gauss_status
+rans_end_check(const uint32_t *x, unsigned lanes, const uint8_t *p,
+	       const uint8_t *end)
+{
+	if (p != end)
+		return GAUSS_E_CORRUPT;
+	for (unsigned k = 0; k < lanes; k++)
+		if (x[k] != RANS_L)
+			return GAUSS_E_CORRUPT;
+	return GAUSS_OK;
+}
+
+/*
  * The scalar decoding loop, shared by every kernel: the scalar kernels run
  * it from the start, the vector kernels to finish a chunk. x[lanes] holds
  * the states; a state below RANS_L first reads its word (a renormalisation
@@ -378,12 +411,7 @@ rans_decode_finish_with(const struct rans_dtable *d, uint32_t *x,
 			x[k] = xs;
 		}
 	}
-	if (p != end)
-		return GAUSS_E_CORRUPT;
-	for (unsigned k = 0; k < lanes; k++)
-		if (x[k] != RANS_L)
-			return GAUSS_E_CORRUPT;
-	return GAUSS_OK;
+	return rans_end_check(x, lanes, p, end);
 }
 
 /* The loop above, its entries from slot[] or, without it, from alo/ahi. */
@@ -403,8 +431,9 @@ rans_decode_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
  * The coder of fine tables (format version 7): the same stream layout and
  * verdicts as the kernels' encode and decode, with 15-bit probabilities
  * and the cumulative layout; the symbols of fine tables are the bytes of
- * 8-bit tensors. Their AVX-512 twins: the decoder in rans_fine_avx512.c,
- * the encoder rans_avx512_enc.c's at 15 bits.
+ * 8-bit tensors. The scalar encoder is rans_scalar.c's at 15 bits, the
+ * decoder rans_fine.c's; their AVX-512 twins: rans_avx512_enc.c's encoder
+ * at 15 bits, the decoder in rans_fine_avx512.c.
  */
 size_t rans_fine_encode(const struct rans_etable *e, const uint8_t *syms,
 			size_t n, uint8_t *out, size_t cap);

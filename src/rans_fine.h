@@ -1,32 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * rans_fine.h: what the decoders of fine tables (rans_fine.c and its
- * vector twin) share: reading the initial states, and the one-by-one loop
- * that finishes a chunk and makes the end checks.
+ * vector twin) share: the one-by-one loop that finishes a chunk, the fine
+ * twin of rans.h's rans_decode_finish_with() (the slot's symbol from
+ * sym[], its frequency and cumulative one from fc[]).
  */
 #ifndef GAUSS_RANS_FINE_H
 #define GAUSS_RANS_FINE_H
 
 #include "endian.h"
 #include "rans.h"
-
-/* The lanes' initial states from the stream's head into x; false when
- * the stream is too short, odd, or a state is below RANS_L. */
-static inline bool
-rans_fine_start(const struct rans_dtable *d, const uint8_t *in,
-		size_t in_nbytes, unsigned lanes, uint32_t *x)
-{
-	(void)d;	/* for builds whose GAUSS_ASSERT is empty */
-	GAUSS_ASSERT(d->nsym >= 2 && d->scale_bits == RANS_FINE_BITS);
-	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
-		return false;
-	for (unsigned k = 0; k < lanes; k++) {
-		x[k] = get_le32(in + 4 * k);
-		if (x[k] < RANS_L)
-			return false;
-	}
-	return true;
-}
 
 /*
  * Decodes elements [i, n) (i a multiple of lanes, states x, next word p)
@@ -57,12 +40,7 @@ rans_fine_finish(const struct rans_dtable *d, uint32_t *x, unsigned lanes,
 			x[k] = xs;
 		}
 	}
-	if (p != end)
-		return GAUSS_E_CORRUPT;
-	for (unsigned k = 0; k < lanes; k++)
-		if (x[k] != RANS_L)
-			return GAUSS_E_CORRUPT;
-	return GAUSS_OK;
+	return rans_end_check(x, lanes, p, end);
 }
 
 #endif /* GAUSS_RANS_FINE_H */

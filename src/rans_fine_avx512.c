@@ -83,7 +83,8 @@ rans_fine_decode_avx512(const struct rans_dtable *d, const uint8_t *in,
 	struct fc_regs r;
 	size_t i = 0;
 
-	if (!rans_fine_start(d, in, in_nbytes, lanes, x))
+	GAUSS_ASSERT(d->nsym >= 2 && d->scale_bits == RANS_FINE_BITS);
+	if (!rans_states_read(in, in_nbytes, lanes, x))
 		return GAUSS_E_CORRUPT;
 	if (lanes >= 16)
 		for (unsigned j = 0; j < 16; j++)

@@ -13,9 +13,14 @@
 #include "split.h"
 #include "banned.h"
 
-size_t
-rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
-		   size_t n, uint8_t *out, size_t cap)
+/*
+ * The encoder at a table's precision: RANS_SCALE_BITS (its slots by the
+ * table's layout) or RANS_FINE_BITS (the cumulative layout, quotients by
+ * reciprocal: rans_fine_encode()).
+ */
+static inline __attribute__((always_inline)) size_t
+encode(const struct rans_etable *t, const uint8_t *syms, size_t n,
+       uint8_t *out, size_t cap, const unsigned bits)
 {
 	const unsigned lanes = rans_lanes_unit(n, t->lane_unit);
 	const size_t head = (size_t)lanes * 4;
@@ -23,7 +28,7 @@ rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 	uint8_t *p = out + cap;	/* words grow down from the end of out */
 	size_t nbytes;
 
-	GAUSS_ASSERT(t->nsym >= 2);
+	GAUSS_ASSERT(t->nsym >= 2 && t->scale_bits == bits);
 	if (cap < head)
 		return 0;
 	for (unsigned k = 0; k < lanes; k++)
@@ -37,21 +42,45 @@ rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
 		k = k ? k - 1 : lanes - 1;
 		xs = x[k];
 		GAUSS_ASSERT(f != 0);
-		if (xs >= (f << (32 - RANS_SCALE_BITS))) {
+		if (xs >= (f << (32 - bits))) {
 			if (p - out < (ptrdiff_t)(head + 2))
 				return 0;
 			p -= 2;
 			put_le16(p, (uint16_t)xs);
 			xs >>= 16;
 		}
-		q = xs / f;
-		x[k] = (q << RANS_SCALE_BITS) + t->slot[t->cum[s] + xs - q * f];
+		if (bits == RANS_FINE_BITS) {
+			/*
+			 * q = xs / f as a product: xs < f << 17 and f < 2^15
+			 * make the error of ceil(2^47 / f) below 1 / f and
+			 * xs * rcp < 2^64
+			 */
+			q = (uint32_t)(((uint64_t)xs * t->rcp[s]) >> 47);
+			x[k] = (q << bits) + t->cum[s] + xs - q * f;
+		} else {
+			q = xs / f;
+			x[k] = (q << bits) + t->slot[t->cum[s] + xs - q * f];
+		}
 	}
 	nbytes = (size_t)(out + cap - p);
 	memmove(out + head, p, nbytes);
 	for (unsigned k = 0; k < lanes; k++)
 		put_le32(out + 4 * k, x[k]);
 	return head + nbytes;
+}
+
+size_t
+rans_encode_scalar(const struct rans_etable *t, const uint8_t *syms,
+		   size_t n, uint8_t *out, size_t cap)
+{
+	return encode(t, syms, n, out, cap, RANS_SCALE_BITS);
+}
+
+size_t
+rans_fine_encode(const struct rans_etable *e, const uint8_t *syms, size_t n,
+		 uint8_t *out, size_t cap)
+{
+	return encode(e, syms, n, out, cap, RANS_FINE_BITS);
 }
 
 /* Checks the initial states and runs the shared decoding loop. */
@@ -62,13 +91,8 @@ decode(const struct rans_dtable *d, const uint8_t *in, size_t in_nbytes,
 	const unsigned lanes = rans_lanes_unit(n, d->lane_unit);
 	uint32_t x[RANS_MAX_LANES];
 
-	if (in_nbytes < (size_t)lanes * 4 || (in_nbytes - lanes * 4) % 2)
+	if (!rans_states_read(in, in_nbytes, lanes, x))
 		return GAUSS_E_CORRUPT;
-	for (unsigned k = 0; k < lanes; k++) {
-		x[k] = get_le32(in + 4 * k);
-		if (x[k] < RANS_L)
-			return GAUSS_E_CORRUPT;
-	}
 	return rans_decode_finish(d, x, lanes, in + (size_t)lanes * 4,
 				  in + in_nbytes, 0, n, raw, out);
 }
